@@ -1,0 +1,51 @@
+package tailstreamextension // import "github.com/jobtrace/jobtrace/extension/tailstreamextension"
+
+import (
+	"errors"
+	"fmt"
+	"net"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/confignet"
+)
+
+const defaultEndpoint = "localhost:8088"
+
+// Config is the tailstream extension's configuration. The log-stream settings live in
+// config_logs.go and the trace settings in config_traces.go so each part validates itself.
+type Config struct {
+	confighttp.ServerConfig `mapstructure:",squash"`
+
+	LogsConfig   `mapstructure:",squash"`
+	TracesConfig `mapstructure:",squash"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+var _ component.Config = (*Config)(nil)
+
+func createDefaultConfig() component.Config {
+	srv := confighttp.NewDefaultServerConfig()
+	srv.NetAddr = confignet.AddrConfig{Endpoint: defaultEndpoint, Transport: confignet.TransportTypeTCP}
+	// Live streams are long-lived responses: a write timeout would cut them (see server.go).
+	srv.WriteTimeout = 0
+	return &Config{
+		ServerConfig: srv,
+		LogsConfig:   defaultLogsConfig(),
+		TracesConfig: defaultTracesConfig(),
+	}
+}
+
+// Validate checks the configuration.
+func (cfg *Config) Validate() error {
+	var errs error
+	if cfg.NetAddr.Endpoint == "" {
+		errs = errors.Join(errs, errors.New("endpoint: must not be empty"))
+	} else if _, _, err := net.SplitHostPort(cfg.NetAddr.Endpoint); err != nil {
+		errs = errors.Join(errs, fmt.Errorf("endpoint: %w", err))
+	}
+	errs = errors.Join(errs, cfg.LogsConfig.validate(), cfg.TracesConfig.validate())
+	return errs
+}
