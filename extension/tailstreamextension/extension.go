@@ -38,6 +38,7 @@ func (t *tailstream) Start(ctx context.Context, host component.Host) error {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok"})
 	})
+	t.registerTraceRoutes(mux)
 	t.server, err = t.cfg.ToServer(ctx, host.GetExtensions(), t.settings.TelemetrySettings, mux)
 	if err != nil {
 		_ = ln.Close()
@@ -63,6 +64,12 @@ func (t *tailstream) Shutdown(ctx context.Context) error {
 	return err
 }
 
-func (t *tailstream) PublishLogs(context.Context, plog.Logs) error { return nil }
+func (t *tailstream) PublishLogs(_ context.Context, ld plog.Logs) error {
+	t.ingestJobLogs(ld)
+	return nil
+}
 
-func (t *tailstream) PublishTraces(context.Context, ptrace.Traces) error { return nil }
+func (t *tailstream) PublishTraces(_ context.Context, td ptrace.Traces) error {
+	t.ingestTraces(td)
+	return nil
+}
