@@ -1,0 +1,287 @@
+package jobtailclient // import "github.com/jobtrace/jobtrace/internal/jobtailclient"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// ConnState is the state of a followed log stream's connection.
+type ConnState int
+
+const (
+	StateConnecting ConnState = iota
+	StateConnected
+	StateReconnecting
+	StateClosed
+)
+
+func (s ConnState) String() string {
+	switch s {
+	case StateConnecting:
+		return "connecting"
+	case StateConnected:
+		return "connected"
+	case StateReconnecting:
+		return "reconnecting"
+	case StateClosed:
+		return "closed"
+	}
+	return "unknown"
+}
+
+// Event is one thing that happened on a followed stream. Exactly one of Entry, Control or
+// StateChanged is set.
+type Event struct {
+	Entry   *LogEntry
+	Control *Control
+
+	StateChanged bool
+	State        ConnState
+	// Attempt counts consecutive failed connection attempts (StateReconnecting).
+	Attempt int
+	// Err is why the connection was lost (StateReconnecting) or why following stopped for
+	// good (StateClosed; nil when the server ended a non-follow stream normally).
+	Err error
+	// Stream is set when a stream was (re)created.
+	Stream *StreamInfo
+}
+
+// FollowOptions tune Follow.
+type FollowOptions struct {
+	// Stream is a stream already created by CreateStream (so its validation errors could be
+	// shown before following). When nil, Follow creates one from the request.
+	Stream *StreamInfo
+	// MinBackoff and MaxBackoff bound the reconnection delay (defaults 200 ms and 10 s).
+	MinBackoff, MaxBackoff time.Duration
+	// Buffer is the capacity of the returned channel (default 256).
+	Buffer int
+}
+
+// closeCodePolicy is what the server sends when the caller lost the right to the stream.
+const closeCodePolicy = websocket.StatusPolicyViolation
+
+// Follow attaches to a log stream over WebSocket and keeps it attached until ctx ends:
+// after a lost connection it reconnects with exponential backoff and jitter, re-attaching
+// to the same stream (sending Last-Event-ID with the last seq seen) or, when the server no
+// longer knows it, creating a new one with the same filters starting at the last entry's
+// timestamp. Entries whose seq was already delivered are dropped, so the caller sees every
+// entry at most once and in seq order across reconnections.
+//
+// The channel is closed after a final StateClosed event. Errors the server will repeat
+// (400, 401, 403) end following instead of retrying forever.
+func (c *Client) Follow(ctx context.Context, req StreamRequest, opts FollowOptions) <-chan Event {
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = 200 * time.Millisecond
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 10 * time.Second
+	}
+	if opts.Buffer <= 0 {
+		opts.Buffer = 256
+	}
+	f := &follower{c: c, req: req, opts: opts, out: make(chan Event, opts.Buffer)}
+	go f.run(ctx)
+	return f.out
+}
+
+type follower struct {
+	c    *Client
+	req  StreamRequest
+	opts FollowOptions
+	out  chan Event
+
+	stream        *StreamInfo
+	connectedOnce bool // since the last reconnect attempt, so backoff restarts small
+	haveSeq       bool
+	lastSeq       uint64
+	lastTS        time.Time
+}
+
+func (f *follower) emit(ctx context.Context, ev Event) bool {
+	select {
+	case f.out <- ev:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (f *follower) run(ctx context.Context) {
+	defer close(f.out)
+	var final error
+	defer func() {
+		// Free the server-side stream; the caller's context is gone, so use a short one.
+		if f.stream != nil {
+			dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = f.c.DeleteStream(dctx, f.stream.StreamID)
+			cancel()
+		}
+		// Non-blocking: the reader may have stopped listening along with ctx.
+		select {
+		case f.out <- Event{StateChanged: true, State: StateClosed, Err: final}:
+		default:
+		}
+	}()
+
+	f.stream = f.opts.Stream
+	if f.stream != nil {
+		if !f.emit(ctx, Event{Stream: f.stream, StateChanged: true, State: StateConnecting}) {
+			return
+		}
+	} else if !f.emit(ctx, Event{StateChanged: true, State: StateConnecting}) {
+		return
+	}
+
+	attempt := 0
+	for ctx.Err() == nil {
+		done, err := f.once(ctx)
+		if done {
+			final = err
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if f.connectedOnce {
+			attempt = 0
+			f.connectedOnce = false
+		}
+		attempt++
+		if !f.emit(ctx, Event{StateChanged: true, State: StateReconnecting, Attempt: attempt, Err: err}) {
+			return
+		}
+		if !sleep(ctx, backoff(f.opts.MinBackoff, f.opts.MaxBackoff, attempt)) {
+			return
+		}
+	}
+}
+
+// once creates the stream if needed, attaches and reads until the connection ends. done
+// means following is over (err says why, nil for a normal end).
+func (f *follower) once(ctx context.Context) (done bool, err error) {
+	if f.stream == nil {
+		req := f.req
+		if f.haveSeq {
+			// Resume where we were: entries at or after the last timestamp; duplicates of
+			// that instant are removed by seq below.
+			since := f.lastTS
+			req.Filters.Since = &since
+			if req.Options.TailLines < 10000 {
+				req.Options.TailLines = 10000
+			}
+		}
+		info, cerr := f.c.CreateStream(ctx, req)
+		if cerr != nil {
+			var ae *APIError
+			if errors.As(cerr, &ae) && !ae.Retryable() {
+				return true, cerr
+			}
+			return false, cerr
+		}
+		f.stream = info
+		if !f.emit(ctx, Event{Stream: info}) {
+			return true, nil
+		}
+	}
+
+	h := http.Header{}
+	f.c.authHeader(h)
+	if f.haveSeq {
+		h.Set("Last-Event-ID", strconv.FormatUint(f.lastSeq, 10))
+	}
+	conn, resp, derr := websocket.Dial(ctx, f.c.wsURL(f.stream.StreamID), &websocket.DialOptions{
+		HTTPClient: f.c.http,
+		HTTPHeader: h,
+	})
+	if derr != nil {
+		if resp != nil {
+			switch {
+			case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
+				// Expired, deleted, or the server restarted: make a new one.
+				f.stream = nil
+			case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+				return true, &APIError{StatusCode: resp.StatusCode, Code: "unauthorized", Message: "attach to stream refused: " + derr.Error()}
+			}
+		}
+		return false, derr
+	}
+	defer conn.CloseNow()
+	conn.SetReadLimit(16 << 20)
+	f.connectedOnce = true
+	if !f.emit(ctx, Event{StateChanged: true, State: StateConnected}) {
+		return true, nil
+	}
+
+	for {
+		_, data, rerr := conn.Read(ctx)
+		if rerr != nil {
+			if ctx.Err() != nil {
+				return true, nil
+			}
+			switch websocket.CloseStatus(rerr) {
+			case websocket.StatusNormalClosure:
+				if !f.req.Options.Follow {
+					return true, nil
+				}
+				// A followed stream closed normally was deleted or expired server-side.
+				f.stream = nil
+				return false, fmt.Errorf("stream closed by server: %w", rerr)
+			case closeCodePolicy:
+				return true, fmt.Errorf("stream closed by server: %w", rerr)
+			}
+			return false, rerr
+		}
+		entry, ctrl, perr := decodeMessage(data)
+		if perr != nil {
+			// One bad message is reported, not fatal.
+			if !f.emit(ctx, Event{Control: &Control{Type: "warning", Message: perr.Error()}}) {
+				return true, nil
+			}
+			continue
+		}
+		if ctrl != nil {
+			if !f.emit(ctx, Event{Control: ctrl}) {
+				return true, nil
+			}
+			continue
+		}
+		if f.haveSeq && entry.Seq <= f.lastSeq {
+			continue
+		}
+		f.haveSeq, f.lastSeq = true, entry.Seq
+		if entry.Timestamp.After(f.lastTS) {
+			f.lastTS = entry.Timestamp
+		}
+		if !f.emit(ctx, Event{Entry: entry}) {
+			return true, nil
+		}
+	}
+}
+
+func backoff(minD, maxD time.Duration, attempt int) time.Duration {
+	d := minD
+	for i := 1; i < attempt && d < maxD; i++ {
+		d *= 2
+	}
+	d = min(d, maxD)
+	// Full jitter on the upper half so many clients do not reconnect in lockstep.
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
