@@ -1,0 +1,140 @@
+package jobsim
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/jobtrace/jobtrace/internal/testutil/redistest"
+)
+
+func TestRunMatchesRedisAndLogs(t *testing.T) {
+	srv := redistest.Start(t)
+	cfg := DefaultConfig()
+	cfg.Redis = srv.Addr
+	cfg.Jobs = 60
+	cfg.Rate = 0
+	cfg.Workers = 4
+	cfg.FailRatio = 0.3
+	cfg.WorkTime = time.Millisecond
+	cfg.LogFile = filepath.Join(t.TempDir(), "worker.log")
+	sum, err := Run(context.Background(), cfg)
+	require.NoError(t, err)
+	require.Equal(t, 60, sum.Enqueued)
+	require.Equal(t, 60, sum.Final(), "drain must finish every job")
+	require.Positive(t, sum.Retried)
+
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	ctx := context.Background()
+	completed, err := rdb.LRange(ctx, "jobqueue:completed", 0, -1).Result()
+	require.NoError(t, err)
+	dead, err := rdb.LRange(ctx, "jobqueue:dead_letter", 0, -1).Result()
+	require.NoError(t, err)
+	require.Len(t, completed, sum.Completed)
+	require.Len(t, dead, sum.DeadLettered)
+	for _, raw := range dead {
+		var p payload
+		require.NoError(t, json.Unmarshal([]byte(raw), &p))
+		require.Equal(t, 3, p.Retries, "upstream dead-letters with retries == max_retries")
+		j := sum.Jobs[p.ID]
+		require.Equal(t, DeadLettered, j.Outcome)
+		require.Len(t, j.Attempts, 4)
+		require.Equal(t, j.TraceID, p.TraceID)
+	}
+	for _, raw := range completed {
+		var p payload
+		require.NoError(t, json.Unmarshal([]byte(raw), &p))
+		j := sum.Jobs[p.ID]
+		require.Equal(t, Succeeded, j.Outcome)
+		require.Equal(t, p.Retries+1, len(j.Attempts))
+		for i, a := range j.Attempts {
+			require.Equal(t, i+1, a.Number)
+			require.NotEmpty(t, a.WorkerID)
+		}
+	}
+	keys, err := rdb.Keys(ctx, "jobqueue:*processing*").Result() // test-only: tiny private keyspace
+	require.NoError(t, err)
+	require.Empty(t, keys, "no job may stay in processing after a drained run")
+
+	logData, err := os.ReadFile(cfg.LogFile)
+	require.NoError(t, err)
+	counts := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(string(logData)), "\n") {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &m), line)
+		require.IsType(t, float64(0), m["ts"])
+		for _, k := range []string{"level", "caller", "msg", "id"} {
+			require.Contains(t, m, k)
+		}
+		counts[m["msg"].(string)]++
+		if m["msg"] == "job retried" {
+			require.Contains(t, m, "retries")
+		}
+		if m["msg"] != "enqueued job" {
+			require.Regexp(t, `^.+-\d+-\d+-[0-9a-f]{4}-\d+$`, m["worker_id"])
+		}
+	}
+	require.Equal(t, 60, counts["enqueued job"])
+	require.Equal(t, sum.Completed, counts["job completed"])
+	require.Equal(t, sum.Retried, counts["job retried"])
+	require.Equal(t, sum.DeadLettered, counts["job dead-lettered"])
+}
+
+func TestCarriersAndAbandon(t *testing.T) {
+	srv := redistest.Start(t)
+	for _, carrier := range Carriers {
+		cfg := DefaultConfig()
+		cfg.Redis = srv.Addr
+		cfg.Jobs = 5
+		cfg.Rate = 0
+		cfg.FailRatio = 0
+		cfg.Carrier = carrier
+		cfg.KeyPrefix = carrier + ":"
+		sum, err := Run(context.Background(), cfg)
+		require.NoError(t, err)
+		raw := srv.Cmd("LINDEX", carrier+":completed", "0")
+		var p payload
+		require.NoError(t, json.Unmarshal([]byte(raw), &p), raw)
+		j := sum.Jobs[p.ID]
+		require.NotNil(t, j)
+		if carrier == "upstream" {
+			require.Equal(t, j.TraceID, p.TraceID)
+			require.Empty(t, p.Headers)
+		} else {
+			require.Empty(t, p.TraceID)
+			require.NotEmpty(t, p.Headers)
+		}
+	}
+
+	cfg := DefaultConfig()
+	cfg.Redis = srv.Addr
+	cfg.Jobs = 10
+	cfg.Rate = 0
+	cfg.FailRatio = 0
+	cfg.AbandonRatio = 0.5
+	cfg.HeartbeatTTL = 100 * time.Millisecond
+	cfg.KeyPrefix = "ab:"
+	sum, err := Run(context.Background(), cfg)
+	require.NoError(t, err)
+	require.Equal(t, cfg.Jobs, sum.Completed)
+	require.Positive(t, sum.Abandoned)
+}
+
+func TestValidate(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Carrier = "smoke"
+	cfg.Workers = 0
+	cfg.Duration = 0
+	err := cfg.Validate()
+	require.ErrorContains(t, err, "carrier:")
+	require.ErrorContains(t, err, "workers:")
+	require.ErrorContains(t, err, "duration:")
+}
