@@ -2,17 +2,57 @@ package jobcorrelationprocessor // import "github.com/jobtrace/jobtrace/processo
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+)
+
+// SpanTagging says which spans get job attributes.
+type SpanTagging string
+
+const (
+	// SpanTaggingWholeTrace tags every span of a job's trace (SQL, HTTP calls made by the job).
+	SpanTaggingWholeTrace SpanTagging = "whole_trace"
+	// SpanTaggingJobSpansOnly only completes spans that already name a job.
+	SpanTaggingJobSpansOnly SpanTagging = "job_spans_only"
 )
 
 // Config is the jobcorrelation processor's configuration.
 type Config struct {
 	// MaxJobs bounds the shared job index (LRU).
 	MaxJobs int `mapstructure:"max_jobs"`
-	// TTL expires index entries that were not refreshed.
+	// TTL expires index entries that were not used for this long.
 	TTL time.Duration `mapstructure:"ttl"`
+
+	// SpanTagging is whole_trace or job_spans_only.
+	SpanTagging SpanTagging `mapstructure:"span_tagging"`
+
+	// JobIDAttributes are the attribute keys, besides job.id, that name a job on spans and
+	// logs, checked in order.
+	JobIDAttributes []string `mapstructure:"job_id_attributes"`
+	// JobMessages are the log bodies (zap "msg") on which the upstream attribute `id` is a
+	// job id. Elsewhere `id` is too generic to trust.
+	JobMessages []string `mapstructure:"job_messages"`
+
+	// Hold configures holding logs whose job is not known yet.
+	Hold HoldConfig `mapstructure:"hold"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// HoldConfig bounds the buffer for late arrivals.
+type HoldConfig struct {
+	// MaxWait is how long a log may wait for its job; 0 disables holding.
+	MaxWait time.Duration `mapstructure:"max_wait"`
+	// MaxRecords and MaxBytes bound the buffer; when full, new logs pass through untagged.
+	MaxRecords int `mapstructure:"max_records"`
+	MaxBytes   int `mapstructure:"max_bytes"`
+	// TracedLogs also holds logs that carry only a trace context (no job id) whose trace is
+	// not known yet: logs written inside a job by instrumented code usually arrive before the
+	// job's span. Turn it off when most traced logs do not belong to jobs and the delay hurts.
+	TracedLogs bool `mapstructure:"traced_logs"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -20,8 +60,27 @@ type Config struct {
 
 var _ component.Config = (*Config)(nil)
 
+// DefaultJobIDAttributes are the job-id keys of common queue instrumentations (Sidekiq's jid,
+// Celery's task_id, BullMQ's jobId, OTel messaging semantic conventions).
+var DefaultJobIDAttributes = []string{"job_id", "jobId", "jid", "task_id", "messaging.message.id"}
+
+// DefaultJobMessages are go-redis-work-queue's worker messages that carry the job id as `id`.
+var DefaultJobMessages = []string{"job completed", "job retried", "job dead-lettered", "requeued abandoned job"}
+
 func createDefaultConfig() component.Config {
-	return &Config{MaxJobs: 100_000, TTL: time.Hour}
+	return &Config{
+		MaxJobs:         100_000,
+		TTL:             time.Hour,
+		SpanTagging:     SpanTaggingWholeTrace,
+		JobIDAttributes: append([]string(nil), DefaultJobIDAttributes...),
+		JobMessages:     append([]string(nil), DefaultJobMessages...),
+		Hold: HoldConfig{
+			MaxWait:    2 * time.Second,
+			MaxRecords: 10_000,
+			MaxBytes:   16 << 20,
+			TracedLogs: true,
+		},
+	}
 }
 
 // Validate checks the configuration.
@@ -32,6 +91,33 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.TTL <= 0 {
 		errs = errors.Join(errs, errors.New("ttl: must be positive"))
+	}
+	switch cfg.SpanTagging {
+	case SpanTaggingWholeTrace, SpanTaggingJobSpansOnly:
+	default:
+		errs = errors.Join(errs, fmt.Errorf("span_tagging: must be %q or %q, got %q",
+			SpanTaggingWholeTrace, SpanTaggingJobSpansOnly, cfg.SpanTagging))
+	}
+	for i, k := range cfg.JobIDAttributes {
+		if k == "" {
+			errs = errors.Join(errs, fmt.Errorf("job_id_attributes[%d]: must not be empty", i))
+		}
+	}
+	for i, m := range cfg.JobMessages {
+		if m == "" {
+			errs = errors.Join(errs, fmt.Errorf("job_messages[%d]: must not be empty", i))
+		}
+	}
+	if cfg.Hold.MaxWait < 0 {
+		errs = errors.Join(errs, errors.New("hold.max_wait: must not be negative"))
+	}
+	if cfg.Hold.MaxWait > 0 {
+		if cfg.Hold.MaxRecords <= 0 {
+			errs = errors.Join(errs, errors.New("hold.max_records: must be positive"))
+		}
+		if cfg.Hold.MaxBytes <= 0 {
+			errs = errors.Join(errs, errors.New("hold.max_bytes: must be positive"))
+		}
 	}
 	return errs
 }

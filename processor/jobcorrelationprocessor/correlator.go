@@ -1,0 +1,379 @@
+package jobcorrelationprocessor // import "github.com/jobtrace/jobtrace/processor/jobcorrelationprocessor"
+
+import (
+	"encoding/hex"
+	"math"
+	"strconv"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/jobtrace/jobtrace/internal/jobindex"
+	"github.com/jobtrace/jobtrace/internal/workerid"
+)
+
+// Attribute keys of docs/CONVENTIONS.md.
+const (
+	attrJobID      = "job.id"
+	attrJobType    = "job.type"
+	attrWorkerID   = "worker.id"
+	attrWorkerHost = "worker.host"
+	attrWorkerPID  = "worker.pid"
+	attrWorkerSlot = "worker.slot"
+	attrQueueName  = "queue.name"
+	attrMsgDest    = "messaging.destination.name"
+)
+
+// go-redis-work-queue's zap fields.
+const (
+	zapID       = "id"
+	zapWorkerID = "worker_id"
+	zapTraceID  = "trace_id"
+	zapSpanID   = "span_id"
+	zapTS       = "ts"
+	zapMsg      = "msg"
+)
+
+// counts is what one batch did, added to the telemetry once per batch.
+type counts struct {
+	tagged, untagged, held, conflicts int64
+}
+
+// correlator holds the tagging rules. It is stateless apart from the shared index, so the
+// traces and logs instances of one component ID each have one over the same index.
+type correlator struct {
+	idx         jobindex.Index
+	wholeTrace  bool
+	jobIDKeys   []string
+	jobMessages map[string]struct{}
+}
+
+func newCorrelator(cfg *Config, idx jobindex.Index) *correlator {
+	msgs := make(map[string]struct{}, len(cfg.JobMessages))
+	for _, m := range cfg.JobMessages {
+		msgs[m] = struct{}{}
+	}
+	return &correlator{
+		idx:         idx,
+		wholeTrace:  cfg.SpanTagging != SpanTaggingJobSpansOnly,
+		jobIDKeys:   cfg.JobIDAttributes,
+		jobMessages: msgs,
+	}
+}
+
+// memo caches the last index lookup of a batch: consecutive records mostly belong to the
+// same job, and a hit then costs no lock.
+type memo struct {
+	valid bool
+	jobID string
+	trace pcommon.TraceID
+	jc    jobindex.JobContext
+	found bool
+}
+
+func (c *correlator) lookup(m *memo, jobID string, trace pcommon.TraceID) (jobindex.JobContext, bool) {
+	if m.valid && m.jobID == jobID && m.trace == trace {
+		return m.jc, m.found
+	}
+	var jc jobindex.JobContext
+	var found bool
+	switch {
+	case jobID != "":
+		jc, found = c.idx.ByJob(jobID)
+	case !trace.IsEmpty():
+		jc, found = c.idx.ByTrace(trace)
+	default:
+		return jc, false
+	}
+	*m = memo{valid: true, jobID: jobID, trace: trace, jc: jc, found: found}
+	return jc, found
+}
+
+// logKeys is what a log record says about itself.
+type logKeys struct {
+	jobID string
+	trace pcommon.TraceID
+}
+
+// prepareLog turns what the record says about itself into the conventions' attributes and
+// trace context (upstream zap fields, common job-id keys), teaches the index when the
+// record links a job to a trace, and looks its job up.
+func (c *correlator) prepareLog(rec plog.LogRecord, m *memo) (logKeys, jobindex.JobContext, bool) {
+	attrs := rec.Attributes()
+	var k logKeys
+	k.jobID = strAttr(attrs, attrJobID)
+	if k.jobID == "" {
+		if k.jobID = c.jobIDFromLog(rec, attrs); k.jobID != "" {
+			attrs.PutStr(attrJobID, k.jobID)
+		}
+	}
+	worker := strAttr(attrs, attrWorkerID)
+	if worker == "" {
+		if worker = strAttr(attrs, zapWorkerID); worker != "" {
+			attrs.PutStr(attrWorkerID, worker)
+		}
+	}
+	k.trace = rec.TraceID()
+	if k.trace.IsEmpty() {
+		if t, s, ok := traceFromAttrs(attrs); ok {
+			rec.SetTraceID(t)
+			if rec.SpanID().IsEmpty() && !s.IsEmpty() {
+				rec.SetSpanID(s)
+			}
+			k.trace = t
+		}
+	}
+	if rec.Timestamp() == 0 {
+		if v, ok := attrs.Get(zapTS); ok && v.Type() == pcommon.ValueTypeDouble {
+			rec.SetTimestamp(epochSeconds(v.Double()))
+		}
+	}
+
+	jc, found := c.lookup(m, k.jobID, k.trace)
+	// Spans are the authority on a job; a log only teaches what no span told yet, so a late
+	// line from an earlier attempt does not move the job back to its old worker.
+	if k.jobID != "" && !k.trace.IsEmpty() && (!found || !jc.FromSpan && (jc.TraceID != k.trace || worker != "" && jc.WorkerID != worker)) {
+		c.idx.Put(jobindex.JobContext{JobID: k.jobID, TraceID: k.trace, WorkerID: worker})
+		m.valid = false
+		jc, found = c.lookup(m, k.jobID, k.trace)
+	}
+	return k, jc, found
+}
+
+func (c *correlator) jobIDFromLog(rec plog.LogRecord, attrs pcommon.Map) string {
+	if len(c.jobMessages) > 0 {
+		msg := ""
+		if b := rec.Body(); b.Type() == pcommon.ValueTypeStr {
+			msg = b.Str()
+		} else {
+			msg = strAttr(attrs, zapMsg)
+		}
+		if _, ok := c.jobMessages[msg]; ok {
+			if id := strAttr(attrs, zapID); id != "" {
+				return id
+			}
+		}
+	}
+	return c.jobIDFromKeys(attrs)
+}
+
+func (c *correlator) jobIDFromKeys(attrs pcommon.Map) string {
+	for _, key := range c.jobIDKeys {
+		v, ok := attrs.Get(key)
+		if !ok {
+			continue
+		}
+		switch v.Type() {
+		case pcommon.ValueTypeStr:
+			if s := v.Str(); s != "" {
+				return s
+			}
+		case pcommon.ValueTypeInt:
+			// BullMQ's default job ids are numbers.
+			return strconv.FormatInt(v.Int(), 10)
+		}
+	}
+	return ""
+}
+
+// finishLog tags a record that leaves the processor, with the job context when it was
+// found, and splits its worker id either way.
+func (c *correlator) finishLog(rec plog.LogRecord, jc jobindex.JobContext, found bool, n *counts) {
+	attrs := rec.Attributes()
+	if found {
+		n.tagged++
+		n.conflicts += putStr(attrs, attrJobID, jc.JobID)
+		n.conflicts += putStr(attrs, attrWorkerID, jc.WorkerID)
+		n.conflicts += putStr(attrs, attrQueueName, jc.Queue)
+		n.conflicts += putStr(attrs, attrJobType, jc.JobType)
+		switch t := rec.TraceID(); {
+		case t.IsEmpty():
+			rec.SetTraceID(jc.TraceID)
+			if rec.SpanID().IsEmpty() {
+				rec.SetSpanID(jc.SpanID)
+			}
+		case t != jc.TraceID && !jc.TraceID.IsEmpty():
+			n.conflicts++
+		}
+	} else {
+		n.untagged++
+	}
+	n.conflicts += putWorkerParts(attrs)
+}
+
+// spanJobID is the job a span names itself, if any.
+func (c *correlator) spanJobID(attrs pcommon.Map) string {
+	if id := strAttr(attrs, attrJobID); id != "" {
+		return id
+	}
+	return c.jobIDFromKeys(attrs)
+}
+
+// learnSpans teaches the index every job named by a span of td, before any span is tagged,
+// so spans and the job span of the same batch tag each other. It reports whether it learned.
+func (c *correlator) learnSpans(td ptrace.Traces) bool {
+	learned := false
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				span := spans.At(k)
+				attrs := span.Attributes()
+				jobID := c.spanJobID(attrs)
+				if jobID == "" || span.TraceID().IsEmpty() {
+					continue
+				}
+				queue := strAttr(attrs, attrQueueName)
+				if queue == "" {
+					queue = strAttr(attrs, attrMsgDest)
+				}
+				jc := jobindex.JobContext{
+					JobID:    jobID,
+					WorkerID: strAttr(attrs, attrWorkerID),
+					Queue:    queue,
+					JobType:  strAttr(attrs, attrJobType),
+					TraceID:  span.TraceID(),
+				}
+				if span.Kind() == ptrace.SpanKindProducer {
+					// The enqueueing side: its trace is where the job was sent from, which a
+					// consumer span may replace; it must never replace the consumer's.
+					if _, known := c.idx.ByJob(jobID); known {
+						continue
+					}
+				} else {
+					jc.SpanID = span.SpanID()
+					jc.FromSpan = true
+				}
+				c.idx.Put(jc)
+				learned = true
+			}
+		}
+	}
+	return learned
+}
+
+// tagSpans adds job context to the spans of td; it returns how many got something, and
+// the conflicts.
+func (c *correlator) tagSpans(td ptrace.Traces) (tagged, conflicts int64) {
+	var m memo
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				span := spans.At(k)
+				attrs := span.Attributes()
+				jobID := c.spanJobID(attrs)
+				if jobID == "" && !c.wholeTrace {
+					continue
+				}
+				jc, found := c.lookup(&m, jobID, span.TraceID())
+				if !found {
+					continue
+				}
+				before := attrs.Len()
+				conflicts += putStr(attrs, attrJobID, jc.JobID)
+				conflicts += putStr(attrs, attrWorkerID, jc.WorkerID)
+				conflicts += putStr(attrs, attrQueueName, jc.Queue)
+				conflicts += putStr(attrs, attrJobType, jc.JobType)
+				if attrs.Len() > before {
+					tagged++
+				}
+			}
+		}
+	}
+	return tagged, conflicts
+}
+
+// putWorkerParts splits worker.id into host, pid and slot when it has the upstream form.
+func putWorkerParts(attrs pcommon.Map) int64 {
+	w := strAttr(attrs, attrWorkerID)
+	if w == "" {
+		return 0
+	}
+	id, ok := workerid.Parse(w)
+	if !ok {
+		return 0
+	}
+	return putStr(attrs, attrWorkerHost, id.Host) +
+		putInt(attrs, attrWorkerPID, id.PID) +
+		putInt(attrs, attrWorkerSlot, id.Slot)
+}
+
+func strAttr(m pcommon.Map, k string) string {
+	v, ok := m.Get(k)
+	if !ok || v.Type() != pcommon.ValueTypeStr {
+		return ""
+	}
+	return v.Str()
+}
+
+// putStr sets k to v unless the record already has a value; a different existing value is
+// kept and reported as one conflict.
+func putStr(m pcommon.Map, k, v string) int64 {
+	if v == "" {
+		return 0
+	}
+	if cur, ok := m.Get(k); ok {
+		if cur.Type() == pcommon.ValueTypeStr && cur.Str() == v || cur.AsString() == v {
+			return 0
+		}
+		return 1
+	}
+	m.PutStr(k, v)
+	return 0
+}
+
+func putInt(m pcommon.Map, k string, v int64) int64 {
+	if cur, ok := m.Get(k); ok {
+		if cur.Type() == pcommon.ValueTypeInt && cur.Int() == v || cur.AsString() == strconv.FormatInt(v, 10) {
+			return 0
+		}
+		return 1
+	}
+	m.PutInt(k, v)
+	return 0
+}
+
+// traceFromAttrs reads upstream's hex `trace_id`/`span_id` attributes. A 64-bit trace id
+// (Jaeger, Datadog in hex) is right-aligned, as the OTel spec says.
+func traceFromAttrs(attrs pcommon.Map) (pcommon.TraceID, pcommon.SpanID, bool) {
+	var t pcommon.TraceID
+	var s pcommon.SpanID
+	ts := strAttr(attrs, zapTraceID)
+	switch len(ts) {
+	case 32:
+		if _, err := hex.Decode(t[:], []byte(ts)); err != nil {
+			return t, s, false
+		}
+	case 16:
+		if _, err := hex.Decode(t[8:], []byte(ts)); err != nil {
+			return pcommon.TraceID{}, s, false
+		}
+	default:
+		return t, s, false
+	}
+	if t.IsEmpty() {
+		return t, s, false
+	}
+	if ss := strAttr(attrs, zapSpanID); len(ss) == 16 {
+		if _, err := hex.Decode(s[:], []byte(ss)); err != nil {
+			s = pcommon.SpanID{}
+		}
+	}
+	return t, s, true
+}
+
+func epochSeconds(f float64) pcommon.Timestamp {
+	if f <= 0 || math.IsNaN(f) || math.IsInf(f, 0) || f > math.MaxInt64/1e9 {
+		return 0
+	}
+	sec, frac := math.Modf(f)
+	// Round to microseconds: zap writes at most that much precision, and float64 noise
+	// below it would otherwise show up as odd nanoseconds.
+	return pcommon.Timestamp(int64(sec)*1e9 + int64(math.Round(frac*1e6))*1e3)
+}
