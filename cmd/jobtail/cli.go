@@ -1,0 +1,263 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jobtrace/jobtrace/cmd/jobtail/ui"
+	"github.com/jobtrace/jobtrace/internal/jobtailclient"
+)
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.ToLower(strings.TrimSpace(p)); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// parseSince accepts an RFC 3339 time or a duration back from now (15m).
+func parseSince(s string, now time.Time) (*time.Time, error) {
+	if s == "" {
+		return nil, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return &t, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return nil, usageError{fmt.Errorf("--since %q: want an RFC 3339 time or a positive duration like 15m", s)}
+	}
+	t := now.Add(-d).UTC()
+	return &t, nil
+}
+
+func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cf := newFlagSet("jobs", stderr)
+	var q jobtailclient.JobsQuery
+	var asJSON bool
+	var since string
+	fs.StringVar(&q.Status, "status", "", "running|succeeded|retried|dead_lettered|abandoned")
+	fs.StringVar(&q.Queue, "queue", "", "queue name")
+	fs.StringVar(&q.WorkerID, "worker-id", "", "worker id")
+	fs.StringVar(&since, "since", "", "only jobs started after this time (RFC 3339 or a duration like 15m)")
+	fs.IntVar(&q.Limit, "limit", 50, "maximum number of jobs")
+	fs.BoolVar(&asJSON, "json", false, "print the jobs as a JSON array")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError{fmt.Errorf("jobs takes no arguments, got %q", pos[0])}
+	}
+	s, err := parseSince(since, time.Now())
+	if err != nil {
+		return err
+	}
+	if s != nil {
+		q.Since = *s
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	page, err := c.ListJobs(ctx, q)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if page.Jobs == nil {
+			page.Jobs = []jobtailclient.Job{}
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(page.Jobs)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "JOB\tQUEUE\tSTATUS\tATTEMPTS\tSTARTED\tDURATION\tWORKER\tTRACE")
+	now := time.Now()
+	for _, j := range page.Jobs {
+		started := "-"
+		if !j.Started.IsZero() {
+			started = j.Started.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", j.ID, j.Queue, j.Status, j.Attempts, started,
+			ui.FormatDuration(j.Duration(now)), orDash(j.WorkerID), orDash(j.TraceID))
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+var traceIDRe = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+func cmdTrace(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cf := newFlagSet("trace", stderr)
+	var asJSON bool
+	fs.BoolVar(&asJSON, "json", false, "print the trace summary as JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{fmt.Errorf("trace takes one job id or trace id")}
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	id := pos[0]
+	var jt *jobtailclient.JobTrace
+	traceID := id
+	// A 32-hex id is a trace id, unless the server knows a job by that name.
+	if !traceIDRe.MatchString(id) {
+		if jt, err = c.JobTrace(ctx, id); err != nil {
+			return err
+		}
+		traceID = jt.TraceID
+	} else if got, jerr := c.JobTrace(ctx, id); jerr == nil {
+		jt, traceID = got, got.TraceID
+	}
+	if asJSON {
+		raw, err := c.TraceSummaryRaw(ctx, traceID)
+		if err != nil {
+			return err
+		}
+		out := map[string]json.RawMessage{"summary": raw}
+		if jt != nil {
+			b, _ := json.Marshal(jt)
+			out["job"] = b
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	sum, err := c.TraceSummary(ctx, traceID)
+	if err != nil {
+		return err
+	}
+	return printTrace(stdout, jt, sum)
+}
+
+func printTrace(w io.Writer, jt *jobtailclient.JobTrace, sum *jobtailclient.TraceSummary) error {
+	if jt != nil {
+		fmt.Fprintf(w, "job %s", jt.JobID)
+		if jt.TraceURL != "" {
+			fmt.Fprintf(w, " · %s", jt.TraceURL)
+		}
+		fmt.Fprintln(w)
+	}
+	rows := ui.BuildSpanRows(sum)
+	const width = 120
+	for _, l := range ui.RenderTrace(ui.TraceView{Summary: sum, Rows: rows, Cursor: -1}, width, len(rows)+2) {
+		fmt.Fprintln(w, strings.TrimRight(l, " "))
+	}
+	names := map[string]string{}
+	for _, r := range rows {
+		names[r.Span.SpanID] = r.Span.OperationName
+	}
+	var path []string
+	for _, id := range sum.CriticalPath {
+		n := names[id]
+		if n == "" {
+			n = id
+		}
+		path = append(path, n)
+	}
+	fmt.Fprintf(w, "critical path: %s\n", strings.Join(path, " → "))
+	if len(sum.ErrorSpans) > 0 {
+		var errs []string
+		for _, id := range sum.ErrorSpans {
+			errs = append(errs, fmt.Sprintf("%s (%s)", names[id], id))
+		}
+		fmt.Fprintf(w, "error spans: %s\n", strings.Join(errs, ", "))
+	}
+	return nil
+}
+
+func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cf := newFlagSet("logs", stderr)
+	var f jobtailclient.StreamFilters
+	var levels, since string
+	var opts jobtailclient.StreamOptions
+	var asJSON bool
+	fs.StringVar(&f.JobID, "job-id", "", "job id")
+	fs.StringVar(&f.WorkerID, "worker-id", "", "worker id")
+	fs.StringVar(&f.QueueName, "queue", "", "queue name")
+	fs.StringVar(&levels, "level", "", "comma-separated levels, e.g. error,warn")
+	fs.StringVar(&f.TraceID, "trace-id", "", "trace id")
+	fs.StringVar(&f.Service, "service", "", "service name")
+	fs.StringVar(&f.Text, "text", "", "substring of the message")
+	fs.StringVar(&f.OTTL, "ottl", "", "OTTL condition on the log record")
+	fs.StringVar(&since, "since", "", "start at this time (RFC 3339 or a duration like 15m)")
+	fs.IntVar(&opts.TailLines, "tail", 100, "number of past lines to print first")
+	fs.IntVar(&opts.RateLimit, "rate-limit", 0, "lines per second the server may send (0: server default)")
+	fs.BoolVar(&opts.Follow, "follow", false, "keep streaming new lines until interrupted")
+	fs.BoolVar(&opts.Follow, "f", false, "shorthand for --follow")
+	fs.BoolVar(&asJSON, "json", false, "print each line as the server's LogEntry JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError{fmt.Errorf("logs takes no arguments, got %q", pos[0])}
+	}
+	f.LogLevel = splitList(levels)
+	if f.Since, err = parseSince(since, time.Now()); err != nil {
+		return err
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	// Create first so a bad filter fails here with the server's message.
+	req := jobtailclient.StreamRequest{Filters: f, Options: opts}
+	info, err := c.CreateStream(ctx, req)
+	if err != nil {
+		return err
+	}
+	for ev := range c.Follow(ctx, req, jobtailclient.FollowOptions{Stream: info}) {
+		switch {
+		case ev.Entry != nil:
+			if asJSON {
+				_, err = fmt.Fprintf(stdout, "%s\n", compact(ev.Entry.Raw))
+			} else {
+				_, err = fmt.Fprintln(stdout, ui.PlainLogLine(*ev.Entry))
+			}
+			if err != nil {
+				return err // stdout closed (e.g. | head): stop quietly
+			}
+		case ev.Control != nil:
+			fmt.Fprintf(stderr, "jobtail: server %s: %s\n", ev.Control.Type, compact(ev.Control.Raw))
+		case ev.StateChanged && ev.State == jobtailclient.StateReconnecting:
+			fmt.Fprintf(stderr, "jobtail: connection lost (%v), reconnecting (attempt %d)\n", ev.Err, ev.Attempt)
+		case ev.StateChanged && ev.State == jobtailclient.StateClosed:
+			if ctx.Err() == nil && ev.Err != nil {
+				return ev.Err
+			}
+		}
+	}
+	return nil
+}
+
+func compact(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return string(raw)
+	}
+	return b.String()
+}
