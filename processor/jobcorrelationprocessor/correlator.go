@@ -142,20 +142,24 @@ func (c *correlator) prepareLog(rec plog.LogRecord, m *memo) (logKeys, jobindex.
 }
 
 func (c *correlator) jobIDFromLog(rec plog.LogRecord, attrs pcommon.Map) string {
-	if len(c.jobMessages) > 0 {
-		msg := ""
-		if b := rec.Body(); b.Type() == pcommon.ValueTypeStr {
-			msg = b.Str()
-		} else {
-			msg = strAttr(attrs, zapMsg)
-		}
-		if _, ok := c.jobMessages[msg]; ok {
-			if id := strAttr(attrs, zapID); id != "" {
-				return id
-			}
+	if len(c.jobMessages) > 0 && c.isJobMessage(rec, attrs) {
+		if id := strAttr(attrs, zapID); id != "" {
+			return id
 		}
 	}
 	return c.jobIDFromKeys(attrs)
+}
+
+// isJobMessage checks the body and, for lines parsed without moving msg to the body, the
+// msg attribute.
+func (c *correlator) isJobMessage(rec plog.LogRecord, attrs pcommon.Map) bool {
+	if b := rec.Body(); b.Type() == pcommon.ValueTypeStr {
+		if _, ok := c.jobMessages[b.Str()]; ok {
+			return true
+		}
+	}
+	_, ok := c.jobMessages[strAttr(attrs, zapMsg)]
+	return ok
 }
 
 func (c *correlator) jobIDFromKeys(attrs pcommon.Map) string {

@@ -21,9 +21,9 @@ type holdBuffer struct {
 }
 
 type holdQueue struct {
-	ld      plog.Logs // one ResourceLogs with one ScopeLogs
-	rl      plog.ResourceLogs
-	sl      plog.ScopeLogs
+	ld   plog.Logs // one ResourceLogs with one ScopeLogs
+	rl   plog.ResourceLogs
+	sl   plog.ScopeLogs
 	meta []heldMeta
 }
 

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processorhelper"
 	"go.uber.org/zap"
 
+	"github.com/jobtrace/jobtrace/internal/jobindex"
 	"github.com/jobtrace/jobtrace/processor/jobcorrelationprocessor/internal/metadata"
 )
 
@@ -157,7 +158,7 @@ func (p *logsProcessor) flush(all bool) {
 	var m memo
 	out := p.hold.release(time.Now().UnixNano(), all, func(k logKeys) bool {
 		jc, found := p.core.lookup(&m, k.jobID, k.trace)
-		return found && jc.FromSpan
+		return !p.mustWait(k, jc, found)
 	})
 	if out.LogRecordCount() == 0 {
 		return
@@ -169,6 +170,14 @@ func (p *logsProcessor) flush(all bool) {
 	if err := p.next.ConsumeLogs(ctx, out); err != nil {
 		p.set.Logger.Warn("next consumer refused held logs", zap.Int("records", out.LogRecordCount()), zap.Error(err))
 	}
+}
+
+// mustWait says a record names a job, or a trace, that no span described yet.
+func (p *logsProcessor) mustWait(k logKeys, jc jobindex.JobContext, found bool) bool {
+	if found && jc.FromSpan {
+		return false
+	}
+	return k.jobID != "" || p.cfg.Hold.TracedLogs && !k.trace.IsEmpty()
 }
 
 func (p *logsProcessor) finishAll(ld plog.Logs, n *counts) {
@@ -229,9 +238,7 @@ func (p *logsProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 			queued := holding && p.hold.find(rl, sl) != nil
 			sl.LogRecords().RemoveIf(func(rec plog.LogRecord) bool {
 				keys, jc, found := core.prepareLog(rec, &m)
-				wait := (keys.jobID != "" || p.cfg.Hold.TracedLogs && !keys.trace.IsEmpty()) &&
-					(!found || !jc.FromSpan)
-				if !queued && !wait {
+				if !queued && !p.mustWait(keys, jc, found) {
 					core.finishLog(rec, jc, found, &n)
 					return false
 				}

@@ -1,0 +1,105 @@
+package jobcorrelationprocessor
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// sqlSpan is a span deeper in a job's trace that names no job.
+func sqlSpan(td ptrace.Traces, trace pcommon.TraceID) ptrace.Span {
+	s := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	s.SetName("SELECT users")
+	s.SetKind(ptrace.SpanKindClient)
+	s.SetTraceID(trace)
+	s.SetSpanID(span9)
+	return s
+}
+
+func spanAttrs(s ptrace.Span) map[string]any {
+	out := map[string]any{}
+	for _, k := range []string{"job.id", "worker.id", "queue.name", "job.type"} {
+		if v, ok := s.Attributes().Get(k); ok {
+			out[k] = v.AsRaw()
+		}
+	}
+	return out
+}
+
+func TestSpanTagging(t *testing.T) {
+	tagged := map[string]any{"job.id": "j1", "worker.id": worker1, "queue.name": "high", "job.type": "resize"}
+	tests := []struct {
+		name    string
+		mode    SpanTagging
+		sameTD  bool // job span and SQL span in one batch
+		wantSQL map[string]any
+	}{
+		{name: "whole trace, job span first", mode: SpanTaggingWholeTrace, wantSQL: tagged},
+		{name: "whole trace, same batch", mode: SpanTaggingWholeTrace, sameTD: true, wantSQL: tagged},
+		{name: "job spans only", mode: SpanTaggingJobSpansOnly, wantSQL: map[string]any{}},
+		{name: "job spans only, same batch", mode: SpanTaggingJobSpansOnly, sameTD: true, wantSQL: map[string]any{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newPipelines(t, func(c *Config) { c.SpanTagging = tt.mode })
+			td := ptrace.NewTraces()
+			if !tt.sameTD {
+				p.spans(oneJobSpan("j1", "high", worker1, "resize", trace1, span1))
+			} else {
+				jobSpan(td, "j1", "high", worker1, "resize", trace1, span1)
+			}
+			sql := sqlSpan(td, trace1)
+			other := sqlSpan(td, trace2)
+			p.spans(td)
+			assert.Equal(t, tt.wantSQL, spanAttrs(sql))
+			assert.Empty(t, spanAttrs(other), "a span of another trace was tagged")
+			want := int64(0)
+			if len(tt.wantSQL) > 0 {
+				want = 1
+			}
+			assert.Equal(t, want, p.metric("otelcol_processor_jobcorrelation_spans_tagged"))
+		})
+	}
+}
+
+// Sidekiq/Celery/BullMQ-style spans name the job with messaging attributes or configured keys.
+func TestInstrumentationSpansTeachTheIndex(t *testing.T) {
+	p := newPipelines(t, func(c *Config) { c.SpanTagging = SpanTaggingJobSpansOnly })
+	td := ptrace.NewTraces()
+	s := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	s.SetKind(ptrace.SpanKindConsumer)
+	s.SetTraceID(trace2)
+	s.SetSpanID(span2)
+	s.Attributes().PutStr("messaging.message.id", "sidekiq-42")
+	s.Attributes().PutStr("messaging.destination.name", "default")
+	p.spans(td)
+	// The job span itself is completed with job.id and queue.name.
+	assert.Equal(t, map[string]any{"job.id": "sidekiq-42", "queue.name": "default"}, spanAttrs(s))
+
+	p.sendLogs(logs(func(r plog.LogRecord) { r.SetTraceID(trace2) }))
+	got := p.waitEmitted(1)
+	assert.Equal(t, "sidekiq-42", attrStr(t, got[0], "job.id"))
+	assert.Equal(t, "default", attrStr(t, got[0], "queue.name"))
+	assert.Equal(t, trace2, got[0].TraceID())
+}
+
+func TestProducerSpanDoesNotReplaceConsumerTrace(t *testing.T) {
+	p := newPipelines(t, noHold)
+	p.spans(oneJobSpan("j1", "high", worker1, "", trace1, span1))
+	td := ptrace.NewTraces()
+	s := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	s.SetKind(ptrace.SpanKindProducer)
+	s.SetTraceID(trace3)
+	s.SetSpanID(span2)
+	s.Attributes().PutStr("messaging.message.id", "j1")
+	p.spans(td)
+
+	p.sendLogs(logs(func(r plog.LogRecord) { r.SetTraceID(trace1) }))
+	got := p.emitted()
+	require.Len(t, got, 1)
+	assert.Equal(t, "j1", attrStr(t, got[0], "job.id"), "the producer's trace replaced the job's")
+}
