@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -111,6 +112,18 @@ type Model struct {
 	matchIndex   int
 
 	form *FilterForm
+
+	// lastView is the last frame View returned, readable from other goroutines (tests and
+	// screen captures) while the program runs.
+	lastView atomic.Pointer[string]
+}
+
+// LastView is the last frame rendered.
+func (m *Model) LastView() string {
+	if v := m.lastView.Load(); v != nil {
+		return *v
+	}
+	return ""
 }
 
 // New builds the model.
@@ -705,6 +718,12 @@ func (m *Model) stacked() bool { return m.width < 100 }
 
 // View renders the whole screen.
 func (m *Model) View() string {
+	v := m.view()
+	m.lastView.Store(&v)
+	return v
+}
+
+func (m *Model) view() string {
 	w := max(20, m.width)
 	status := m.statusBar(w)
 	footer := m.footer(w)
@@ -720,7 +739,7 @@ func (m *Model) View() string {
 		body = lipgloss.JoinVertical(lipgloss.Left,
 			m.panel(PanelJobs, w, topH), m.panel(PanelTrace, w, traceH), m.panel(PanelLogs, w, logsH))
 	} else {
-		jobsW := w * 2 / 5
+		jobsW := w * 9 / 20
 		body = lipgloss.JoinVertical(lipgloss.Left,
 			lipgloss.JoinHorizontal(lipgloss.Top, m.panel(PanelJobs, jobsW, topH), m.panel(PanelTrace, w-jobsW, topH)),
 			m.panel(PanelLogs, w, logsH))

@@ -126,7 +126,21 @@ func RenderJobs(v JobsView, width, height int) []string {
 	if v.Err != nil {
 		lines = append(lines, fit(styleError.Render(GlyphError+" "+v.Err.Error()), width))
 	}
-	lines = append(lines, fit(styleDim.Render(fmt.Sprintf("  %-15s %-22s %-14s %3s %8s  %s", "STATUS", "JOB", "QUEUE", "ATT", "DURATION", "WORKER")), width))
+	// The job id column takes the room left by the fixed columns; the queue column goes
+	// when the panel is narrow (the header still names the queue filter), the worker last.
+	fixed := 2 + 15 + 1 + 1 + 3 + 1 + 8 + 2
+	showQueue := width-fixed-14 >= 16
+	if showQueue {
+		fixed += 14
+	}
+	jw := max(10, min(36, width-fixed))
+	queueCol := func(q string) string {
+		if !showQueue {
+			return ""
+		}
+		return fmt.Sprintf("%-13s ", shortID(q, 12))
+	}
+	lines = append(lines, fit(styleDim.Render(fmt.Sprintf("  %-15s %-*s %s%3s %8s  %s", "STATUS", jw, "JOB", queueCol("QUEUE"), "ATT", "DURATION", "WORKER")), width))
 	rows := height - len(lines)
 	if len(v.Jobs) == 0 && rows > 0 {
 		lines = append(lines, fit(styleDim.Render("  no jobs yet"), width))
@@ -140,7 +154,7 @@ func RenderJobs(v JobsView, width, height int) []string {
 		if j.ID == v.SelectedJob {
 			marker = "• "
 		}
-		row := fmt.Sprintf("%s %-22s %-14s %3d %8s  %s", status, shortID(j.ID, 22), shortID(j.Queue, 14), j.Attempts,
+		row := fmt.Sprintf("%s %-*s %s%3d %8s  %s", status, jw, shortID(j.ID, jw-1), queueCol(j.Queue), j.Attempts,
 			FormatDuration(j.Duration(v.Now)), j.WorkerID)
 		line := marker + row
 		if i == v.Cursor {
@@ -285,10 +299,11 @@ func RenderTrace(v TraceView, width, height int) []string {
 	sum := v.Summary
 	start, end := sum.Bounds()
 	total := end.Sub(start)
-	head := fmt.Sprintf("%s %s · %d spans · %s · critical path %d · errors %d", title, sum.TraceID, len(v.Rows), FormatDuration(total), len(sum.CriticalPath), countErrors(v.Rows))
+	head := fmt.Sprintf("%s · %d spans · %s · critical path %d · errors %d", title, len(v.Rows), FormatDuration(total), len(sum.CriticalPath), countErrors(v.Rows))
 	if sum.Partial {
 		head += " · " + styleWarn.Render("partial")
 	}
+	head += " · " + styleDim.Render(sum.TraceID)
 	add(head)
 	var svcs []string
 	for _, s := range sum.Services {
