@@ -655,7 +655,7 @@ func numericStart(v string, i int) bool {
 	case p == '-':
 		return i < 2 || !isAlnum(v[i-2])
 	case p == ':':
-		return i < 2 || isAlpha(v[i-2]) || v[i-2] == ' '
+		return i < 2 || isAlpha(v[i-2]) || v[i-2] == ' ' || v[i-2] == '"'
 	}
 	return true
 }
