@@ -3,6 +3,7 @@ package tailstreamextension // import "github.com/jobtrace/jobtrace/extension/ta
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 )
 
 // Roles of the built-in RBAC.
@@ -13,18 +14,41 @@ const (
 )
 
 // principal is the authenticated caller of one request.
-// TODO(streams issue): users, token checks and scopes; until then every caller is an
-// unscoped anonymous admin, which Start only allows on loopback.
 type principal struct {
-	Name string
+	Name  string
+	roles []string
+	scope ScopeConfig
 }
 
 // can reports whether the caller holds role (admin holds every role).
-func (p *principal) can(string) bool { return true }
+func (p *principal) can(role string) bool {
+	return slices.Contains(p.roles, roleAdmin) || slices.Contains(p.roles, role)
+}
+
+// scoped reports whether the caller sees only some jobs.
+func (p *principal) scoped() bool { return p.scope.isSet() }
 
 // allowsJob reports whether a job in queue, with attributes looked up by attr, is in the
-// caller's scope.
-func (p *principal) allowsJob(string, func(key string) (string, bool)) bool { return true }
+// caller's scope. A scoped caller never sees a job whose queue or attribute is unknown: an
+// absent value must not widen access.
+func (p *principal) allowsJob(queue string, attr func(key string) (string, bool)) bool {
+	if !p.scope.isSet() {
+		return true
+	}
+	if len(p.scope.Queues) > 0 && !slices.Contains(p.scope.Queues, queue) {
+		return false
+	}
+	if r := p.scope.Attribute; r != nil {
+		if attr == nil {
+			return false
+		}
+		v, ok := attr(r.Key)
+		if !ok || !slices.Contains(r.Values, v) {
+			return false
+		}
+	}
+	return true
+}
 
 // apiError is the body of every 4xx/5xx answer: {"error":{"code","message","field"}}.
 type apiError struct {
@@ -43,10 +67,16 @@ func writeError(w http.ResponseWriter, status int, code, message, field string) 
 	writeJSON(w, status, map[string]apiError{"error": {Code: code, Message: message, Field: field}})
 }
 
-// withRole authenticates the request and checks role before calling h.
+// withRole authenticates the request and checks role before calling h: 401 without a valid
+// token, 403 without the role.
 func (t *tailstream) withRole(role string, h func(http.ResponseWriter, *http.Request, *principal)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p := &principal{Name: "anonymous"}
+		p, ok := t.auth.authenticate(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="jobtrace"`)
+			writeError(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required (Authorization: Bearer <token>)", "")
+			return
+		}
 		if !p.can(role) {
 			writeError(w, http.StatusForbidden, "forbidden", "role "+role+" required", "")
 			return

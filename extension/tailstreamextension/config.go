@@ -20,6 +20,10 @@ type Config struct {
 	LogsConfig   `mapstructure:",squash"`
 	TracesConfig `mapstructure:",squash"`
 
+	// Users of the built-in RBAC. Empty means no authentication, which Start only allows on a
+	// loopback endpoint (or behind a collector auth extension).
+	Users []UserConfig `mapstructure:"users"`
+
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
@@ -46,6 +50,6 @@ func (cfg *Config) Validate() error {
 	} else if _, _, err := net.SplitHostPort(cfg.NetAddr.Endpoint); err != nil {
 		errs = errors.Join(errs, fmt.Errorf("endpoint: %w", err))
 	}
-	errs = errors.Join(errs, cfg.LogsConfig.validate(), cfg.TracesConfig.validate())
+	errs = errors.Join(errs, cfg.LogsConfig.validate(), cfg.TracesConfig.validate(), validateUsers(cfg.Users))
 	return errs
 }

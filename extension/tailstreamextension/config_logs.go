@@ -2,33 +2,104 @@ package tailstreamextension // import "github.com/jobtrace/jobtrace/extension/ta
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
-// RetentionConfig bounds the ring buffer of recent logs that serves tail_lines, since and resume.
+// RetentionConfig bounds the ring buffer of recent logs that serves tail_lines, since, resume
+// and /logs/history.
 type RetentionConfig struct {
-	BufferSize int           `mapstructure:"buffer_size"`
-	MaxAge     time.Duration `mapstructure:"max_age"`
+	// BufferSize is the number of log lines kept (oldest are overwritten).
+	BufferSize int `mapstructure:"buffer_size"`
+	// MaxAge hides lines older than this even when the buffer is not full.
+	MaxAge time.Duration `mapstructure:"max_age"`
+}
+
+// StreamsConfig holds the limits of live log streams.
+type StreamsConfig struct {
+	// MaxStreams bounds the streams that exist at once, over all users.
+	MaxStreams int `mapstructure:"max_streams"`
+	// MaxStreamsPerUser bounds the streams one user may hold.
+	MaxStreamsPerUser int `mapstructure:"max_streams_per_user"`
+	// Expiry is how long a stream lives after creation or its last PATCH.
+	Expiry time.Duration `mapstructure:"expiry"`
+	// IdleTimeout deletes a stream that has had no client attached for this long.
+	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
+	// MaxFilterBytes bounds the size of a stream's filters (JSON) including the OTTL condition.
+	MaxFilterBytes int `mapstructure:"max_filter_bytes"`
+	// DefaultRateLimit (lines/s) applies when a stream does not ask for one.
+	DefaultRateLimit int `mapstructure:"default_rate_limit"`
+	// MaxRateLimit caps what a stream may ask for.
+	MaxRateLimit int `mapstructure:"max_rate_limit"`
+	// DefaultBufferSize is a stream's queue length (lines) when it does not ask for one.
+	DefaultBufferSize int `mapstructure:"default_buffer_size"`
+	// MaxBufferSize caps what a stream may ask for.
+	MaxBufferSize int `mapstructure:"max_buffer_size"`
+	// PingInterval is how often WebSocket pings and SSE comments keep connections alive.
+	PingInterval time.Duration `mapstructure:"ping_interval"`
+	// MaxHistoryLimit caps the page size of /logs/history.
+	MaxHistoryLimit int `mapstructure:"max_history_limit"`
 }
 
 // LogsConfig holds the live log stream settings.
 type LogsConfig struct {
 	Retention RetentionConfig `mapstructure:"retention"`
+	Streams   StreamsConfig   `mapstructure:"streams"`
 }
 
 func defaultLogsConfig() LogsConfig {
 	return LogsConfig{
 		Retention: RetentionConfig{BufferSize: 100_000, MaxAge: 60 * time.Minute},
+		Streams: StreamsConfig{
+			MaxStreams:        500,
+			MaxStreamsPerUser: 20,
+			Expiry:            time.Hour,
+			IdleTimeout:       5 * time.Minute,
+			MaxFilterBytes:    4096,
+			DefaultRateLimit:  1000,
+			MaxRateLimit:      100_000,
+			DefaultBufferSize: 1000,
+			MaxBufferSize:     100_000,
+			PingInterval:      20 * time.Second,
+			MaxHistoryLimit:   1000,
+		},
 	}
 }
 
 func (c *LogsConfig) validate() error {
 	var errs error
-	if c.Retention.BufferSize <= 0 {
-		errs = errors.Join(errs, errors.New("retention.buffer_size: must be positive"))
+	positive := func(key string, v int) {
+		if v <= 0 {
+			errs = errors.Join(errs, fmt.Errorf("%s: must be positive", key))
+		}
 	}
-	if c.Retention.MaxAge <= 0 {
-		errs = errors.Join(errs, errors.New("retention.max_age: must be positive"))
+	positiveDur := func(key string, v time.Duration) {
+		if v <= 0 {
+			errs = errors.Join(errs, fmt.Errorf("%s: must be positive", key))
+		}
+	}
+	positive("retention.buffer_size", c.Retention.BufferSize)
+	positiveDur("retention.max_age", c.Retention.MaxAge)
+	s := c.Streams
+	positive("streams.max_streams", s.MaxStreams)
+	positive("streams.max_streams_per_user", s.MaxStreamsPerUser)
+	positiveDur("streams.expiry", s.Expiry)
+	positiveDur("streams.idle_timeout", s.IdleTimeout)
+	positive("streams.max_filter_bytes", s.MaxFilterBytes)
+	positive("streams.default_rate_limit", s.DefaultRateLimit)
+	positive("streams.max_rate_limit", s.MaxRateLimit)
+	positive("streams.default_buffer_size", s.DefaultBufferSize)
+	positive("streams.max_buffer_size", s.MaxBufferSize)
+	positiveDur("streams.ping_interval", s.PingInterval)
+	positive("streams.max_history_limit", s.MaxHistoryLimit)
+	if s.MaxStreamsPerUser > s.MaxStreams && s.MaxStreams > 0 {
+		errs = errors.Join(errs, fmt.Errorf("streams.max_streams_per_user: %d exceeds streams.max_streams (%d)", s.MaxStreamsPerUser, s.MaxStreams))
+	}
+	if s.DefaultRateLimit > s.MaxRateLimit && s.MaxRateLimit > 0 {
+		errs = errors.Join(errs, fmt.Errorf("streams.default_rate_limit: %d exceeds streams.max_rate_limit (%d)", s.DefaultRateLimit, s.MaxRateLimit))
+	}
+	if s.DefaultBufferSize > s.MaxBufferSize && s.MaxBufferSize > 0 {
+		errs = errors.Join(errs, fmt.Errorf("streams.default_buffer_size: %d exceeds streams.max_buffer_size (%d)", s.DefaultBufferSize, s.MaxBufferSize))
 	}
 	return errs
 }

@@ -4,14 +4,24 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
+
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/hub"
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/logfilter"
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/metadata"
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/ring"
 )
 
 type tailstream struct {
@@ -20,52 +30,162 @@ type tailstream struct {
 
 	server *http.Server
 	wg     sync.WaitGroup
+	addr   net.Addr
+
+	auth        *authenticator
+	auditLogger *zap.Logger
+	telemetry   *metadata.TelemetryBuilder
+	compiler    *logfilter.Compiler
+	ring        *ring.Buffer
+	hub         *hub.Hub
+
+	// handlers tracks the streaming handlers: WebSocket connections are hijacked, so
+	// http.Server.Shutdown does not wait for them.
+	handlers sync.WaitGroup
+	stop     chan struct{}
+	now      func() time.Time
 }
 
 var _ Sink = (*tailstream)(nil)
 
 func newTailstream(cfg *Config, set extension.Settings) *tailstream {
-	return &tailstream{cfg: cfg, settings: set}
+	return &tailstream{
+		cfg: cfg, settings: set, now: time.Now,
+		auditLogger: set.Logger.Named("audit").With(zap.Bool("audit", true)),
+		// The ring exists from creation so PublishLogs can never see a half-started extension.
+		ring: ring.New(cfg.Retention.BufferSize, cfg.Retention.MaxAge),
+	}
 }
 
 func (t *tailstream) Start(ctx context.Context, host component.Host) error {
+	auth, err := newAuthenticator(t.cfg.Users)
+	if err != nil {
+		return err
+	}
+	t.auth = auth
+	if auth.open {
+		switch {
+		case t.cfg.Auth.HasValue():
+			t.settings.Logger.Warn("tailstream: no users configured; every caller the collector auth extension admits is an unscoped admin")
+		case isLoopback(t.cfg.NetAddr.Endpoint):
+			t.settings.Logger.Warn("tailstream: no users configured; the API is unauthenticated and only listens on loopback",
+				zap.String("endpoint", t.cfg.NetAddr.Endpoint))
+		default:
+			return fmt.Errorf("tailstream: no users configured and endpoint %q is not a loopback address; "+
+				"add users: (e.g. an admin whose token is ${env:JOBTRACE_TOKEN}), an auth extension, or listen on localhost", t.cfg.NetAddr.Endpoint)
+		}
+	}
+	if t.compiler, err = logfilter.NewCompiler(t.settings.TelemetrySettings); err != nil {
+		return err
+	}
+	if t.telemetry, err = metadata.NewTelemetryBuilder(t.settings.TelemetrySettings); err != nil {
+		return err
+	}
+	sc := t.cfg.Streams
+	t.hub = hub.New(t.ring, hub.Limits{
+		MaxStreams: sc.MaxStreams, MaxStreamsPerUser: sc.MaxStreamsPerUser,
+		Expiry: sc.Expiry, IdleTimeout: sc.IdleTimeout,
+	}, hubMetrics{t.telemetry})
+
 	ln, err := t.cfg.ToListener(ctx)
 	if err != nil {
 		return err
 	}
+	t.addr = ln.Addr()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/health", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok"})
 	})
+	t.registerLogRoutes(mux)
 	t.registerTraceRoutes(mux)
-	t.server, err = t.cfg.ToServer(ctx, host.GetExtensions(), t.settings.TelemetrySettings, mux)
+	t.server, err = t.cfg.ToServer(ctx, host.GetExtensions(), t.settings.TelemetrySettings, t.countRequests(mux))
 	if err != nil {
 		_ = ln.Close()
 		return err
 	}
+	// Streams are long-lived: whatever write_timeout says, the streaming handlers clear their
+	// deadline and set their own per-write one (see stream_conn.go).
 	t.settings.Logger.Info("tailstream API listening", zap.String("endpoint", ln.Addr().String()))
-	t.wg.Add(1)
+	t.stop = make(chan struct{})
+	t.wg.Add(2)
 	go func() {
 		defer t.wg.Done()
 		if serr := t.server.Serve(ln); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 			t.settings.Logger.Error("tailstream API server stopped", zap.Error(serr))
 		}
 	}()
+	go func() {
+		defer t.wg.Done()
+		t.sweepLoop()
+	}()
 	return nil
+}
+
+// sweepLoop ends expired and idle streams.
+func (t *tailstream) sweepLoop() {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.stop:
+			return
+		case <-tick.C:
+			t.sweep(t.now())
+		}
+	}
+}
+
+func (t *tailstream) sweep(now time.Time) {
+	for s, reason := range t.hub.Sweep(now) {
+		t.audit(&principal{Name: s.Owner}, "stream.delete", zap.String("stream_id", s.ID), zap.String("reason", reason))
+	}
 }
 
 func (t *tailstream) Shutdown(ctx context.Context) error {
 	if t.server == nil {
 		return nil
 	}
+	close(t.stop)
+	t.hub.CloseAll(hub.EndShutdown)
 	err := t.server.Shutdown(ctx)
+	t.handlers.Wait()
 	t.wg.Wait()
+	t.telemetry.Shutdown()
 	return err
 }
 
+// PublishLogs stores the lines in the ring buffer and offers them to every live stream.
+// It never waits on a client: each stream has its own bounded queue.
 func (t *tailstream) PublishLogs(_ context.Context, ld plog.Logs) error {
 	t.ingestJobLogs(ld)
+	n := ld.LogRecordCount()
+	if n == 0 {
+		return nil
+	}
+	now := t.now()
+	entries := make([]*ring.Entry, 0, n)
+	live := make([]logfilter.Live, 0, n)
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		rl := rls.At(i)
+		sls := rl.ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			sl := sls.At(j)
+			lrs := sl.LogRecords()
+			for k := 0; k < lrs.Len(); k++ {
+				lr := lrs.At(k)
+				entries = append(entries, ring.FromRecord(rl.Resource(), sl.Scope(), lr, now))
+				live = append(live, logfilter.Live{RL: rl, SL: sl, LR: lr, OK: true})
+			}
+		}
+	}
+	if t.hub == nil {
+		// Before Start (or without it, in tests of the exporter): keep the lines for replay.
+		t.ring.Append(entries)
+		return nil
+	}
+	t.hub.Ingest(entries, live, now)
 	return nil
 }
 
@@ -73,3 +193,87 @@ func (t *tailstream) PublishTraces(_ context.Context, td ptrace.Traces) error {
 	t.ingestTraces(td)
 	return nil
 }
+
+// hubMetrics forwards the hub's counts to the component's telemetry.
+type hubMetrics struct{ tb *metadata.TelemetryBuilder }
+
+var (
+	reasonRateLimited = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", hub.ReasonRateLimited)))
+	reasonBufferFull  = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", hub.ReasonBufferFull)))
+)
+
+func (m hubMetrics) Filtered(n int64) {
+	m.tb.TailstreamLinesFiltered.Add(context.Background(), n)
+}
+
+func (m hubMetrics) Evaluated(n int64) {
+	m.tb.TailstreamFilterEvaluations.Add(context.Background(), n)
+}
+
+func (m hubMetrics) Dropped(reason string, n int64) {
+	opt := reasonBufferFull
+	if reason == hub.ReasonRateLimited {
+		opt = reasonRateLimited
+	}
+	m.tb.TailstreamLinesDropped.Add(context.Background(), n, opt)
+}
+
+func (m hubMetrics) Streamed(n int64) {
+	m.tb.TailstreamLinesStreamed.Add(context.Background(), n)
+}
+
+func (m hubMetrics) StreamsActive(d int64) {
+	m.tb.TailstreamStreamsActive.Add(context.Background(), d)
+}
+
+// countRequests counts API answers by status code.
+func (t *tailstream) countRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		code := rec.status
+		if code == 0 {
+			code = http.StatusOK
+		}
+		t.telemetry.TailstreamAPIRequests.Add(r.Context(), 1,
+			metric.WithAttributeSet(attribute.NewSet(attribute.Int("status_code", code))))
+	})
+}
+
+// statusRecorder remembers the status code. Unwrap lets http.ResponseController and the
+// WebSocket library reach Flush and Hijack on the real writer.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Addr returns the address the API listens on (useful with port 0 in tests).
+func (t *tailstream) Addr() string {
+	if t.addr == nil {
+		return ""
+	}
+	return t.addr.String()
+}
+

@@ -1,0 +1,98 @@
+package tailstreamextension // import "github.com/jobtrace/jobtrace/extension/tailstreamextension"
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/ring"
+)
+
+// authenticator maps bearer tokens to principals. Tokens are compared by their sha256, so
+// the configured secret is only hashed once and never kept in clear.
+type authenticator struct {
+	users []authUser
+	open  bool // no users configured: every caller is an unscoped admin
+}
+
+type authUser struct {
+	hash [32]byte
+	p    *principal
+}
+
+var anonymous = &principal{Name: "anonymous", roles: []string{roleAdmin}}
+
+func newAuthenticator(users []UserConfig) (*authenticator, error) {
+	a := &authenticator{open: len(users) == 0}
+	for i, u := range users {
+		var h [32]byte
+		if u.Token != "" {
+			h = sha256.Sum256([]byte(u.Token))
+		} else {
+			b, err := hex.DecodeString(strings.ToLower(u.TokenSHA256))
+			if err != nil || len(b) != 32 {
+				return nil, fmt.Errorf("users[%d].token_sha256: must be 64 hex digits", i)
+			}
+			copy(h[:], b)
+		}
+		a.users = append(a.users, authUser{hash: h, p: &principal{Name: u.Name, roles: u.Roles, scope: u.Scope}})
+	}
+	return a, nil
+}
+
+// bearerToken takes the token from the Authorization header or, for browsers whose
+// WebSocket and EventSource APIs cannot set headers, the access_token query parameter.
+func bearerToken(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+			return strings.TrimSpace(h[7:])
+		}
+		return ""
+	}
+	return r.URL.Query().Get("access_token")
+}
+
+func (a *authenticator) authenticate(r *http.Request) (*principal, bool) {
+	if a.open {
+		return anonymous, true
+	}
+	tok := bearerToken(r)
+	if tok == "" {
+		return nil, false
+	}
+	sum := sha256.Sum256([]byte(tok))
+	var found *principal
+	// Compare against every user in constant time so timing says nothing about which matched.
+	for i := range a.users {
+		if subtle.ConstantTimeCompare(sum[:], a.users[i].hash[:]) == 1 {
+			found = a.users[i].p
+		}
+	}
+	return found, found != nil
+}
+
+// entryScope returns the caller's scope as a check on log entries (nil when unscoped).
+func (p *principal) entryScope() func(*ring.Entry) bool {
+	if !p.scoped() {
+		return nil
+	}
+	return func(e *ring.Entry) bool { return p.allowsJob(e.QueueName, e.Attr) }
+}
+
+// isLoopback reports whether endpoint (host:port) only listens on a loopback address.
+// An empty host or 0.0.0.0 listens everywhere.
+func isLoopback(endpoint string) bool {
+	host, _, err := net.SplitHostPort(endpoint)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,385 @@
+package hub // import "github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/hub"
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/logfilter"
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/ring"
+)
+
+// Stream statuses (LogStream.status).
+const (
+	StatusActive      = "active"
+	StatusPaused      = "paused"
+	StatusRateLimited = "rate_limited"
+	StatusClosed      = "closed"
+)
+
+// Drop reasons, reported in-band and in telemetry.
+const (
+	ReasonRateLimited = "rate_limited"
+	ReasonBufferFull  = "buffer_full"
+)
+
+// Why a stream or one attachment of it ended. The API maps them to WebSocket close codes.
+const (
+	EndDeleted  = "deleted"
+	EndExpired  = "expired"
+	EndIdle     = "idle"
+	EndReplaced = "replaced"
+	EndShutdown = "shutdown"
+)
+
+// Options are a stream's delivery options (LogStream.options).
+type Options struct {
+	Follow     bool `json:"follow"`
+	TailLines  int  `json:"tail_lines"`
+	RateLimit  int  `json:"rate_limit"`
+	BufferSize int  `json:"buffer_size"`
+}
+
+// Stats are a stream's counters (LogStream.stats).
+type Stats struct {
+	LinesStreamed uint64  `json:"lines_streamed"`
+	LinesFiltered uint64  `json:"lines_filtered"`
+	LinesDropped  uint64  `json:"lines_dropped"`
+	DroppedRate   uint64  `json:"dropped_rate_limited"`
+	DroppedFull   uint64  `json:"dropped_buffer_full"`
+	CurrentRate   float64 `json:"current_rate"`
+	BufferUsage   float64 `json:"buffer_usage"`
+}
+
+// Stream is one live log stream: a compiled filter, a bounded queue filled by ingest
+// without ever blocking it, a token bucket, and counters. A client attaches to drain it.
+type Stream struct {
+	ID      string
+	Owner   string
+	Created time.Time
+	// Ephemeral streams (the one-shot tail endpoint) end with their only attachment.
+	Ephemeral bool
+	// StartSeq is the ring's head when the stream was created: tail_lines and since replay
+	// up to it, and the queue holds what came after.
+	StartSeq uint64
+
+	filter atomic.Pointer[logfilter.Filter]
+	scope  func(*ring.Entry) bool // the owner's RBAC scope; nil = unscoped
+	hub    *Hub
+	seen0  uint64 // hub line count at creation, for lines_filtered
+
+	notify chan struct{}
+	done   chan struct{} // closed when the stream ends
+
+	mu           sync.Mutex
+	opts         Options
+	expiresAt    time.Time
+	paused       bool
+	queue        []*ring.Entry // circular, len = buffer size
+	qHead, qLen  int
+	tokens       float64
+	lastRefill   time.Time
+	matched      uint64
+	droppedRate  uint64
+	droppedFull  uint64
+	lastRateDrop time.Time
+	delivered    uint64 // highest seq delivered to any attachment
+	attached     *Attachment
+	attachedOnce bool
+	lastDetached time.Time
+	reportedRate uint64
+	reportedFull uint64
+	endReason    string
+	ended        bool
+
+	streamed   atomic.Uint64
+	rateMu     sync.Mutex
+	winStart   time.Time
+	winCount   uint64
+	lastRate   float64
+	lastRateAt time.Time
+}
+
+// Attachment is one client connection draining a stream. Done is closed when another
+// attachment takes over or the stream ends; Reason then says why.
+type Attachment struct {
+	done   chan struct{}
+	reason string
+}
+
+// Done is closed when this attachment must stop.
+func (a *Attachment) Done() <-chan struct{} { return a.done }
+
+// Filter returns the stream's current filter.
+func (s *Stream) Filter() *logfilter.Filter { return s.filter.Load() }
+
+// Scope returns the owner's scope check (nil when unscoped).
+func (s *Stream) Scope() func(*ring.Entry) bool { return s.scope }
+
+// Notify receives a value after lines were queued or the stream was resumed.
+func (s *Stream) Notify() <-chan struct{} { return s.notify }
+
+// Done is closed when the stream ends.
+func (s *Stream) Done() <-chan struct{} { return s.done }
+
+func (s *Stream) signal() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+// matches applies the owner's scope, then the stream's filter.
+func (s *Stream) matches(e *ring.Entry, live *logfilter.Live) bool {
+	if s.scope != nil && !s.scope(e) {
+		return false
+	}
+	return s.filter.Load().Match(e, live)
+}
+
+type outcome uint8
+
+const (
+	outQueued outcome = iota
+	outRateLimited
+	outBufferFull
+)
+
+// offer queues a matched entry. It never blocks beyond the stream's own short lock.
+func (s *Stream) offer(e *ring.Entry, now time.Time) outcome {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.matched++
+	rate := float64(s.opts.RateLimit)
+	if rate > 0 {
+		if el := now.Sub(s.lastRefill).Seconds(); el > 0 {
+			s.tokens += el * rate
+			if s.tokens > rate { // burst = one second of the rate
+				s.tokens = rate
+			}
+		}
+		s.lastRefill = now
+		if s.tokens < 1 {
+			s.droppedRate++
+			s.lastRateDrop = now
+			return outRateLimited
+		}
+		s.tokens--
+	}
+	if s.qLen == len(s.queue) {
+		s.droppedFull++
+		return outBufferFull
+	}
+	s.queue[(s.qHead+s.qLen)%len(s.queue)] = e
+	s.qLen++
+	return outQueued
+}
+
+// Drain moves the queued entries into buf (appending) unless the stream is paused.
+func (s *Stream) Drain(buf []*ring.Entry) []*ring.Entry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.paused {
+		return buf
+	}
+	for s.qLen > 0 {
+		buf = append(buf, s.queue[s.qHead])
+		s.queue[s.qHead] = nil
+		s.qHead = (s.qHead + 1) % len(s.queue)
+		s.qLen--
+	}
+	return buf
+}
+
+// Delivered records that entries up to seq reached a client and counts them.
+func (s *Stream) Delivered(seq uint64, n int, now time.Time) {
+	s.mu.Lock()
+	if seq > s.delivered {
+		s.delivered = seq
+	}
+	s.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	s.streamed.Add(uint64(n))
+	s.rateMu.Lock()
+	if s.winStart.IsZero() {
+		s.winStart = now
+	}
+	s.winCount += uint64(n)
+	if el := now.Sub(s.winStart); el >= time.Second {
+		s.lastRate = float64(s.winCount) / el.Seconds()
+		s.lastRateAt = now
+		s.winStart, s.winCount = now, 0
+	}
+	s.rateMu.Unlock()
+	if s.hub.metrics != nil {
+		s.hub.metrics.Streamed(int64(n))
+	}
+}
+
+// LastDelivered is the highest seq any attachment delivered.
+func (s *Stream) LastDelivered() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.delivered
+}
+
+// Options returns the stream's options.
+func (s *Stream) Options() Options {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opts
+}
+
+// ExpiresAt returns when the stream expires unless renewed.
+func (s *Stream) ExpiresAt() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.expiresAt
+}
+
+// Status returns active, paused, rate_limited or closed.
+func (s *Stream) Status(now time.Time) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.statusLocked(now)
+}
+
+func (s *Stream) statusLocked(now time.Time) string {
+	switch {
+	case s.ended:
+		return StatusClosed
+	case s.paused:
+		return StatusPaused
+	case !s.lastRateDrop.IsZero() && now.Sub(s.lastRateDrop) < time.Second:
+		return StatusRateLimited
+	}
+	return StatusActive
+}
+
+// Stats returns the stream's counters.
+func (s *Stream) Stats(now time.Time) Stats {
+	seen := s.hub.lines.Load() - s.seen0
+	s.mu.Lock()
+	st := Stats{
+		LinesFiltered: seen - min(seen, s.matched),
+		DroppedRate:   s.droppedRate,
+		DroppedFull:   s.droppedFull,
+		LinesDropped:  s.droppedRate + s.droppedFull,
+		BufferUsage:   float64(s.qLen) / float64(len(s.queue)),
+	}
+	s.mu.Unlock()
+	st.LinesStreamed = s.streamed.Load()
+	s.rateMu.Lock()
+	if !s.lastRateAt.IsZero() && now.Sub(s.winStart) < 2*time.Second {
+		st.CurrentRate = s.lastRate
+	}
+	s.rateMu.Unlock()
+	return st
+}
+
+// Update applies a PATCH: any of a new filter, rate limit, pause state; it always renews
+// the expiry. A nil argument leaves that setting unchanged.
+func (s *Stream) Update(f *logfilter.Filter, rateLimit *int, paused *bool, expiresAt time.Time) {
+	if f != nil {
+		s.hub.reindex(s, f)
+	}
+	s.mu.Lock()
+	if rateLimit != nil {
+		s.opts.RateLimit = *rateLimit
+		s.tokens = float64(*rateLimit)
+	}
+	if paused != nil {
+		s.paused = *paused
+	}
+	s.expiresAt = expiresAt
+	s.mu.Unlock()
+	s.signal()
+}
+
+// Attach makes a new attachment current, ending the previous one: a client that reconnects
+// before the server noticed its old connection died takes the stream over.
+// first is true for the stream's first attachment.
+func (s *Stream) Attach() (a *Attachment, first, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return nil, false, false
+	}
+	first = !s.attachedOnce
+	s.attachedOnce = true
+	if s.attached != nil {
+		s.attached.reason = EndReplaced
+		close(s.attached.done)
+	}
+	a = &Attachment{done: make(chan struct{})}
+	s.attached = a
+	return a, first, true
+}
+
+// DropReport is what to tell the client about drops since the last report.
+type DropReport struct {
+	RateLimited, BufferFull           uint64 // new since the last report
+	TotalRateLimited, TotalBufferFull uint64
+}
+
+// TakeDropReport returns the drops not yet reported to any client and marks them reported,
+// so a reconnecting client hears about drops that happened while nobody was attached.
+func (s *Stream) TakeDropReport() DropReport {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := DropReport{
+		RateLimited: s.droppedRate - s.reportedRate, BufferFull: s.droppedFull - s.reportedFull,
+		TotalRateLimited: s.droppedRate, TotalBufferFull: s.droppedFull,
+	}
+	s.reportedRate, s.reportedFull = s.droppedRate, s.droppedFull
+	return r
+}
+
+// BufferUsage is the fraction of the queue in use.
+func (s *Stream) BufferUsage() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return float64(s.qLen) / float64(len(s.queue))
+}
+
+// Detach ends a; it is a no-op when a was already replaced.
+func (s *Stream) Detach(a *Attachment, now time.Time) {
+	s.mu.Lock()
+	if s.attached == a {
+		s.attached = nil
+		s.lastDetached = now
+		close(a.done)
+	}
+	s.mu.Unlock()
+	if s.Ephemeral {
+		s.hub.Remove(s.ID, EndDeleted)
+	}
+}
+
+// Reason says why a's Done channel closed ("" while open).
+func (s *Stream) Reason(a *Attachment) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a.reason != "" {
+		return a.reason
+	}
+	return s.endReason
+}
+
+func (s *Stream) end(reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return
+	}
+	s.ended = true
+	s.endReason = reason
+	if s.attached != nil {
+		s.attached.reason = reason
+		close(s.attached.done)
+		s.attached = nil
+	}
+	close(s.done)
+}

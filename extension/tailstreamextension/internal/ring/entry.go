@@ -1,0 +1,253 @@
+// Package ring holds the tailstream extension's log entries and the sequence-numbered ring
+// buffer of recent ones that serves tail_lines, since, resume and history.
+package ring // import "github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/ring"
+
+import (
+	"encoding/json"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+)
+
+// Source is where a line was produced (LogEntry.source in the design).
+type Source struct {
+	Host      string `json:"host,omitempty"`
+	Container string `json:"container,omitempty"`
+	File      string `json:"file,omitempty"`
+	Line      int64  `json:"line,omitempty"`
+}
+
+// Entry is one log line in the design's LogEntry shape, plus its sequence number. Entries
+// are immutable once appended to a Buffer, so streams share them without copying.
+type Entry struct {
+	Seq       uint64         `json:"seq"`
+	Timestamp time.Time      `json:"timestamp"`
+	Level     string         `json:"level"`
+	Service   string         `json:"service,omitempty"`
+	JobID     string         `json:"job_id,omitempty"`
+	WorkerID  string         `json:"worker_id,omitempty"`
+	QueueName string         `json:"queue_name,omitempty"`
+	TraceID   string         `json:"trace_id,omitempty"`
+	SpanID    string         `json:"span_id,omitempty"`
+	Message   string         `json:"message"`
+	Attrs     map[string]any `json:"attributes,omitempty"`
+	Source    *Source        `json:"source,omitempty"`
+
+	// What OTTL may look at beyond the fields above, kept so that a condition gives the
+	// same answer on a replayed line as on the live one (see Record).
+	Raw Raw `json:"-"`
+
+	// Ingested is when the collector received the line; retention.max_age counts from it.
+	Ingested time.Time `json:"-"`
+
+	json atomic.Pointer[[]byte]
+}
+
+// Raw is the part of the original record that the LogEntry shape flattens.
+type Raw struct {
+	SeverityNumber int32
+	SeverityText   string
+	Body           any
+	EventName      string
+	Flags          uint32
+	Observed       time.Time
+	Resource       map[string]any
+	ScopeName      string
+	ScopeVersion   string
+	ScopeAttrs     map[string]any
+}
+
+// JSON returns the entry's LogEntry JSON. It is marshalled at most once, on first use, so
+// lines nobody streams are never marshalled and lines many stream are marshalled once.
+func (e *Entry) JSON() []byte {
+	if b := e.json.Load(); b != nil {
+		return *b
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		// Attribute values come from pcommon.Value.AsRaw and always marshal; keep the line
+		// visible rather than lose it.
+		b, _ = json.Marshal(map[string]any{"seq": e.Seq, "timestamp": e.Timestamp, "level": e.Level, "message": e.Message})
+	}
+	e.json.Store(&b)
+	return b
+}
+
+// Attr looks key up in the record's attributes, then the resource's.
+func (e *Entry) Attr(key string) (string, bool) {
+	if v, ok := e.Attrs[key]; ok {
+		return anyString(v), true
+	}
+	if v, ok := e.Raw.Resource[key]; ok {
+		return anyString(v), true
+	}
+	return "", false
+}
+
+func anyString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case nil:
+		return ""
+	default:
+		b, _ := json.Marshal(x)
+		return strings.Trim(string(b), `"`)
+	}
+}
+
+// FromRecord converts one pipeline record. It copies what it keeps: the caller's pdata is
+// only borrowed for the duration of the pipeline call.
+func FromRecord(res pcommon.Resource, scope pcommon.InstrumentationScope, lr plog.LogRecord, now time.Time) *Entry {
+	e := &Entry{Ingested: now}
+	ts := lr.Timestamp()
+	if ts == 0 {
+		ts = lr.ObservedTimestamp()
+	}
+	if ts == 0 {
+		e.Timestamp = now.UTC()
+	} else {
+		e.Timestamp = ts.AsTime().UTC()
+	}
+	e.Level = Level(lr.SeverityNumber(), lr.SeverityText())
+	e.Message = lr.Body().AsString()
+	if lr.Attributes().Len() > 0 {
+		e.Attrs = lr.Attributes().AsRaw()
+	}
+	e.Raw = Raw{
+		SeverityNumber: int32(lr.SeverityNumber()),
+		SeverityText:   lr.SeverityText(),
+		EventName:      lr.EventName(),
+		Flags:          uint32(lr.Flags()),
+		ScopeName:      scope.Name(),
+		ScopeVersion:   scope.Version(),
+	}
+	if lr.Body().Type() != pcommon.ValueTypeStr {
+		e.Raw.Body = lr.Body().AsRaw()
+	}
+	if lr.ObservedTimestamp() != 0 {
+		e.Raw.Observed = lr.ObservedTimestamp().AsTime()
+	}
+	if res.Attributes().Len() > 0 {
+		e.Raw.Resource = res.Attributes().AsRaw()
+	}
+	if scope.Attributes().Len() > 0 {
+		e.Raw.ScopeAttrs = scope.Attributes().AsRaw()
+	}
+	if id := lr.TraceID(); !id.IsEmpty() {
+		e.TraceID = id.String()
+	} else if s, ok := e.Attr("trace_id"); ok {
+		e.TraceID = strings.ToLower(s)
+	}
+	if id := lr.SpanID(); !id.IsEmpty() {
+		e.SpanID = id.String()
+	} else if s, ok := e.Attr("span_id"); ok {
+		e.SpanID = strings.ToLower(s)
+	}
+	e.Service = first(e, "service.name")
+	// The conventions' attributes first; the upstream zap field names as a fallback for
+	// worker logs that did not go through the jobcorrelation processor.
+	e.JobID = first(e, "job.id", "job_id")
+	e.WorkerID = first(e, "worker.id", "worker_id")
+	e.QueueName = first(e, "queue.name", "messaging.destination.name")
+	src := Source{
+		Host:      first(e, "worker.host", "host.name"),
+		Container: first(e, "container.name", "k8s.container.name"),
+		File:      first(e, "log.file.path", "log.file.name", "code.filepath", "code.file.path"),
+	}
+	if v, ok := lr.Attributes().Get("code.lineno"); ok && v.Type() == pcommon.ValueTypeInt {
+		src.Line = v.Int()
+	} else if v, ok := lr.Attributes().Get("code.line.number"); ok && v.Type() == pcommon.ValueTypeInt {
+		src.Line = v.Int()
+	}
+	if src != (Source{}) {
+		e.Source = &src
+	}
+	return e
+}
+
+func first(e *Entry, keys ...string) string {
+	for _, k := range keys {
+		if s, ok := e.Attr(k); ok && s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// Level maps a record's severity to the design's levels: trace, debug, info, warn, error, fatal.
+func Level(num plog.SeverityNumber, text string) string {
+	switch {
+	case num >= plog.SeverityNumberFatal:
+		return "fatal"
+	case num >= plog.SeverityNumberError:
+		return "error"
+	case num >= plog.SeverityNumberWarn:
+		return "warn"
+	case num >= plog.SeverityNumberInfo:
+		return "info"
+	case num >= plog.SeverityNumberDebug:
+		return "debug"
+	case num >= plog.SeverityNumberTrace:
+		return "trace"
+	}
+	return NormalizeLevel(text)
+}
+
+// NormalizeLevel maps level names (zap's, syslog's, OTel severity texts) to the design's.
+// Unknown or empty text is info: a line without a level is ordinary output.
+func NormalizeLevel(text string) string {
+	switch strings.ToLower(strings.TrimSpace(text)) {
+	case "trace", "trace2", "trace3", "trace4":
+		return "trace"
+	case "debug", "debug2", "debug3", "debug4":
+		return "debug"
+	case "warn", "warning", "warn2", "warn3", "warn4":
+		return "warn"
+	case "error", "err", "error2", "error3", "error4":
+		return "error"
+	case "fatal", "dpanic", "panic", "critical", "crit", "emerg", "alert", "fatal2", "fatal3", "fatal4":
+		return "fatal"
+	}
+	return "info"
+}
+
+// Record rebuilds a single-record plog.Logs from the entry so that OTTL can evaluate a
+// replayed or historical line. Only the filter's slow path uses it.
+func (e *Entry) Record() (plog.ResourceLogs, plog.ScopeLogs, plog.LogRecord) {
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	_ = rl.Resource().Attributes().FromRaw(e.Raw.Resource)
+	sl := rl.ScopeLogs().AppendEmpty()
+	sl.Scope().SetName(e.Raw.ScopeName)
+	sl.Scope().SetVersion(e.Raw.ScopeVersion)
+	_ = sl.Scope().Attributes().FromRaw(e.Raw.ScopeAttrs)
+	lr := sl.LogRecords().AppendEmpty()
+	lr.SetTimestamp(pcommon.NewTimestampFromTime(e.Timestamp))
+	if !e.Raw.Observed.IsZero() {
+		lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(e.Raw.Observed))
+	}
+	lr.SetSeverityNumber(plog.SeverityNumber(e.Raw.SeverityNumber))
+	lr.SetSeverityText(e.Raw.SeverityText)
+	lr.SetEventName(e.Raw.EventName)
+	lr.SetFlags(plog.LogRecordFlags(e.Raw.Flags))
+	if e.Raw.Body != nil {
+		_ = lr.Body().FromRaw(e.Raw.Body)
+	} else {
+		lr.Body().SetStr(e.Message)
+	}
+	_ = lr.Attributes().FromRaw(e.Attrs)
+	// Trace and span ids came from the record only when they parse back.
+	if b, err := hexBytes(e.TraceID, 16); err == nil {
+		lr.SetTraceID(pcommon.TraceID(b))
+	}
+	if b, err := hexBytes(e.SpanID, 8); err == nil {
+		var id pcommon.SpanID
+		copy(id[:], b)
+		lr.SetSpanID(id)
+	}
+	return rl, sl, lr
+}

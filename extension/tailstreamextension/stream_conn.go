@@ -1,0 +1,471 @@
+package tailstreamextension // import "github.com/jobtrace/jobtrace/extension/tailstreamextension"
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"go.uber.org/zap"
+
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/hub"
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/ring"
+)
+
+// WebSocket close codes. Normal closure ends a stream that finished (follow=false), was
+// deleted, expired or idled out; a following client then creates a new one. Policy
+// violation means "do not reconnect": another connection took the stream over.
+const (
+	closeFinished = websocket.StatusNormalClosure
+	closeShutdown = websocket.StatusGoingAway
+	closeReplaced = websocket.StatusPolicyViolation
+	closeStalled  = websocket.StatusTryAgainLater
+)
+
+// Control messages, sent in-band between entries. Entries have no "type"; these do.
+type controlDropped struct {
+	Type   string `json:"type"` // dropped
+	Reason string `json:"reason"`
+	Count  uint64 `json:"count"`
+	Total  uint64 `json:"total"`
+}
+
+type controlWarning struct {
+	Type        string  `json:"type"` // warning
+	Message     string  `json:"message"`
+	BufferUsage float64 `json:"buffer_usage"`
+}
+
+type controlStatus struct {
+	Type        string  `json:"type"` // status
+	Status      string  `json:"status"`
+	Message     string  `json:"message,omitempty"`
+	CurrentRate float64 `json:"current_rate"`
+}
+
+const warnUsage = 0.8
+
+// sender writes one attachment's messages in some framing.
+type sender interface {
+	entries(ctx context.Context, es []*ring.Entry) error
+	control(ctx context.Context, v any) error
+	ping(ctx context.Context) error
+	// end tells the client why the stream ended (reason from hub.End*, "" = finished).
+	end(reason string)
+}
+
+// writeTimeout bounds one write: a client that accepts nothing for this long is stalled
+// and its connection is closed (the stream stays and can be re-attached).
+func (t *tailstream) writeTimeout() time.Duration {
+	return max(10*time.Second, 2*t.cfg.Streams.PingInterval)
+}
+
+// resumeFrom reads Last-Event-ID (header or last_event_id query parameter).
+func resumeFrom(r *http.Request) (*uint64, error) {
+	v := r.Header.Get("Last-Event-ID")
+	if v == "" {
+		v = r.URL.Query().Get("last_event_id")
+	}
+	if v == "" {
+		return nil, nil
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		return nil, errors.New("Last-Event-ID: must be a sequence number")
+	}
+	return &n, nil
+}
+
+// clearDeadlines lifts the server's read and write timeouts from a streaming response:
+// they are meant for ordinary requests and would cut a live stream.
+func clearDeadlines(w http.ResponseWriter) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{})
+	_ = rc.SetReadDeadline(time.Time{})
+}
+
+func (t *tailstream) handleAttachWS(w http.ResponseWriter, r *http.Request, p *principal) {
+	s, ok := t.lookup(w, r, p)
+	if !ok {
+		return
+	}
+	t.attachWS(w, r, p, s)
+}
+
+func (t *tailstream) handleAttachSSE(w http.ResponseWriter, r *http.Request, p *principal) {
+	s, ok := t.lookup(w, r, p)
+	if !ok {
+		return
+	}
+	t.attachHTTP(w, r, p, s, sseFraming)
+}
+
+func (t *tailstream) attachWS(w http.ResponseWriter, r *http.Request, p *principal, s *hub.Stream) {
+	resume, err := resumeFrom(r)
+	if err != nil {
+		t.dropEphemeral(s)
+		writeError(w, http.StatusBadRequest, "invalid_header", err.Error(), "Last-Event-ID")
+		return
+	}
+	var origins []string
+	if t.cfg.CORS.HasValue() {
+		for _, o := range t.cfg.CORS.Get().AllowedOrigins {
+			origins = append(origins, strings.TrimPrefix(strings.TrimPrefix(o, "https://"), "http://"))
+		}
+	}
+	clearDeadlines(w)
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: origins})
+	if err != nil {
+		t.dropEphemeral(s)
+		return // Accept has answered the client
+	}
+	defer c.CloseNow()
+	t.handlers.Add(1)
+	defer t.handlers.Done()
+	// The protocol is one-way; reading is only needed to process pings, pongs and close.
+	ctx := c.CloseRead(r.Context())
+	t.pump(ctx, p, s, resume, &wsSender{c: c, timeout: t.writeTimeout()}, "websocket")
+}
+
+type framing int
+
+const (
+	sseFraming framing = iota
+	ndjsonFraming
+)
+
+func (t *tailstream) attachHTTP(w http.ResponseWriter, r *http.Request, p *principal, s *hub.Stream, fr framing) {
+	resume, err := resumeFrom(r)
+	if err != nil {
+		t.dropEphemeral(s)
+		writeError(w, http.StatusBadRequest, "invalid_header", err.Error(), "Last-Event-ID")
+		return
+	}
+	t.handlers.Add(1)
+	defer t.handlers.Done()
+	clearDeadlines(w)
+	h := w.Header()
+	if fr == sseFraming {
+		h.Set("Content-Type", "text/event-stream")
+	} else {
+		h.Set("Content-Type", "application/x-ndjson")
+	}
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // let reverse proxies pass events through unbuffered
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	snd := &httpSender{w: bufio.NewWriterSize(w, 32<<10), rc: rc, fr: fr, timeout: t.writeTimeout()}
+	mode := "sse"
+	if fr == ndjsonFraming {
+		mode = "ndjson"
+	}
+	t.pump(r.Context(), p, s, resume, snd, mode)
+}
+
+func (t *tailstream) dropEphemeral(s *hub.Stream) {
+	if s.Ephemeral {
+		t.hub.Remove(s.ID, hub.EndDeleted)
+	}
+}
+
+// pump delivers a stream to one attachment until the client leaves, the stream ends, or
+// (follow=false) the replay is done. Delivery is in seq order and never repeats a seq:
+// the replay comes from the ring, then the queue, skipping what the replay covered.
+func (t *tailstream) pump(ctx context.Context, p *principal, s *hub.Stream, resume *uint64, snd sender, mode string) {
+	att, first, ok := s.Attach()
+	if !ok {
+		snd.end(hub.EndDeleted)
+		return
+	}
+	now := t.now()
+	defer s.Detach(att, now)
+	auditFields := []zap.Field{zap.String("stream_id", s.ID), zap.String("transport", mode)}
+	if resume != nil {
+		auditFields = append(auditFields, zap.Uint64("last_event_id", *resume))
+	}
+	t.audit(p, "stream.attach", auditFields...)
+
+	// Cancel in-flight writes when this attachment is ended by the hub.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var bg sync.WaitGroup
+	defer bg.Wait()
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		select {
+		case <-att.Done():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	f, opts := s.Filter(), s.Options()
+	follow := opts.Follow && (f.Until().IsZero() || f.Until().After(now))
+	var replay []*ring.Entry
+	// last is the highest seq this attachment delivered or skipped; after the replay it is at
+	// least floor, so queued lines the replay covered are not sent twice.
+	var last, floor uint64
+	switch {
+	case resume != nil:
+		last = *resume
+		replay = t.hub.Select(f, s.Scope(), last, 0, 0, now)
+	case first:
+		floor = s.StartSeq
+		tail := opts.TailLines
+		switch {
+		case tail > 0:
+		case tail < 0 || !follow || !f.Since().IsZero():
+			tail = 0 // all retained (within since)
+		default:
+			tail = -1 // live only
+		}
+		if tail >= 0 {
+			replay = t.hub.Select(f, s.Scope(), 0, s.StartSeq, tail, now)
+		}
+	default:
+		last = s.LastDelivered()
+	}
+
+	send := func(batch []*ring.Entry) error {
+		// Drop what an earlier part of this attachment already delivered.
+		n := 0
+		for _, e := range batch {
+			if e.Seq > last {
+				batch[n] = e
+				n++
+			}
+		}
+		batch = batch[:n]
+		for len(batch) > 0 {
+			chunk := batch[:min(len(batch), 512)]
+			batch = batch[len(chunk):]
+			if err := snd.entries(ctx, chunk); err != nil {
+				return err
+			}
+			last = chunk[len(chunk)-1].Seq
+			s.Delivered(last, len(chunk), t.now())
+		}
+		return nil
+	}
+
+	lastStatus := hub.StatusActive
+	warned := false
+	controls := func() error {
+		rep := s.TakeDropReport()
+		if rep.RateLimited > 0 {
+			if err := snd.control(ctx, controlDropped{Type: "dropped", Reason: hub.ReasonRateLimited, Count: rep.RateLimited, Total: rep.TotalRateLimited}); err != nil {
+				return err
+			}
+		}
+		if rep.BufferFull > 0 {
+			if err := snd.control(ctx, controlDropped{Type: "dropped", Reason: hub.ReasonBufferFull, Count: rep.BufferFull, Total: rep.TotalBufferFull}); err != nil {
+				return err
+			}
+		}
+		now := t.now()
+		if st := s.Status(now); st != lastStatus {
+			lastStatus = st
+			if err := snd.control(ctx, controlStatus{Type: "status", Status: st, CurrentRate: s.Stats(now).CurrentRate}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	checkUsage := func() error {
+		u := s.BufferUsage()
+		switch {
+		case u > warnUsage && !warned:
+			warned = true
+			return snd.control(ctx, controlWarning{Type: "warning", BufferUsage: u,
+				Message: fmt.Sprintf("stream buffer %.0f%% full; lines will be dropped when it is full (raise buffer_size or narrow the filters)", u*100)})
+		case u <= warnUsage:
+			warned = false
+		}
+		return nil
+	}
+
+	if err := controls(); err != nil {
+		return
+	}
+	if err := send(replay); err != nil {
+		return
+	}
+	replay = nil
+	last = max(last, floor)
+	if !follow {
+		snd.end("")
+		if !s.Ephemeral {
+			t.hub.Remove(s.ID, hub.EndDeleted)
+		}
+		return
+	}
+
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	ping := time.NewTicker(t.cfg.Streams.PingInterval)
+	defer ping.Stop()
+	var buf []*ring.Entry
+	for {
+		select {
+		case <-att.Done():
+			snd.end(s.Reason(att))
+			return
+		case <-ctx.Done():
+			return
+		case <-s.Notify():
+			if checkUsage() != nil {
+				return
+			}
+			buf = s.Drain(buf[:0])
+			if send(buf) != nil {
+				return
+			}
+			clear(buf)
+			if controls() != nil {
+				return
+			}
+		case <-tick.C:
+			if checkUsage() != nil || controls() != nil {
+				return
+			}
+			// A PATCH resume signals Notify; this catches lines queued while paused too.
+			buf = s.Drain(buf[:0])
+			if send(buf) != nil {
+				return
+			}
+			clear(buf)
+		case <-ping.C:
+			if snd.ping(ctx) != nil {
+				return
+			}
+		}
+	}
+}
+
+type wsSender struct {
+	c       *websocket.Conn
+	timeout time.Duration
+}
+
+func (s *wsSender) entries(ctx context.Context, es []*ring.Entry) error {
+	for _, e := range es {
+		wctx, cancel := context.WithTimeout(ctx, s.timeout)
+		err := s.c.Write(wctx, websocket.MessageText, e.JSON())
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *wsSender) control(ctx context.Context, v any) error {
+	b, _ := json.Marshal(v)
+	wctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return s.c.Write(wctx, websocket.MessageText, b)
+}
+
+func (s *wsSender) ping(ctx context.Context) error {
+	pctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.c.Ping(pctx); err != nil {
+		s.c.Close(closeStalled, "ping timeout")
+		return err
+	}
+	return nil
+}
+
+func (s *wsSender) end(reason string) {
+	code, text := closeFinished, "end of stream"
+	switch reason {
+	case hub.EndDeleted:
+		text = "stream deleted"
+	case hub.EndExpired:
+		text = "stream expired"
+	case hub.EndIdle:
+		text = "stream idle timeout"
+	case hub.EndShutdown:
+		code, text = closeShutdown, "server shutting down"
+	case hub.EndReplaced:
+		code, text = closeReplaced, "stream attached by another connection"
+	}
+	_ = s.c.Close(code, text)
+}
+
+type httpSender struct {
+	w       *bufio.Writer
+	rc      *http.ResponseController
+	fr      framing
+	timeout time.Duration
+}
+
+func (s *httpSender) flush() error {
+	_ = s.rc.SetWriteDeadline(time.Now().Add(s.timeout))
+	if err := s.w.Flush(); err != nil {
+		return err
+	}
+	return s.rc.Flush()
+}
+
+func (s *httpSender) entries(_ context.Context, es []*ring.Entry) error {
+	for _, e := range es {
+		if s.fr == sseFraming {
+			s.w.WriteString("id: ")
+			s.w.WriteString(strconv.FormatUint(e.Seq, 10))
+			s.w.WriteString("\ndata: ")
+			s.w.Write(e.JSON())
+			s.w.WriteString("\n\n")
+		} else {
+			s.w.Write(e.JSON())
+			s.w.WriteByte('\n')
+		}
+	}
+	return s.flush()
+}
+
+func (s *httpSender) control(_ context.Context, v any) error {
+	b, _ := json.Marshal(v)
+	if s.fr == sseFraming {
+		// Named events carry no id, so Last-Event-ID stays the last entry's seq.
+		var typ struct {
+			Type string `json:"type"`
+		}
+		_ = json.Unmarshal(b, &typ)
+		s.w.WriteString("event: " + typ.Type + "\ndata: ")
+		s.w.Write(b)
+		s.w.WriteString("\n\n")
+	} else {
+		s.w.Write(b)
+		s.w.WriteByte('\n')
+	}
+	return s.flush()
+}
+
+func (s *httpSender) ping(context.Context) error {
+	if s.fr == sseFraming {
+		s.w.WriteString(": ping\n\n")
+	} else {
+		s.w.WriteString("\n")
+	}
+	return s.flush()
+}
+
+func (s *httpSender) end(reason string) {
+	if s.fr == sseFraming && reason != "" {
+		b, _ := json.Marshal(controlStatus{Type: "status", Status: hub.StatusClosed, Message: reason})
+		s.w.WriteString("event: status\ndata: ")
+		s.w.Write(b)
+		s.w.WriteString("\n\n")
+	}
+	_ = s.flush()
+}
