@@ -179,7 +179,6 @@ func TestHashAction(t *testing.T) {
 	assert.NotContains(t, a1, "bob")
 }
 
-
 func TestKeyNameRules(t *testing.T) {
 	cfg := defaultCfg()
 	cfg.ExtraSensitiveKeys = []string{"pin"}
