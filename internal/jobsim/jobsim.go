@@ -410,9 +410,7 @@ func (s *sim) produce(ctx context.Context, rng *rand.Rand) error {
 			n++
 		}
 		enqStart := time.Now()
-		if _, err := pipe.Exec(ctx); err != nil {
-			return fmt.Errorf("enqueue: %w", err)
-		}
+		// Recorded before EXEC: a worker may finish a job before this goroutine resumes.
 		s.mu.Lock()
 		for _, j := range batch {
 			s.sum.Jobs[j.ID] = j
@@ -420,6 +418,26 @@ func (s *sim) produce(ctx context.Context, rng *rand.Rand) error {
 		}
 		s.mu.Unlock()
 		s.active.Add(int64(len(batch)))
+		if _, err := pipe.Exec(ctx); err != nil {
+			// Redis is away (a restart test, say). Some of the batch may have landed; the
+			// ones no worker has touched yet lose their ground truth (empty TraceID) and stop
+			// counting as active.
+			s.mu.Lock()
+			for _, j := range batch {
+				if len(j.Attempts) == 0 {
+					j.TraceID = ""
+					s.sum.Enqueued--
+					s.active.Add(-1)
+				}
+			}
+			s.mu.Unlock()
+			s.checkDone()
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
 		for _, j := range batch {
 			s.log.Info("enqueued job", zap.String("id", j.ID), zap.String("queue", s.keys.queue(j.Priority)),
 				zap.String("trace_id", j.TraceID), zap.String("span_id", j.SpanID))
@@ -472,8 +490,8 @@ func (s *sim) worker(ctx context.Context, base string, slot int) {
 			_ = s.rdb.LRem(ctx, proc, 1, raw).Err()
 			continue
 		}
-		if err := s.rdb.Set(ctx, hb, raw, s.cfg.HeartbeatTTL).Err(); err != nil {
-			continue
+		if !s.execRetry(ctx, func(p redis.Pipeliner) { p.Set(ctx, hb, raw, s.cfg.HeartbeatTTL) }) {
+			return
 		}
 		attempt := p.Retries + 1
 		if s.cfg.AbandonRatio > 0 && rng.Float64() < s.cfg.AbandonRatio {
@@ -488,12 +506,11 @@ func (s *sim) worker(ctx context.Context, base string, slot int) {
 			return
 		}
 		fail := rng.Float64() < s.cfg.FailRatio
-		pipe := s.rdb.Pipeline()
 		var outcome Outcome
+		var dest, body string
 		switch {
 		case !fail:
-			outcome = Succeeded
-			pipe.LPush(ctx, s.keys.completed, raw)
+			outcome, dest, body = Succeeded, s.keys.completed, raw
 		case p.Retries+1 <= s.cfg.MaxRetries:
 			outcome = Retried
 			if s.cfg.RetryBackoff > 0 && !s.sleepHB(ctx, hb, raw, s.cfg.RetryBackoff) {
@@ -501,16 +518,19 @@ func (s *sim) worker(ctx context.Context, base string, slot int) {
 			}
 			p.Retries++
 			next, _ := jsonMarshal(&p)
-			pipe.LPush(ctx, s.keys.queue(p.Priority), next)
+			dest, body = s.keys.queue(p.Priority), next
 		default:
-			outcome = DeadLettered
-			pipe.LPush(ctx, s.keys.dead, raw)
+			outcome, dest, body = DeadLettered, s.keys.dead, raw
 		}
-		pipe.LRem(ctx, proc, 1, raw)
-		pipe.Del(ctx, hb)
-		if _, err := pipe.Exec(ctx); err != nil {
-			// Left in processing: the reaper (or the next run) owns it now.
-			continue
+		// Upstream's transition: push to the destination, LREM from processing, DEL heartbeat.
+		// MULTI/EXEC so a transition retried after a lost connection is all-or-nothing.
+		transition := func(pipe redis.Pipeliner) {
+			pipe.LPush(ctx, dest, body)
+			pipe.LRem(ctx, proc, 1, raw)
+			pipe.Del(ctx, hb)
+		}
+		if !s.execRetry(ctx, transition) {
+			return
 		}
 		final := ""
 		switch outcome {
@@ -524,6 +544,21 @@ func (s *sim) worker(ctx context.Context, base string, slot int) {
 			s.log.Error(final, zap.String("id", p.ID), zap.String("trace_id", s.traceOf(p.ID)), zap.String("span_id", s.spanOf(p.ID)), zap.String("worker_id", wid))
 		}
 		s.record(p.ID, Attempt{Number: attempt, WorkerID: wid, Outcome: outcome, Start: start, End: time.Now()}, outcome)
+	}
+}
+
+// execRetry runs a worker's transition until Redis takes it: the job must not stay stuck in
+// the processing list because Redis restarted under the worker.
+func (s *sim) execRetry(ctx context.Context, build func(redis.Pipeliner)) bool {
+	for {
+		_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error { build(p); return nil })
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -575,7 +610,10 @@ func (s *sim) spanOf(id string) string {
 func (s *sim) record(id string, a Attempt, outcome Outcome) {
 	s.mu.Lock()
 	j := s.sum.Jobs[id]
-	if j == nil { // enqueued by someone else; keep what we know
+	known := j != nil && j.TraceID != ""
+	if j == nil {
+		// Enqueued by someone else, or by a batch whose reply was lost: keep what we know,
+		// but it never counted as active.
 		j = &Job{ID: id, Outcome: Pending}
 		s.sum.Jobs[id] = j
 	}
@@ -594,7 +632,7 @@ func (s *sim) record(id string, a Attempt, outcome Outcome) {
 		s.sum.Abandoned++
 	}
 	s.mu.Unlock()
-	if final {
+	if final && known {
 		s.active.Add(-1)
 		s.checkDone()
 	}

@@ -20,10 +20,22 @@ func NewFactory() receiver.Factory {
 	)
 }
 
+func acquire(cfg component.Config, set receiver.Settings) (*queueJobReceiver, func() bool) {
+	return receivers.Acquire(set.ID, func() *queueJobReceiver { return newQueueJobReceiver(cfg.(*Config), set) })
+}
+
 func createTraces(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Traces) (receiver.Traces, error) {
-	return newQueueJobReceiver(cfg.(*Config), set), nil
+	r, release := acquire(cfg, set)
+	r.mu.Lock()
+	r.traces = next
+	r.mu.Unlock()
+	return &handle{r: r, release: release}, nil
 }
 
 func createLogs(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Logs) (receiver.Logs, error) {
-	return newQueueJobReceiver(cfg.(*Config), set), nil
+	r, release := acquire(cfg, set)
+	r.mu.Lock()
+	r.logs = next
+	r.mu.Unlock()
+	return &handle{r: r, release: release}, nil
 }

@@ -2,88 +2,264 @@ package queuejobreceiver // import "github.com/jobtrace/jobtrace/receiver/queuej
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/jobtrace/jobtrace/internal/sharedcomponent"
+	"github.com/jobtrace/jobtrace/internal/tracecontext"
+	"github.com/jobtrace/jobtrace/receiver/queuejobreceiver/internal/metadata"
 )
 
-// queueJobReceiver currently only keeps a connection to Redis alive; job observation lands
-// with the receiver issue.
+// receivers lets the traces and the logs instance of one component ID share one poller: the
+// collector creates one receiver per signal, but Redis must be polled once.
+var receivers sharedcomponent.Map[component.ID, *queueJobReceiver]
+
+// queueJobReceiver is the state shared by the per-signal instances.
 type queueJobReceiver struct {
 	cfg      *Config
 	settings receiver.Settings
 
-	client *redis.Client
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	mu       sync.Mutex
+	traces   consumer.Traces
+	logs     consumer.Logs
+	started  bool
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	rdb      redis.UniversalClient
+	tb       *metadata.TelemetryBuilder
+	startErr error
 }
 
 func newQueueJobReceiver(cfg *Config, set receiver.Settings) *queueJobReceiver {
 	return &queueJobReceiver{cfg: cfg, settings: set}
 }
 
-func (r *queueJobReceiver) Start(_ context.Context, host component.Host) error {
-	r.client = redis.NewClient(&redis.Options{
-		Addr:     r.cfg.Endpoint,
-		Username: r.cfg.Username,
-		Password: string(r.cfg.Password),
-		DB:       r.cfg.DB,
-	})
+// handle is what the collector sees for one signal.
+type handle struct {
+	r       *queueJobReceiver
+	release func() bool
+}
+
+func (h *handle) Start(ctx context.Context, host component.Host) error { return h.r.start(ctx, host) }
+
+func (h *handle) Shutdown(ctx context.Context) error {
+	if h.release() {
+		return h.r.shutdown(ctx)
+	}
+	return nil
+}
+
+func (r *queueJobReceiver) redisOptions() (*redis.UniversalOptions, error) {
+	addrs := r.cfg.Addresses
+	if len(addrs) == 0 {
+		addrs = []string{r.cfg.Endpoint}
+	}
+	opts := &redis.UniversalOptions{
+		Addrs:       addrs,
+		MasterName:  r.cfg.SentinelMaster,
+		Username:    r.cfg.Username,
+		Password:    string(r.cfg.Password),
+		DB:          r.cfg.DB,
+		DialTimeout: r.cfg.DialTimeout,
+		ReadTimeout: r.cfg.ReadTimeout,
+		// CLIENT SETINFO is skipped: a read-only ACL user may not run it.
+		ClientName:      r.cfg.ClientName,
+		DisableIdentity: true,
+		PoolSize:        4,
+		// The poll loop does its own backoff and status reporting, so a lost connection
+		// fails the poll at once instead of hiding inside client-side retries.
+		MaxRetries:    -1,
+		DialerRetries: 1,
+	}
+	if r.cfg.TLS.HasValue() {
+		tlsCfg, err := r.cfg.TLS.Get().LoadTLSConfig(context.Background())
+		if err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		opts.TLSConfig = tlsCfg
+	}
+	return opts, nil
+}
+
+func (r *queueJobReceiver) start(_ context.Context, host component.Host) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.started {
+		return r.startErr
+	}
+	r.started = true
+	res := r.cfg.resolved()
+	opts, err := r.redisOptions()
+	if err != nil {
+		r.startErr = err
+		return err
+	}
+	tcCfg, err := r.cfg.extractorConfig()
+	if err != nil {
+		r.startErr = fmt.Errorf("trace_context: %w", err)
+		return r.startErr
+	}
+	ex, err := tracecontext.NewExtractor(tcCfg)
+	if err != nil {
+		r.startErr = fmt.Errorf("trace_context: %w", err)
+		return r.startErr
+	}
+	tb, err := metadata.NewTelemetryBuilder(r.settings.TelemetrySettings)
+	if err != nil {
+		r.startErr = err
+		return err
+	}
+	r.tb = tb
+	tel := &telemetry{
+		b: tb, jobsObserved: tb.ReceiverQueuejobJobsObserved, extractions: tb.ReceiverQueuejobTraceContextExtractions,
+		bad: tb.ReceiverQueuejobPayloadsBad, emitted: tb.ReceiverQueuejobEventsEmitted, pollsFailed: tb.ReceiverQueuejobPollsFailed,
+		overflows: tb.ReceiverQueuejobWindowOverflows, pollDuration: tb.ReceiverQueuejobPollDuration,
+	}
+	r.rdb = redis.NewUniversalClient(opts)
+	logger := r.settings.Logger
+	workers, _ := simplelru.NewLRU[string, time.Time](res.MaxProcessingLists, nil)
+	p := &poller{
+		cfg: res, rdb: r.rdb, fp: newFieldPaths(res.Fields), logger: logger, tel: tel,
+		sampled: logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+			return zapcore.NewSamplerWithOptions(c, 10*time.Second, 5, 0)
+		})),
+		proc: newKeyPattern(res.Keys.Processing), hb: newKeyPattern(res.Keys.Heartbeat), workers: workers,
+	}
+	p.procScan.match = p.proc.glob()
+	p.hbScan.match = p.hb.glob()
+	p.tr = newTracker(&res, ex, time.Now())
+	p.tr.onNewJob = func(st *jobState) {
+		ctx := context.Background()
+		tel.jobsObserved.Add(ctx, 1)
+		format := "none"
+		if st.tcFound {
+			format = st.tc.Format.String()
+		}
+		tel.extractions.Add(ctx, 1, metric.WithAttributes(attribute.String("format", format)))
+	}
+	em := &emitter{serviceName: res.ServiceName, link: res.Propagation == "link", version: r.settings.BuildInfo.Version}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		r.watchConnection(ctx, host)
+		r.run(ctx, host, p, em, tel)
 	}()
 	return nil
 }
 
-// watchConnection pings Redis with backoff so an unreachable queue is reported, not fatal.
-func (r *queueJobReceiver) watchConnection(ctx context.Context, host component.Host) {
+// run polls until shutdown. Redis being down, at start or later, is reported through
+// component status and retried with exponential backoff; it never stops the collector.
+func (r *queueJobReceiver) run(ctx context.Context, host component.Host, p *poller, em *emitter, tel *telemetry) {
+	logger := r.settings.Logger
+	endpoint := r.cfg.Endpoint
+	if len(r.cfg.Addresses) > 0 {
+		endpoint = fmt.Sprint(r.cfg.Addresses)
+	}
+	up, everUp := false, false
 	backoff := r.cfg.PollInterval
-	up := false
+	failedSince := time.Time{}
+	lastLoud := time.Time{}
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	for {
-		err := r.client.Ping(ctx).Err()
-		switch {
-		case ctx.Err() != nil:
-			return
-		case err != nil:
-			if up || backoff == r.cfg.PollInterval {
-				r.settings.Logger.Warn("cannot reach Redis; retrying with backoff",
-					zap.String("endpoint", r.cfg.Endpoint), zap.Error(err))
-				componentstatus.ReportStatus(host, componentstatus.NewRecoverableErrorEvent(err))
-			}
-			up = false
-			backoff = min(backoff*2, 30*time.Second)
-		default:
-			if !up {
-				r.settings.Logger.Info("connected to Redis", zap.String("endpoint", r.cfg.Endpoint))
-				componentstatus.ReportStatus(host, componentstatus.NewEvent(componentstatus.StatusOK))
-			}
-			up = true
-			backoff = r.cfg.PollInterval
-		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(backoff):
+		case <-timer.C:
+		}
+		start := time.Now()
+		events, err := p.poll(ctx, start)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			tel.pollsFailed.Add(ctx, 1)
+			if up || !everUp && failedSince.IsZero() {
+				componentstatus.ReportStatus(host, componentstatus.NewRecoverableErrorEvent(
+					fmt.Errorf("cannot read the job queue from Redis at %s: %w", endpoint, err)))
+			}
+			if failedSince.IsZero() {
+				failedSince = start
+			}
+			if up || time.Since(lastLoud) > time.Minute {
+				logger.Warn("cannot read the job queue from Redis; retrying with backoff",
+					zap.String("endpoint", endpoint), zap.Duration("down_for", time.Since(failedSince)),
+					zap.Duration("next_try_in", backoff), zap.Error(err))
+				lastLoud = time.Now()
+			}
+			up = false
+			timer.Reset(backoff)
+			backoff = min(backoff*2, r.cfg.MaxBackoff)
+			continue
+		}
+		if !up {
+			if everUp {
+				logger.Info("Redis reachable again; observing the job queue", zap.String("endpoint", endpoint),
+					zap.Duration("down_for", time.Since(failedSince)))
+			} else {
+				logger.Info("observing the job queue", zap.String("endpoint", endpoint), zap.String("preset", r.cfg.Preset))
+			}
+			componentstatus.ReportStatus(host, componentstatus.NewEvent(componentstatus.StatusOK))
+			up, everUp, failedSince = true, true, time.Time{}
+			backoff = r.cfg.PollInterval
+		}
+		r.deliver(ctx, em, tel, events)
+		tel.pollDuration.Record(ctx, time.Since(start).Seconds())
+		timer.Reset(max(r.cfg.PollInterval-time.Since(start), 0))
+	}
+}
+
+func (r *queueJobReceiver) deliver(ctx context.Context, em *emitter, tel *telemetry, events []event) {
+	if len(events) == 0 {
+		return
+	}
+	for i := range events {
+		tel.emitted.Add(ctx, 1, metric.WithAttributes(attribute.String("event", events[i].kind.String())))
+	}
+	td, ld, nspans := em.build(events)
+	r.mu.Lock()
+	traces, logs := r.traces, r.logs
+	r.mu.Unlock()
+	if traces != nil && nspans > 0 {
+		if err := traces.ConsumeTraces(ctx, td); err != nil {
+			r.settings.Logger.Warn("job spans were refused downstream", zap.Int("spans", nspans), zap.Error(err))
+		}
+	}
+	if logs != nil {
+		if err := logs.ConsumeLogs(ctx, ld); err != nil {
+			r.settings.Logger.Warn("lifecycle logs were refused downstream", zap.Int("records", ld.LogRecordCount()), zap.Error(err))
 		}
 	}
 }
 
-func (r *queueJobReceiver) Shutdown(context.Context) error {
-	if r.cancel != nil {
-		r.cancel()
+func (r *queueJobReceiver) shutdown(context.Context) error {
+	r.mu.Lock()
+	cancel := r.cancel
+	r.mu.Unlock()
+	if cancel != nil {
+		cancel()
 	}
 	r.wg.Wait()
-	if r.client != nil {
-		return r.client.Close()
+	var err error
+	if r.rdb != nil {
+		err = r.rdb.Close()
 	}
-	return nil
+	if r.tb != nil {
+		r.tb.Shutdown()
+	}
+	return err
 }

@@ -1,0 +1,143 @@
+package queuejobreceiver // import "github.com/jobtrace/jobtrace/receiver/queuejobreceiver"
+
+import (
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+const scopeName = "github.com/jobtrace/jobtrace/receiver/queuejobreceiver"
+
+var eventSeverity = [numEventKinds]plog.SeverityNumber{
+	plog.SeverityNumberInfo, plog.SeverityNumberInfo, plog.SeverityNumberInfo,
+	plog.SeverityNumberWarn, plog.SeverityNumberError, plog.SeverityNumberWarn,
+}
+
+type emitter struct {
+	serviceName string
+	link        bool // propagation: link
+	version     string
+}
+
+// build turns one poll's events into at most one Traces and one Logs batch.
+func (e *emitter) build(events []event) (ptrace.Traces, plog.Logs, int) {
+	td := ptrace.NewTraces()
+	ld := plog.NewLogs()
+	var spans ptrace.SpanSlice
+	var records plog.LogRecordSlice
+	nspans := 0
+	for i := range events {
+		ev := &events[i]
+		sid := pcommon.SpanID(spanID(ev.job.id, ev.attempt, ev.rerun))
+		tid := pcommon.TraceID(ev.job.traceID)
+		if records == (plog.LogRecordSlice{}) {
+			rl := ld.ResourceLogs().AppendEmpty()
+			rl.Resource().Attributes().PutStr("service.name", e.serviceName)
+			sl := rl.ScopeLogs().AppendEmpty()
+			sl.Scope().SetName(scopeName)
+			sl.Scope().SetVersion(e.version)
+			records = sl.LogRecords()
+		}
+		lr := records.AppendEmpty()
+		lr.SetTimestamp(pcommon.NewTimestampFromTime(ev.at))
+		lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(ev.at))
+		lr.SetSeverityNumber(eventSeverity[ev.kind])
+		lr.SetSeverityText(severityText(eventSeverity[ev.kind]))
+		lr.Body().SetStr(eventBodies[ev.kind])
+		lr.SetTraceID(tid)
+		lr.SetSpanID(sid)
+		lr.SetEventName(ev.kind.String())
+		la := lr.Attributes()
+		la.PutStr("event.name", ev.kind.String())
+		la.PutStr("job.id", ev.job.id)
+		if ev.worker != "" {
+			la.PutStr("worker.id", ev.worker)
+		}
+		la.PutStr("queue.name", ev.job.queue)
+		la.PutInt("job.attempt", int64(ev.attempt))
+		if ev.job.typ != "" {
+			la.PutStr("job.type", ev.job.typ)
+		}
+		if !ev.kind.endsAttempt() {
+			continue
+		}
+		la.PutStr("job.status", eventStatus[ev.kind])
+
+		if spans == (ptrace.SpanSlice{}) {
+			rs := td.ResourceSpans().AppendEmpty()
+			rs.Resource().Attributes().PutStr("service.name", e.serviceName)
+			ss := rs.ScopeSpans().AppendEmpty()
+			ss.Scope().SetName(scopeName)
+			ss.Scope().SetVersion(e.version)
+			spans = ss.Spans()
+		}
+		nspans++
+		sp := spans.AppendEmpty()
+		sp.SetTraceID(tid)
+		sp.SetSpanID(sid)
+		if ev.job.tcFound && ev.job.tc.SpanID != [8]byte{} {
+			if e.link {
+				l := sp.Links().AppendEmpty()
+				l.SetTraceID(pcommon.TraceID(ev.job.tc.TraceID))
+				l.SetSpanID(pcommon.SpanID(ev.job.tc.SpanID))
+				l.SetFlags(uint32(ev.job.tc.Flags))
+				l.TraceState().FromRaw(ev.job.tc.TraceState)
+			} else {
+				sp.SetParentSpanID(pcommon.SpanID(ev.job.tc.SpanID))
+				sp.TraceState().FromRaw(ev.job.tc.TraceState)
+			}
+		}
+		sp.SetName("process " + ev.job.queue)
+		sp.SetKind(ptrace.SpanKindConsumer)
+		sp.SetStartTimestamp(pcommon.NewTimestampFromTime(ev.start))
+		sp.SetEndTimestamp(pcommon.NewTimestampFromTime(ev.at))
+		a := sp.Attributes()
+		a.PutStr("messaging.system", "redis")
+		a.PutStr("messaging.operation.type", "process")
+		a.PutStr("messaging.destination.name", ev.job.queue)
+		a.PutStr("messaging.message.id", ev.job.id)
+		a.PutStr("job.id", ev.job.id)
+		a.PutInt("job.attempt", int64(ev.attempt))
+		if ev.job.priority != "" {
+			a.PutStr("job.priority", ev.job.priority)
+		}
+		if ev.job.typ != "" {
+			a.PutStr("job.type", ev.job.typ)
+		}
+		a.PutStr("job.status", eventStatus[ev.kind])
+		if ev.worker != "" {
+			a.PutStr("worker.id", ev.worker)
+		}
+		a.PutStr("queue.name", ev.job.queue)
+		if ev.job.tcFound {
+			a.PutStr("job.trace.format", ev.job.tc.Format.String())
+			a.PutStr("job.trace.extracted_from", ev.job.tc.Source.String())
+		} else {
+			a.PutStr("job.trace.format", "none")
+		}
+		if ev.startEstimated {
+			a.PutBool("job.start_estimated", true)
+		}
+		if ev.kind == evSucceeded {
+			sp.Status().SetCode(ptrace.StatusCodeOk)
+			continue
+		}
+		sp.Status().SetCode(ptrace.StatusCodeError)
+		sp.Status().SetMessage(eventBodies[ev.kind])
+		se := sp.Events().AppendEmpty()
+		se.SetName(ev.kind.String())
+		se.SetTimestamp(pcommon.NewTimestampFromTime(ev.at))
+		se.Attributes().PutInt("job.attempt", int64(ev.attempt))
+	}
+	return td, ld, nspans
+}
+
+func severityText(s plog.SeverityNumber) string {
+	switch s {
+	case plog.SeverityNumberWarn:
+		return "WARN"
+	case plog.SeverityNumberError:
+		return "ERROR"
+	}
+	return "INFO"
+}
