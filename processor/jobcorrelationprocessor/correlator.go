@@ -1,7 +1,6 @@
 package jobcorrelationprocessor // import "github.com/jobtrace/jobtrace/processor/jobcorrelationprocessor"
 
 import (
-	"encoding/hex"
 	"math"
 	"strconv"
 
@@ -10,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/jobtrace/jobtrace/internal/jobindex"
+	"github.com/jobtrace/jobtrace/internal/tracecontext"
 	"github.com/jobtrace/jobtrace/internal/workerid"
 )
 
@@ -29,8 +29,6 @@ const (
 const (
 	zapID       = "id"
 	zapWorkerID = "worker_id"
-	zapTraceID  = "trace_id"
-	zapSpanID   = "span_id"
 	zapTS       = "ts"
 	zapMsg      = "msg"
 )
@@ -47,19 +45,25 @@ type correlator struct {
 	wholeTrace  bool
 	jobIDKeys   []string
 	jobMessages map[string]struct{}
+	extractor   *tracecontext.Extractor
 }
 
-func newCorrelator(cfg *Config, idx jobindex.Index) *correlator {
+func newCorrelator(cfg *Config, idx jobindex.Index) (*correlator, error) {
 	msgs := make(map[string]struct{}, len(cfg.JobMessages))
 	for _, m := range cfg.JobMessages {
 		msgs[m] = struct{}{}
+	}
+	ex, err := tracecontext.NewExtractor(tracecontext.DefaultConfig())
+	if err != nil {
+		return nil, err
 	}
 	return &correlator{
 		idx:         idx,
 		wholeTrace:  cfg.SpanTagging != SpanTaggingJobSpansOnly,
 		jobIDKeys:   cfg.JobIDAttributes,
 		jobMessages: msgs,
-	}
+		extractor:   ex,
+	}, nil
 }
 
 // memo caches the last index lookup of a batch: consecutive records mostly belong to the
@@ -116,12 +120,14 @@ func (c *correlator) prepareLog(rec plog.LogRecord, m *memo) (logKeys, jobindex.
 	}
 	k.trace = rec.TraceID()
 	if k.trace.IsEmpty() {
-		if t, s, ok := traceFromAttrs(attrs); ok {
-			rec.SetTraceID(t)
-			if rec.SpanID().IsEmpty() && !s.IsEmpty() {
-				rec.SetSpanID(s)
+		// upstream trace_id/span_id, and any other carrier the receiver understands
+		// (traceparent, b3, headers maps...).
+		if tc, ok := c.extractor.ExtractAttributes(attrs); ok {
+			rec.SetTraceID(tc.PTraceID())
+			if rec.SpanID().IsEmpty() {
+				rec.SetSpanID(tc.PSpanID())
 			}
-			k.trace = t
+			k.trace = tc.PTraceID()
 		}
 	}
 	if rec.Timestamp() == 0 {
@@ -187,6 +193,8 @@ func (c *correlator) finishLog(rec plog.LogRecord, jc jobindex.JobContext, found
 	attrs := rec.Attributes()
 	if found {
 		n.tagged++
+		// Up to seven keys are added; growing the slice once beats growing it per key.
+		attrs.EnsureCapacity(attrs.Len() + 7)
 		n.conflicts += putStr(attrs, attrJobID, jc.JobID)
 		n.conflicts += putStr(attrs, attrWorkerID, jc.WorkerID)
 		n.conflicts += putStr(attrs, attrQueueName, jc.Queue)
@@ -341,35 +349,6 @@ func putInt(m pcommon.Map, k string, v int64) int64 {
 	}
 	m.PutInt(k, v)
 	return 0
-}
-
-// traceFromAttrs reads upstream's hex `trace_id`/`span_id` attributes. A 64-bit trace id
-// (Jaeger, Datadog in hex) is right-aligned, as the OTel spec says.
-func traceFromAttrs(attrs pcommon.Map) (pcommon.TraceID, pcommon.SpanID, bool) {
-	var t pcommon.TraceID
-	var s pcommon.SpanID
-	ts := strAttr(attrs, zapTraceID)
-	switch len(ts) {
-	case 32:
-		if _, err := hex.Decode(t[:], []byte(ts)); err != nil {
-			return t, s, false
-		}
-	case 16:
-		if _, err := hex.Decode(t[8:], []byte(ts)); err != nil {
-			return pcommon.TraceID{}, s, false
-		}
-	default:
-		return t, s, false
-	}
-	if t.IsEmpty() {
-		return t, s, false
-	}
-	if ss := strAttr(attrs, zapSpanID); len(ss) == 16 {
-		if _, err := hex.Decode(s[:], []byte(ss)); err != nil {
-			s = pcommon.SpanID{}
-		}
-	}
-	return t, s, true
 }
 
 func epochSeconds(f float64) pcommon.Timestamp {

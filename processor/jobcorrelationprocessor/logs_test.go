@@ -57,6 +57,20 @@ func TestLogTaggingRules(t *testing.T) {
 			want: want{attrs: full, trace: trace1, span: span9, tagged: 1},
 		},
 		{
+			name: "W3C traceparent attribute",
+			rec: func(r plog.LogRecord) {
+				r.Attributes().PutStr("traceparent", "00-a10102030405060708090a0b0c0d0e0f-b901020304050607-01")
+			},
+			want: want{attrs: full, trace: trace1, span: span9, tagged: 1},
+		},
+		{
+			name: "malformed trace_id is ignored",
+			rec: func(r plog.LogRecord) {
+				r.Attributes().PutStr("trace_id", "not-a-trace")
+			},
+			want: want{attrs: map[string]any{"job.id": nil}, untag: 1},
+		},
+		{
 			name: "id on a message that is not a job message is not a job id",
 			rec: func(r plog.LogRecord) {
 				r.Body().SetStr("request served")

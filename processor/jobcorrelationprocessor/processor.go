@@ -41,8 +41,12 @@ func (b *base) start() error {
 	if err != nil {
 		return err
 	}
-	b.state, b.release = st, release
-	b.core = newCorrelator(b.cfg, st.index)
+	core, err := newCorrelator(b.cfg, st.index)
+	if err != nil {
+		release()
+		return err
+	}
+	b.state, b.release, b.core = st, release, core
 	return nil
 }
 
