@@ -134,6 +134,16 @@ type state struct {
 	nested  nestedList
 }
 
+type mapCarrier struct {
+	key string
+	v   any
+}
+
+type attrCarrier struct {
+	key string
+	v   pcommon.Value
+}
+
 // Extract looks for a trace context in a decoded JSON job (as produced by json.Unmarshal into
 // map[string]any; json.Number values are accepted as strings). Carriers are consulted in this
 // order, which only matters when one format appears in several of them: headers,
@@ -149,10 +159,8 @@ func (e *Extractor) Extract(m map[string]any) (Context, bool) {
 	}
 	st := state{rank: len(e.prec)}
 	var top fields
-	var cars [numCarriers]struct {
-		key string
-		v   any
-	}
+	var cars [numCarriers]mapCarrier
+	found := len(e.extra) > 0
 	for k, v := range m {
 		s := classify(k)
 		switch {
@@ -165,20 +173,29 @@ func (e *Extractor) Extract(m map[string]any) (Context, bool) {
 			if c.key == "" || preferKey(s, k, c.key) {
 				c.key, c.v = k, v
 			}
+			found = true
 		}
 	}
+	if found {
+		e.mapCarriers(m, &cars, &st)
+	}
+	e.finish(&top, &st)
+	return st.best, st.rank < len(e.prec)
+}
+
+// mapCarriers evaluates the carrier maps; most jobs have none and skip it.
+func (e *Extractor) mapCarriers(m map[string]any, cars *[numCarriers]mapCarrier, st *state) {
 	for i := range cars {
 		if cars[i].key != "" {
-			e.carrier(cars[i].v, carrierSource(slot(i)+firstCarrier), i, &st)
+			e.carrier(cars[i].v, carrierSource(slot(i)+firstCarrier), i, st)
 		}
 	}
 	for j := range e.extra {
 		if v, ok := lookupPath(m, e.extra[j].segs); ok {
-			e.carrier(v, e.extra[j].src, numCarriers+j, &st)
+			e.carrier(v, e.extra[j].src, numCarriers+j, st)
 		}
 	}
-	e.finish(&top, &st)
-	return st.best, st.rank < len(e.prec)
+	e.nestedMaps(st)
 }
 
 // ExtractAttributes is Extract for OTel attributes (e.g. a log record's), for the correlation
@@ -190,10 +207,8 @@ func (e *Extractor) ExtractAttributes(attrs pcommon.Map) (Context, bool) {
 	}
 	st := state{rank: len(e.prec)}
 	var top fields
-	var cars [numCarriers]struct {
-		key string
-		v   pcommon.Value
-	}
+	var cars [numCarriers]attrCarrier
+	found := len(e.extra) > 0
 	for k, v := range attrs.All() {
 		s := classify(k)
 		switch {
@@ -206,25 +221,32 @@ func (e *Extractor) ExtractAttributes(attrs pcommon.Map) (Context, bool) {
 			if c.key == "" || preferKey(s, k, c.key) {
 				c.key, c.v = k, v
 			}
+			found = true
 		}
 	}
-	for i := range cars {
-		if cars[i].key != "" {
-			e.pcarrier(cars[i].v, carrierSource(slot(i)+firstCarrier), i, &st)
-		}
-	}
-	for j := range e.extra {
-		if v, ok := lookupPathP(attrs, e.extra[j].segs); ok {
-			e.pcarrier(v, e.extra[j].src, numCarriers+j, &st)
-		}
+	if found {
+		e.attrCarriers(attrs, &cars, &st)
 	}
 	e.finish(&top, &st)
 	return st.best, st.rank < len(e.prec)
 }
 
-// finish evaluates the nested maps, then the top-level fields, then (cold path) the nested
-// JSON strings.
-func (e *Extractor) finish(top *fields, st *state) {
+func (e *Extractor) attrCarriers(attrs pcommon.Map, cars *[numCarriers]attrCarrier, st *state) {
+	for i := range cars {
+		if cars[i].key != "" {
+			e.pcarrier(cars[i].v, carrierSource(slot(i)+firstCarrier), i, st)
+		}
+	}
+	for j := range e.extra {
+		if v, ok := lookupPathP(attrs, e.extra[j].segs); ok {
+			e.pcarrier(v, e.extra[j].src, numCarriers+j, st)
+		}
+	}
+	e.nestedMaps(st)
+}
+
+// nestedMaps evaluates the maps found one level inside carriers.
+func (e *Extractor) nestedMaps(st *state) {
 	for i := 0; i < st.nested.n; i++ {
 		it := &st.nested.items[i]
 		switch {
@@ -239,8 +261,13 @@ func (e *Extractor) finish(top *fields, st *state) {
 			e.eval(&f, it.src, st)
 		}
 	}
+}
+
+// finish evaluates the top-level fields, then (the cold path) JSON strings nested in
+// carriers, unless the best possible format was already found.
+func (e *Extractor) finish(top *fields, st *state) {
 	e.eval(top, SourcePayload, st)
-	if st.rank == 0 {
+	if st.rank == 0 || st.nested.n == 0 {
 		return
 	}
 	for i := 0; i < st.nested.n && st.rank > 0; i++ {
@@ -332,10 +359,10 @@ func (e *Extractor) decodeAndEval(s string, src Source, followNested bool, st *s
 		return
 	}
 	st.decodes++
+	// Plain Unmarshal, like the caller's own decoding: numbers become float64 and are
+	// ignored, so a nested carrier behaves exactly like the same keys at top level.
 	var m map[string]any
-	d := json.NewDecoder(strings.NewReader(s))
-	d.UseNumber()
-	if d.Decode(&m) != nil || m == nil {
+	if json.Unmarshal([]byte(s), &m) != nil || m == nil {
 		return
 	}
 	var f fields

@@ -70,25 +70,45 @@ var slotNames = [endCarriers]string{
 	slotOpts:         "opts",
 }
 
-// byLen lists the slots per key length, so that classifying a key costs a switch and one or
-// two comparisons instead of a map lookup (which would need a lowercased copy of the key).
-var byLen [32][]slot
+// candidates maps (key length, lowercased first byte) to at most two slots (stored +1, 0 =
+// none), so that classifying one of a job's many unrelated keys usually costs two loads and
+// no comparison. Every job key goes through here, so it is the hottest code in Extract.
+var candidates [32][128][2]uint8
 
 func init() {
 	for s := slot(0); s < endCarriers; s++ {
-		n := len(slotNames[s])
-		byLen[n] = append(byLen[n], s)
+		name := slotNames[s]
+		c := &candidates[len(name)][name[0]]
+		switch {
+		case c[0] == 0:
+			c[0] = uint8(s) + 1
+		case c[1] == 0:
+			c[1] = uint8(s) + 1
+		default:
+			panic("tracecontext: more than two key names share a length and first byte: " + name)
+		}
 	}
 }
 
 // classify returns the slot of key k, matched ASCII case-insensitively, or slotNone.
 func classify(k string) slot {
-	if len(k) >= len(byLen) {
+	if len(k) >= len(candidates) || len(k) == 0 {
 		return slotNone
 	}
-	for _, s := range byLen[len(k)] {
-		if eqFoldLower(k, slotNames[s]) {
-			return s
+	f := k[0]
+	if f >= 'A' && f <= 'Z' {
+		f += 'a' - 'A'
+	}
+	if f >= 128 {
+		return slotNone
+	}
+	c := &candidates[len(k)][f]
+	for _, s := range c {
+		if s == 0 {
+			break
+		}
+		if eqFoldLower(k, slotNames[s-1]) {
+			return slot(s - 1)
 		}
 	}
 	return slotNone
