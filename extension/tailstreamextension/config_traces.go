@@ -2,23 +2,79 @@ package tailstreamextension // import "github.com/jobtrace/jobtrace/extension/ta
 
 import (
 	"errors"
+	"fmt"
+	"net/url"
+	"strings"
 	"time"
+
+	"go.opentelemetry.io/collector/config/configopaque"
 )
+
+// defaultTraceURLTemplate points at a local Jaeger UI; collector.yaml overrides it from
+// TRACE_URL_TEMPLATE so trace_url is always filled in.
+const defaultTraceURLTemplate = "http://localhost:16686/trace/{trace_id}"
 
 // TraceCacheConfig bounds the cache of spans that flowed through this collector.
 type TraceCacheConfig struct {
-	MaxBytes int64         `mapstructure:"max_bytes"`
-	MaxAge   time.Duration `mapstructure:"max_age"`
+	// MaxBytes bounds the spans held (estimated); least recently used traces go first.
+	MaxBytes int64 `mapstructure:"max_bytes"`
+	// MaxAge drops traces that received no span for this long.
+	MaxAge time.Duration `mapstructure:"max_age"`
+	// RefetchAfter is how long a trace fetched from the backends is answered from the cache
+	// before they are asked again, when the cache still lacks part of it.
+	RefetchAfter time.Duration `mapstructure:"refetch_after"`
+}
+
+// CircuitBreakerConfig protects requests from a dead backend.
+type CircuitBreakerConfig struct {
+	// FailureThreshold consecutive failures open the breaker.
+	FailureThreshold int `mapstructure:"failure_threshold"`
+	// OpenDuration is how long it stays open before one probe request is let through.
+	OpenDuration time.Duration `mapstructure:"open_duration"`
+}
+
+// BackendConfig is one external tracing backend the trace API fetches from.
+type BackendConfig struct {
+	// Name identifies the backend in health and errors; defaults to "<type>/<index>".
+	Name string `mapstructure:"name"`
+	// Type is jaeger (api_v3, GET /api/v3/traces/{id}) or zipkin (v2, GET /api/v2/trace/{id}).
+	Type string `mapstructure:"type"`
+	// Endpoint is the base URL of the query API, e.g. http://jaeger:16686.
+	Endpoint string `mapstructure:"endpoint"`
+	// URLTemplate builds trace_url, e.g. http://jaeger:16686/trace/{trace_id}.
+	URLTemplate string `mapstructure:"url_template"`
+	// Timeout bounds each request (default 5s).
+	Timeout time.Duration `mapstructure:"timeout"`
+	// Headers are sent with each request (e.g. Authorization); never echoed by the API.
+	Headers        map[string]configopaque.String `mapstructure:"headers"`
+	CircuitBreaker CircuitBreakerConfig           `mapstructure:"circuit_breaker"`
+}
+
+// JobCatalogConfig bounds the catalog of recent jobs behind GET /jobs.
+type JobCatalogConfig struct {
+	MaxJobs int `mapstructure:"max_jobs"`
 }
 
 // TracesConfig holds the trace drill-down settings.
 type TracesConfig struct {
 	TraceCache TraceCacheConfig `mapstructure:"trace_cache"`
+	// TraceURLTemplate builds trace_url when no backend has a url_template.
+	TraceURLTemplate string           `mapstructure:"trace_url_template"`
+	Backends         []BackendConfig  `mapstructure:"backends"`
+	JobCatalog       JobCatalogConfig `mapstructure:"job_catalog"`
 }
+
+const (
+	defaultBackendTimeout   = 5 * time.Second
+	defaultFailureThreshold = 5
+	defaultOpenDuration     = 30 * time.Second
+)
 
 func defaultTracesConfig() TracesConfig {
 	return TracesConfig{
-		TraceCache: TraceCacheConfig{MaxBytes: 100 << 20, MaxAge: time.Hour},
+		TraceCache:       TraceCacheConfig{MaxBytes: 100 << 20, MaxAge: time.Hour, RefetchAfter: 30 * time.Second},
+		TraceURLTemplate: defaultTraceURLTemplate,
+		JobCatalog:       JobCatalogConfig{MaxJobs: 10_000},
 	}
 }
 
@@ -30,5 +86,84 @@ func (c *TracesConfig) validate() error {
 	if c.TraceCache.MaxAge <= 0 {
 		errs = errors.Join(errs, errors.New("trace_cache.max_age: must be positive"))
 	}
+	if c.TraceCache.RefetchAfter < 0 {
+		errs = errors.Join(errs, errors.New("trace_cache.refetch_after: must not be negative"))
+	}
+	if c.JobCatalog.MaxJobs <= 0 {
+		errs = errors.Join(errs, errors.New("job_catalog.max_jobs: must be positive"))
+	}
+	if err := validateURLTemplate(c.TraceURLTemplate); err != nil {
+		errs = errors.Join(errs, fmt.Errorf("trace_url_template: %w", err))
+	}
+	names := map[string]int{}
+	for i := range c.Backends {
+		b := &c.Backends[i]
+		key := fmt.Sprintf("backends[%d]", i)
+		switch b.Type {
+		case "jaeger", "zipkin":
+		case "":
+			errs = errors.Join(errs, fmt.Errorf("%s.type: must be set (jaeger or zipkin)", key))
+		default:
+			errs = errors.Join(errs, fmt.Errorf("%s.type: %q is not supported (jaeger or zipkin)", key, b.Type))
+		}
+		if err := validateBaseURL(b.Endpoint); err != nil {
+			errs = errors.Join(errs, fmt.Errorf("%s.endpoint: %w", key, err))
+		}
+		if b.URLTemplate != "" {
+			if err := validateURLTemplate(b.URLTemplate); err != nil {
+				errs = errors.Join(errs, fmt.Errorf("%s.url_template: %w", key, err))
+			}
+		}
+		if b.Timeout < 0 {
+			errs = errors.Join(errs, fmt.Errorf("%s.timeout: must not be negative", key))
+		}
+		if b.CircuitBreaker.FailureThreshold < 0 {
+			errs = errors.Join(errs, fmt.Errorf("%s.circuit_breaker.failure_threshold: must not be negative", key))
+		}
+		if b.CircuitBreaker.OpenDuration < 0 {
+			errs = errors.Join(errs, fmt.Errorf("%s.circuit_breaker.open_duration: must not be negative", key))
+		}
+		name := b.name(i)
+		if j, dup := names[name]; dup {
+			errs = errors.Join(errs, fmt.Errorf("%s.name: %q already used by backends[%d]", key, name, j))
+		}
+		names[name] = i
+	}
 	return errs
+}
+
+func (b *BackendConfig) name(i int) string {
+	if b.Name != "" {
+		return b.Name
+	}
+	return fmt.Sprintf("%s/%d", b.Type, i)
+}
+
+func validateBaseURL(s string) error {
+	if s == "" {
+		return errors.New("must be set, e.g. http://jaeger:16686")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return err
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("scheme must be http or https, got %q", s)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("missing host in %q", s)
+	}
+	return nil
+}
+
+func validateURLTemplate(s string) error {
+	if !strings.Contains(s, "{trace_id}") {
+		return fmt.Errorf("must contain {trace_id}, got %q", s)
+	}
+	return validateBaseURL(strings.ReplaceAll(s, "{trace_id}", "0"))
+}
+
+// traceURL fills a template.
+func traceURL(template, traceID string) string {
+	return strings.ReplaceAll(template, "{trace_id}", traceID)
 }

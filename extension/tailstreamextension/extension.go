@@ -38,6 +38,8 @@ type tailstream struct {
 	compiler    *logfilter.Compiler
 	ring        *ring.Buffer
 	hub         *hub.Hub
+	// traces is the trace half (trace cache, job catalog, backends), see trace_state.go.
+	traces *traceState
 
 	// handlers tracks the streaming handlers: WebSocket connections are hijacked, so
 	// http.Server.Shutdown does not wait for them.
@@ -54,6 +56,8 @@ func newTailstream(cfg *Config, set extension.Settings) *tailstream {
 		auditLogger: set.Logger.Named("audit").With(zap.Bool("audit", true)),
 		// The ring exists from creation so PublishLogs can never see a half-started extension.
 		ring: ring.New(cfg.Retention.BufferSize, cfg.Retention.MaxAge),
+		// Like the ring, the trace state exists from creation: PublishTraces may come first.
+		traces: newTraceState(cfg.TracesConfig, set.Logger),
 	}
 }
 
@@ -276,4 +280,3 @@ func (t *tailstream) Addr() string {
 	}
 	return t.addr.String()
 }
-

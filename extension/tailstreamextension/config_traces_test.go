@@ -1,0 +1,81 @@
+package tailstreamextension
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+)
+
+func loadTracesConfig(t *testing.T, name string) (*Config, error) {
+	t.Helper()
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config_traces.yaml"))
+	require.NoError(t, err)
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	sub, err := cm.Sub(component.MustNewIDWithName("tailstream", name).String())
+	require.NoError(t, err)
+	require.NoError(t, sub.Unmarshal(cfg))
+	return cfg, cfg.Validate()
+}
+
+func TestTracesConfigDefaults(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	require.NoError(t, cfg.Validate())
+	assert.Equal(t, TracesConfig{
+		TraceCache:       TraceCacheConfig{MaxBytes: 100 << 20, MaxAge: time.Hour, RefetchAfter: 30 * time.Second},
+		TraceURLTemplate: "http://localhost:16686/trace/{trace_id}",
+		JobCatalog:       JobCatalogConfig{MaxJobs: 10000},
+	}, cfg.TracesConfig)
+}
+
+func TestLoadTracesConfig(t *testing.T) {
+	cfg, err := loadTracesConfig(t, "traces")
+	require.NoError(t, err)
+	assert.Equal(t, TracesConfig{
+		TraceCache:       TraceCacheConfig{MaxBytes: 50 << 20, MaxAge: 30 * time.Minute, RefetchAfter: time.Minute},
+		TraceURLTemplate: "https://jaeger.example.com/trace/{trace_id}",
+		JobCatalog:       JobCatalogConfig{MaxJobs: 2000},
+		Backends: []BackendConfig{
+			{
+				Name: "jaeger-prod", Type: "jaeger", Endpoint: "http://jaeger-query:16686",
+				URLTemplate: "http://jaeger:16686/trace/{trace_id}", Timeout: 3 * time.Second,
+				Headers:        map[string]configopaque.String{"Authorization": "Bearer s3cret-jaeger"},
+				CircuitBreaker: CircuitBreakerConfig{FailureThreshold: 3, OpenDuration: time.Minute},
+			},
+			{Type: "zipkin", Endpoint: "https://zipkin.example.com:9411"},
+		},
+	}, cfg.TracesConfig)
+
+	cfg, err = loadTracesConfig(t, "many_backends")
+	require.NoError(t, err)
+	assert.Len(t, cfg.Backends, 12)
+}
+
+func TestTracesConfigInvalid(t *testing.T) {
+	_, err := loadTracesConfig(t, "bad_traces")
+	require.Error(t, err)
+	for _, want := range []string{
+		"trace_cache.max_bytes: must be positive",
+		"trace_cache.max_age: must be positive",
+		"trace_cache.refetch_after: must not be negative",
+		"job_catalog.max_jobs: must be positive",
+		"trace_url_template: must contain {trace_id}",
+		`backends[0].type: "tempo" is not supported`,
+		"backends[0].endpoint: scheme must be http or https",
+		"backends[1].endpoint: scheme must be http or https",
+		"backends[1].url_template: must contain {trace_id}",
+		"backends[1].timeout: must not be negative",
+		"backends[1].circuit_breaker.failure_threshold: must not be negative",
+		"backends[1].circuit_breaker.open_duration: must not be negative",
+		"backends[2].type: must be set",
+		"backends[2].endpoint: must be set",
+		`backends[2].name: "dup" already used by backends[1]`,
+	} {
+		assert.Contains(t, err.Error(), want)
+	}
+}
