@@ -1,0 +1,340 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jobtrace/jobtrace/internal/jobsim"
+)
+
+// buildJobtail builds cmd/jobtail once per test binary run.
+var buildJobtail = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "jobtail-e2e-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "jobtail")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/jobtail")
+	cmd.Dir = repoRoot
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/jobtail: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+func jobtailBin(t *testing.T) string {
+	t.Helper()
+	bin, err := buildJobtail()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// runJobtail runs the scriptable mode against the collector and returns stdout; a non-zero
+// exit fails the test with stderr.
+func runJobtail(t *testing.T, c *Collector, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, jobtailBin(t), args...)
+	cmd.Env = append(os.Environ(), "JOBTAIL_ENDPOINT="+c.TailstreamURL)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return string(out), fmt.Errorf("jobtail %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out), nil
+}
+
+// startJobsim runs a small, failure-heavy simulation against the collector's private Redis,
+// writing worker logs where the filelog receiver reads them and enqueue spans to OTLP.
+func startJobsim(t *testing.T, c *Collector, jobs int, duration time.Duration) <-chan *jobsim.Summary {
+	t.Helper()
+	if c.Redis == nil {
+		t.Fatal("jobsim needs the collector's private Redis")
+	}
+	cfg := jobsim.DefaultConfig()
+	cfg.Redis = c.Redis.Addr
+	cfg.Jobs = jobs
+	cfg.Rate = 4
+	cfg.Workers = 2
+	cfg.FailRatio = 0.45
+	cfg.MaxRetries = 2
+	cfg.WorkTime = 150 * time.Millisecond
+	cfg.RetryBackoff = 700 * time.Millisecond
+	cfg.Duration = duration
+	cfg.Seed = 7
+	cfg.LogFile = filepath.Join(c.Dir, "worker-logs", "jobsim.log")
+	cfg.OTLPEndpoint = c.OTLPHTTPURL
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan *jobsim.Summary, 1)
+	go func() {
+		sum, err := jobsim.Run(ctx, cfg)
+		if err != nil {
+			t.Errorf("jobsim: %v", err)
+		}
+		done <- sum
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return done
+}
+
+type apiJob struct {
+	ID       string `json:"id"`
+	Queue    string `json:"queue"`
+	Status   string `json:"status"`
+	Attempts int    `json:"attempts"`
+	TraceID  string `json:"trace_id"`
+}
+
+func listJobs(t *testing.T, c *Collector, args ...string) []apiJob {
+	t.Helper()
+	out, err := runJobtail(t, c, append([]string{"jobs", "--json", "--limit", "500"}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jobs []apiJob
+	if err := json.Unmarshal([]byte(out), &jobs); err != nil {
+		t.Fatalf("jobs --json: %v\n%s", err, out)
+	}
+	return jobs
+}
+
+// TestJobtailScriptable drives the scriptable mode against the built collector fed by jobsim:
+// it lists jobs, shows a dead-lettered job's trace with its critical path, and follows a
+// retrying job's logs until its next attempt's lines arrive.
+func TestJobtailScriptable(t *testing.T) {
+	c := StartCollector(t)
+	startJobsim(t, c, 24, 90*time.Second)
+
+	// A job that has been retried but is not final yet, so following it sees new lines.
+	var retrying apiJob
+	Eventually(t, 60*time.Second, func() bool {
+		for _, j := range listJobs(t, c, "--status", "retried") {
+			retrying = j
+			return true
+		}
+		return false
+	}, "no retried job listed by `jobtail jobs --status retried`")
+
+	var out strings.Builder
+	var mu sync.Mutex
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	follow := exec.CommandContext(ctx, jobtailBin(t), "logs", "--job-id", retrying.ID, "--follow", "--json")
+	follow.Env = append(os.Environ(), "JOBTAIL_ENDPOINT="+c.TailstreamURL)
+	stdout, err := follow.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	follow.Stderr = &stderr
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var seqs []uint64
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var e struct {
+				JobID   string `json:"job_id"`
+				Message string `json:"message"`
+				Seq     uint64 `json:"seq"`
+			}
+			line := sc.Text()
+			if err := json.Unmarshal([]byte(line), &e); err != nil {
+				t.Errorf("logs --json line is not JSON: %q", line)
+				continue
+			}
+			mu.Lock()
+			if e.JobID != retrying.ID {
+				t.Errorf("followed job %s but got a line of job %q: %s", retrying.ID, e.JobID, line)
+			}
+			seqs = append(seqs, e.Seq)
+			out.WriteString(e.Message + "\n")
+			mu.Unlock()
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	// The job's final outcome is logged after we started following: the stream is live.
+	Eventually(t, 60*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		s := out.String()
+		return strings.Contains(s, "job completed") || strings.Contains(s, "job dead-lettered") ||
+			strings.Contains(s, "job_succeeded") || strings.Contains(s, "job_dead_lettered") || strings.Count(s, "\n") >= 4
+	}, "following job %s saw no new lines; stderr:\n%s\nlines:\n%s", retrying.ID, &stderr, &out)
+	cancel()
+	_ = follow.Wait()
+	mu.Lock()
+	for i := 1; i < len(seqs); i++ {
+		if seqs[i] <= seqs[i-1] {
+			t.Errorf("seq not strictly increasing (duplicate or reorder): %v", seqs)
+			break
+		}
+	}
+	mu.Unlock()
+
+	// The listing shows every status jobsim produced, and a dead-lettered job's trace.
+	var dead apiJob
+	Eventually(t, 90*time.Second, func() bool {
+		for _, j := range listJobs(t, c, "--status", "dead_lettered") {
+			dead = j
+			return true
+		}
+		return false
+	}, "no dead-lettered job")
+	table, err := runJobtail(t, c, "jobs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table, dead.ID) || !strings.Contains(table, "dead_lettered") {
+		t.Errorf("jobs table lacks the dead-lettered job %s:\n%s", dead.ID, table)
+	}
+
+	var trace string
+	Eventually(t, 30*time.Second, func() bool {
+		trace, err = runJobtail(t, c, "trace", dead.ID)
+		return err == nil && strings.Contains(trace, "critical path: ") && strings.Contains(trace, "process ")
+	}, "jobtail trace %s: %v\n%s", dead.ID, err, trace)
+	if !strings.Contains(trace, "✗") || !strings.Contains(trace, "error spans: ") {
+		t.Errorf("a dead-lettered job's trace must show its error spans:\n%s", trace)
+	}
+	if !strings.Contains(trace, dead.TraceID) {
+		t.Errorf("trace output lacks trace id %s:\n%s", dead.TraceID, trace)
+	}
+
+	js, err := runJobtail(t, c, "trace", dead.ID, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Summary struct {
+			CriticalPath []string `json:"critical_path"`
+			Spans        []struct {
+				SpanID string `json:"span_id"`
+			} `json:"spans"`
+		} `json:"summary"`
+	}
+	if err := json.Unmarshal([]byte(js), &got); err != nil {
+		t.Fatalf("trace --json: %v\n%s", err, js)
+	}
+	if len(got.Summary.CriticalPath) == 0 {
+		t.Fatalf("empty critical path:\n%s", js)
+	}
+	ids := map[string]bool{}
+	for _, s := range got.Summary.Spans {
+		ids[s.SpanID] = true
+	}
+	for _, id := range got.Summary.CriticalPath {
+		if !ids[id] {
+			t.Errorf("critical path span %s is not among the trace's spans", id)
+		}
+	}
+
+	// One-shot logs of the dead job end by themselves and include its dead-lettering.
+	logs, err := runJobtail(t, c, "logs", "--job-id", dead.ID, "--tail", "1000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs, dead.ID) || !strings.Contains(strings.ToLower(logs), "dead") {
+		t.Errorf("logs of %s lack its dead-lettering:\n%s", dead.ID, logs)
+	}
+}
+
+// TestJobtailTmux starts the interactive UI in a detached tmux session against a live
+// collector fed by jobsim, navigates to a dead-lettered job with the keyboard, and asserts
+// that its trace and its logs are on screen. JOBTAIL_CAPTURE=path saves the final screen.
+func TestJobtailTmux(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("tmux is required in CI for the interactive UI test")
+		}
+		t.Skip("tmux not installed")
+	}
+	c := StartCollector(t)
+	startJobsim(t, c, 24, 90*time.Second)
+
+	Eventually(t, 90*time.Second, func() bool {
+		return len(listJobs(t, c, "--status", "dead_lettered")) > 0
+	}, "no dead-lettered job")
+
+	// A private tmux server (-L) so the test never touches the user's sessions.
+	sock := fmt.Sprintf("jobtail-e2e-%d", os.Getpid())
+	tmux := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("tmux", append([]string{"-L", sock}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	t.Cleanup(func() { _ = exec.Command("tmux", "-L", sock, "kill-server").Run() })
+	cmdline := fmt.Sprintf("env TERM=xterm-256color JOBTAIL_ENDPOINT=%s %s", c.TailstreamURL, jobtailBin(t))
+	tmux("-f", "/dev/null", "new-session", "-d", "-s", "ui", "-x", "160", "-y", "45", cmdline)
+
+	screen := func() string { return tmux("capture-pane", "-p", "-t", "ui") }
+	waitScreen := func(what string, cond func(string) bool) string {
+		t.Helper()
+		var s string
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			s = screen()
+			if cond(s) {
+				return s
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		t.Fatalf("screen never showed %s; last screen:\n%s", what, s)
+		return ""
+	}
+	waitScreen("the jobs list", func(s string) bool { return strings.Contains(s, "● API ok") && strings.Contains(s, "dead_lettered") })
+
+	// Filter to dead-lettered jobs with the keyboard: s cycles all → running → succeeded →
+	// retried → dead_lettered.
+	for range 4 {
+		tmux("send-keys", "-t", "ui", "s")
+		time.Sleep(100 * time.Millisecond)
+	}
+	waitScreen("the dead_lettered filter", func(s string) bool {
+		return strings.Contains(s, "status:dead_lettered") && strings.Contains(s, "✗ dead_lettered")
+	})
+	tmux("send-keys", "-t", "ui", "Enter")
+	final := waitScreen("the trace and the logs", func(s string) bool {
+		return strings.Contains(s, "critical path") && strings.Contains(s, "process ") &&
+			strings.Contains(s, "● connected") && strings.Contains(s, "job=") && strings.Contains(s, "ERROR")
+	})
+	if !strings.Contains(final, "◆") && !strings.Contains(final, "✗") {
+		t.Errorf("no critical-path or error marker in the span tree:\n%s", final)
+	}
+
+	// Enter on a span shows its (redacted) tags.
+	tmux("send-keys", "-t", "ui", "Enter")
+	waitScreen("span tags", func(s string) bool {
+		return strings.Contains(s, "(enter/esc: back to tree)") && strings.Contains(s, "span_id ") && strings.Contains(s, " = ")
+	})
+	tmux("send-keys", "-t", "ui", "Escape")
+
+	if p := os.Getenv("JOBTAIL_CAPTURE"); p != "" {
+		if err := os.WriteFile(p, []byte(final), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+	tmux("send-keys", "-t", "ui", "q")
+}
