@@ -134,7 +134,7 @@ func assertPrefixes(t *testing.T, want, got []string, what string) {
 
 func getStream(t *testing.T, srv *testServer, id string) map[string]any {
 	t.Helper()
-	code, b := srv.do(t, http.MethodGet, "/api/v1/logs/streams/"+id, "", nil)
+	code, b := srv.do(t, http.MethodGet, "/api/v1/logs/streams/"+id, srv.tok, nil)
 	require.Equal(t, http.StatusOK, code, string(b))
 	var v map[string]any
 	require.NoError(t, json.Unmarshal(b, &v))

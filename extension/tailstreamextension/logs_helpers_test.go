@@ -27,6 +27,7 @@ type testServer struct {
 	ext   *tailstream
 	base  string // http://127.0.0.1:port
 	audit *observer.ObservedLogs
+	tok   string // token getStream uses
 }
 
 func startServer(t *testing.T, mutate func(*Config)) *testServer {
@@ -294,3 +295,5 @@ func (c *sseClient) read(t *testing.T, stop func([]msg) bool) []msg {
 func (c *sseClient) readAll(t *testing.T) []msg {
 	return c.read(t, func([]msg) bool { return false })
 }
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

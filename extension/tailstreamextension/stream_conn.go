@@ -195,9 +195,11 @@ func (t *tailstream) pump(ctx context.Context, p *principal, s *hub.Stream, resu
 
 	// Cancel in-flight writes when this attachment is ended by the hub.
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var bg sync.WaitGroup
-	defer bg.Wait()
+	defer func() {
+		cancel()
+		bg.Wait()
+	}()
 	bg.Add(1)
 	go func() {
 		defer bg.Done()
