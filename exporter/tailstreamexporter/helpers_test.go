@@ -1,0 +1,5 @@
+package tailstreamexporter
+
+import "go.opentelemetry.io/collector/confmap"
+
+func confmapFrom(m map[string]any) *confmap.Conf { return confmap.NewFromStringMap(m) }
