@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/jobtrace/jobtrace/internal/jobtailclient"
 	"github.com/jobtrace/jobtrace/internal/jobtailclient/jobtailtest"
@@ -174,3 +175,5 @@ func TestUsageErrors(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "scheme must be http or https")
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+
 	"github.com/jobtrace/jobtrace/internal/jobsim"
 )
 
@@ -72,8 +75,8 @@ func startJobsim(t *testing.T, c *Collector, jobs int, duration time.Duration) <
 	cfg.Workers = 2
 	cfg.FailRatio = 0.45
 	cfg.MaxRetries = 2
-	cfg.WorkTime = 150 * time.Millisecond
-	cfg.RetryBackoff = 700 * time.Millisecond
+	cfg.WorkTime = 300 * time.Millisecond
+	cfg.RetryBackoff = time.Second
 	cfg.Duration = duration
 	cfg.Seed = 7
 	cfg.LogFile = filepath.Join(c.Dir, "worker-logs", "jobsim.log")
@@ -122,33 +125,43 @@ func TestJobtailScriptable(t *testing.T) {
 	c := StartCollector(t)
 	startJobsim(t, c, 24, 90*time.Second)
 
-	// A job that has been retried but is not final yet, so following it sees new lines.
-	var retrying apiJob
+	// A job jobsim retried; its past lines come with a one-shot `logs`.
+	var retried apiJob
 	Eventually(t, 60*time.Second, func() bool {
 		for _, j := range listJobs(t, c, "--status", "retried") {
-			retrying = j
+			retried = j
 			return true
 		}
 		return false
 	}, "no retried job listed by `jobtail jobs --status retried`")
+	var past string
+	Eventually(t, 30*time.Second, func() bool {
+		var err error
+		past, err = runJobtail(t, c, "logs", "--job-id", retried.ID, "--tail", "1000")
+		return err == nil && strings.Contains(past, retried.ID)
+	}, "no past log lines for job %s:\n%s", retried.ID, past)
 
+	// Follow that job with no replay (--tail 0): every line printed is live. Then push one
+	// log line for it and one for another job through the pipeline (OTLP in).
 	var out strings.Builder
 	var mu sync.Mutex
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	follow := exec.CommandContext(ctx, jobtailBin(t), "logs", "--job-id", retrying.ID, "--follow", "--json")
+	follow := exec.CommandContext(ctx, jobtailBin(t), "logs", "--job-id", retried.ID, "--follow", "--tail", "0", "--json")
 	follow.Env = append(os.Environ(), "JOBTAIL_ENDPOINT="+c.TailstreamURL)
 	stdout, err := follow.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr strings.Builder
+	var stderr syncBuffer
 	follow.Stderr = &stderr
 	if err := follow.Start(); err != nil {
 		t.Fatal(err)
 	}
 	var seqs []uint64
+	readerDone := make(chan struct{})
 	go func() {
+		defer close(readerDone)
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
@@ -163,8 +176,8 @@ func TestJobtailScriptable(t *testing.T) {
 				continue
 			}
 			mu.Lock()
-			if e.JobID != retrying.ID {
-				t.Errorf("followed job %s but got a line of job %q: %s", retrying.ID, e.JobID, line)
+			if e.JobID != retried.ID {
+				t.Errorf("followed job %s but got a line of job %q: %s", retried.ID, e.JobID, line)
 			}
 			seqs = append(seqs, e.Seq)
 			out.WriteString(e.Message + "\n")
@@ -172,22 +185,28 @@ func TestJobtailScriptable(t *testing.T) {
 		}
 		_, _ = io.Copy(io.Discard, stdout)
 	}()
-	// The job's final outcome is logged after we started following: the stream is live.
-	Eventually(t, 60*time.Second, func() bool {
+	// The stream exists once the server lists it; lines pushed before that are not "live".
+	time.Sleep(time.Second)
+	marker := fmt.Sprintf("e2e follow marker %d", time.Now().UnixNano())
+	Eventually(t, 30*time.Second, func() bool {
+		c.SendLogs(t, jobLog("other-job-e2e", "not for this job"))
+		c.SendLogs(t, jobLog(retried.ID, marker))
 		mu.Lock()
 		defer mu.Unlock()
-		s := out.String()
-		return strings.Contains(s, "job completed") || strings.Contains(s, "job dead-lettered") ||
-			strings.Contains(s, "job_succeeded") || strings.Contains(s, "job_dead_lettered") || strings.Count(s, "\n") >= 4
-	}, "following job %s saw no new lines; stderr:\n%s\nlines:\n%s", retrying.ID, &stderr, &out)
+		return strings.Contains(out.String(), marker)
+	}, "following job %s never showed the pushed line; stderr:\n%s\nlines:\n%s", retried.ID, &stderr, &out)
 	cancel()
 	_ = follow.Wait()
+	<-readerDone
 	mu.Lock()
 	for i := 1; i < len(seqs); i++ {
 		if seqs[i] <= seqs[i-1] {
 			t.Errorf("seq not strictly increasing (duplicate or reorder): %v", seqs)
 			break
 		}
+	}
+	if strings.Contains(out.String(), "not for this job") {
+		t.Errorf("another job's line leaked into the followed stream:\n%s", out.String())
 	}
 	mu.Unlock()
 
@@ -256,6 +275,19 @@ func TestJobtailScriptable(t *testing.T) {
 	if !strings.Contains(logs, dead.ID) || !strings.Contains(strings.ToLower(logs), "dead") {
 		t.Errorf("logs of %s lack its dead-lettering:\n%s", dead.ID, logs)
 	}
+}
+
+func jobLog(jobID, body string) plog.Logs {
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("service.name", "e2e-worker")
+	lr := rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	lr.SetTimestamp(pcommon.NewTimestampFromTime(time.Now()))
+	lr.SetSeverityNumber(plog.SeverityNumberError)
+	lr.SetSeverityText("error")
+	lr.Body().SetStr(body)
+	lr.Attributes().PutStr("job.id", jobID)
+	return ld
 }
 
 // TestJobtailTmux starts the interactive UI in a detached tmux session against a live

@@ -14,6 +14,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/jobtrace/jobtrace/internal/jobtailclient"
 	"github.com/jobtrace/jobtrace/internal/jobtailclient/jobtailtest"
@@ -306,4 +307,10 @@ func TestModelIgnoresStaleStreams(t *testing.T) {
 
 	_, _ = m.Update(streamCreatedMsg{err: errors.New("boom")})
 	assert.EqualError(t, m.connErr, "boom", "a failed stream creation without the form open shows in the log panel")
+}
+
+// teatest parks one goroutine per test model on a signal channel it never closes; ours must
+// all be gone (the follower, the event waiters, the program).
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/charmbracelet/x/exp/teatest.NewTestModel.func2"))
 }
