@@ -105,7 +105,6 @@ type Model struct {
 	warning      string
 	serverStatus string
 	arrivals     []time.Time
-	serverRate   float64
 	search       string
 	searchInput  string
 	searching    bool
@@ -286,7 +285,7 @@ func (m *Model) startStream(req jobtailclient.StreamRequest, info *jobtailclient
 	m.entries, m.pending, m.arrivals = nil, nil, nil
 	m.offset, m.matchIndex = 0, -1
 	m.dropped = map[string]uint64{}
-	m.warning, m.serverStatus, m.connErr, m.serverRate = "", "", nil, 0
+	m.warning, m.serverStatus, m.connErr = "", "", nil
 	m.conn = jobtailclient.StateConnecting
 	return waitEvents(m.streamGen, m.events)
 }
@@ -407,9 +406,6 @@ func (m *Model) onEvent(ev jobtailclient.Event) {
 		case "status":
 			m.serverStatus = c.Status
 		}
-		if c.CurrentRate > 0 {
-			m.serverRate = c.CurrentRate
-		}
 	case ev.StateChanged:
 		m.conn, m.connAttempt = ev.State, ev.Attempt
 		if ev.Err != nil || ev.State == jobtailclient.StateConnected {
@@ -439,12 +435,9 @@ func (m *Model) appendEntries(es ...jobtailclient.LogEntry) {
 	}
 }
 
-// Rate is lines per second over the last five seconds, or the server's figure when it
-// reported one.
+// Rate is lines per second received over the last five seconds. It is measured here rather
+// than taken from the server's status messages, which only arrive on status changes.
 func (m *Model) Rate() float64 {
-	if m.serverRate > 0 {
-		return m.serverRate
-	}
 	cut := m.cfg.Now().Add(-5 * time.Second)
 	i, _ := slices.BinarySearchFunc(m.arrivals, cut, func(a, b time.Time) int { return a.Compare(b) })
 	m.arrivals = m.arrivals[i:]
