@@ -26,22 +26,29 @@ type authUser struct {
 
 var anonymous = &principal{Name: "anonymous", roles: []string{roleAdmin}}
 
-func newAuthenticator(users []UserConfig) (*authenticator, error) {
-	a := &authenticator{open: len(users) == 0}
+// newAuthenticator builds the token table. Users without a token are left out and named in
+// disabled; with none left the API is open (and Start applies the loopback rule).
+func newAuthenticator(users []UserConfig) (a *authenticator, disabled []string, err error) {
+	a = &authenticator{}
 	for i, u := range users {
+		if u.disabled() {
+			disabled = append(disabled, u.Name)
+			continue
+		}
 		var h [32]byte
 		if u.Token != "" {
 			h = sha256.Sum256([]byte(u.Token))
 		} else {
 			b, err := hex.DecodeString(strings.ToLower(u.TokenSHA256))
 			if err != nil || len(b) != 32 {
-				return nil, fmt.Errorf("users[%d].token_sha256: must be 64 hex digits", i)
+				return nil, nil, fmt.Errorf("users[%d].token_sha256: must be 64 hex digits", i)
 			}
 			copy(h[:], b)
 		}
 		a.users = append(a.users, authUser{hash: h, p: &principal{Name: u.Name, roles: u.Roles, scope: u.Scope}})
 	}
-	return a, nil
+	a.open = len(a.users) == 0
+	return a, disabled, nil
 }
 
 // bearerToken takes the token from the Authorization header or, for browsers whose

@@ -37,6 +37,9 @@ type AttributeRule struct {
 	Values []string `mapstructure:"values"`
 }
 
+// disabled reports whether the user has no token at all (an unset environment variable).
+func (u UserConfig) disabled() bool { return u.Token == "" && u.TokenSHA256 == "" }
+
 func (s ScopeConfig) isSet() bool { return len(s.Queues) > 0 || s.Attribute != nil }
 
 func validateUsers(users []UserConfig) error {
@@ -52,9 +55,8 @@ func validateUsers(users []UserConfig) error {
 		seen[u.Name] = true
 		switch {
 		case u.Token == "" && u.TokenSHA256 == "":
-			// An env var that is unset expands to "", which must not create a user that
-			// anyone can log in as.
-			errs = errors.Join(errs, fmt.Errorf("%s.token: one of token or token_sha256 must be set (is the environment variable unset?)", key))
+			// Not an error: `token: ${env:JOBTRACE_TOKEN}` with the variable unset disables the
+			// user (Start warns), so a config shipping an admin user still runs locally.
 		case u.Token != "" && u.TokenSHA256 != "":
 			errs = errors.Join(errs, fmt.Errorf("%s.token_sha256: set either token or token_sha256, not both", key))
 		case u.TokenSHA256 != "":

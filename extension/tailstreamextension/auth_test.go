@@ -178,9 +178,12 @@ func TestLoopbackRule(t *testing.T) {
 		t.Run(tc.endpoint, func(t *testing.T) {
 			cfg := createDefaultConfig().(*Config)
 			cfg.NetAddr.Endpoint = tc.endpoint
+			// An admin whose token variable is unset is disabled: the loopback rule applies.
+			cfg.Users = []UserConfig{{Name: "env-admin", Token: "", Roles: []string{roleAdmin}}}
 			if tc.users {
 				cfg.Users = []UserConfig{{Name: "a", Token: "t", Roles: []string{roleAdmin}}}
 			}
+			require.NoError(t, cfg.Validate())
 			core, logs := observer.New(zap.WarnLevel)
 			set := extensiontest.NewNopSettings(typ)
 			set.Logger = zap.New(core)

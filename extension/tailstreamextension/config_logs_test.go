@@ -54,7 +54,7 @@ func TestLogsConfigInvalid(t *testing.T) {
 		{"bad_retention", []string{"retention.buffer_size: must be positive", "retention.max_age: must be positive"}},
 		{"bad_streams", []string{"streams.max_streams_per_user: 20 exceeds streams.max_streams (10)", "streams.default_rate_limit: must be positive"}},
 		{"bad_users", []string{
-			"users[0].name: must not be empty", `users[0].roles: unknown role "root"`, "users[0].token: one of token or token_sha256 must be set",
+			"users[0].name: must not be empty", `users[0].roles: unknown role "root"`,
 			"users[1].token_sha256: set either token or token_sha256, not both",
 			"users[2].token_sha256: must be 64 hex digits", "users[2].roles: must list at least one", "users[2].scope.attribute.key: must not be empty",
 			"users[2].scope.attribute.values: must not be empty",

@@ -62,9 +62,13 @@ func newTailstream(cfg *Config, set extension.Settings) *tailstream {
 }
 
 func (t *tailstream) Start(ctx context.Context, host component.Host) error {
-	auth, err := newAuthenticator(t.cfg.Users)
+	auth, disabled, err := newAuthenticator(t.cfg.Users)
 	if err != nil {
 		return err
+	}
+	if len(disabled) > 0 {
+		t.settings.Logger.Warn("tailstream: users without a token are disabled (is the token's environment variable, e.g. JOBTRACE_TOKEN, unset?)",
+			zap.Strings("users", disabled))
 	}
 	t.auth = auth
 	if auth.open {
