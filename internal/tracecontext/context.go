@@ -15,8 +15,8 @@ type Context struct {
 	// creates. It is zero only for formats that may legitimately carry a trace id alone
 	// (plain X-Trace-Id, upstream trace_id, X-Ray Root without Parent); see IsValid.
 	SpanID [8]byte
-	// Flags holds W3C trace flags; bit 0 means sampled. Other formats map their sampling
-	// decision onto bit 0 only.
+	// Flags holds W3C trace flags: bit 0 sampled, bit 1 random (W3C Level 2); undefined bits
+	// are cleared. Other formats map their sampling decision onto bit 0 only.
 	Flags byte
 	// TraceState is the validated W3C tracestate (W3C only), verbatim minus outer whitespace.
 	TraceState string
@@ -99,6 +99,21 @@ func decodeHex[T string | []byte](dst []byte, s T, tbl *[256]byte) bool {
 		dst[j] = 0
 	}
 	return true
+}
+
+// decodeFixed decodes exactly 2*len(dst) digits. Errors are accumulated rather than branched
+// on, since valid input is the common case.
+func decodeFixed(dst []byte, s string, tbl *[256]byte) bool {
+	if len(s) != 2*len(dst) {
+		return false
+	}
+	var bad byte
+	for i := range dst {
+		hi, lo := tbl[s[2*i]], tbl[s[2*i+1]]
+		bad |= hi | lo
+		dst[i] = hi<<4 | lo
+	}
+	return bad&0xF0 == 0
 }
 
 func isZero(b []byte) bool {

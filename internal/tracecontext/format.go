@@ -31,13 +31,19 @@ func (f Format) String() string {
 	return fmt.Sprintf("Format(%d)", uint8(f))
 }
 
-// ParseFormat parses a format name, case-insensitively. "none" is not accepted: it is not
-// something one can extract.
+// formatAliases are the OTEL_PROPAGATORS names, so a value copied from an SDK config works.
+var formatAliases = map[string]Format{"tracecontext": FormatW3C, "b3multi": FormatB3}
+
+// ParseFormat parses a format name, case-insensitively; the OTEL_PROPAGATORS names
+// "tracecontext" and "b3multi" are accepted too. "none" is not: it cannot be extracted.
 func ParseFormat(s string) (Format, error) {
 	for f := FormatW3C; f < numFormats; f++ {
 		if strings.EqualFold(s, formatNames[f]) {
 			return f, nil
 		}
+	}
+	if f, ok := formatAliases[strings.ToLower(s)]; ok {
+		return f, nil
 	}
 	return FormatNone, fmt.Errorf("unknown trace context format %q (want one of w3c, b3, jaeger, xray, datadog, plain, upstream)", s)
 }

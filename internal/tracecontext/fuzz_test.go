@@ -1,6 +1,7 @@
 package tracecontext
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -9,6 +10,8 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Run each with e.g. `go test -run '^$' -fuzz '^FuzzExtract$' -fuzztime 20s ./internal/tracecontext/`.
@@ -52,6 +55,64 @@ func FuzzParseTraceparent(f *testing.F) {
 		}
 		if v[:2] == "00" && len(v) != traceparentLen || v[:2] == "ff" {
 			t.Fatalf("accepted %q", s)
+		}
+	})
+}
+
+// otelTraceparent runs the OTel Go W3C propagator on s.
+func otelTraceparent(s string) trace.SpanContext {
+	ctx := propagation.TraceContext{}.Extract(context.Background(), propagation.MapCarrier{"traceparent": s})
+	return trace.SpanContextFromContext(ctx)
+}
+
+// FuzzTraceparentMatchesOTel compares ParseTraceparent with the OTel Go propagator. Three
+// differences are deliberate: we trim outer spaces/tabs as an HTTP stack would; for version
+// 00 we accept (and clear) undefined flag bits where OTel rejects the header, since the spec
+// only says they must be zero when propagating; and we reject version 00 followed by a lone
+// "-", which OTel accepts although the spec requires exactly 55 characters.
+func FuzzTraceparentMatchesOTel(f *testing.F) {
+	for _, s := range []string{tpA, tpB, "01-" + tpATrace + "-" + tpASpan + "-01-x", "fe-" + tpATrace + "-" + tpASpan + "-01-", "00-" + tpATrace + "-" + tpASpan + "-04"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if trimOWS(s) != s {
+			return
+		}
+		c, err := ParseTraceparent(s)
+		if err == nil && s[:2] == "00" && s[53:55] > "03" {
+			return
+		}
+		sc := otelTraceparent(s)
+		if err != nil && len(s) == traceparentLen+1 && s[:2] == "00" && s[traceparentLen] == '-' && sc.IsValid() {
+			return // OTel accepts a trailing "-" after version 00; the spec says exactly 55 chars
+		}
+		if (err == nil) != sc.IsValid() {
+			t.Fatalf("%q: ours err=%v, otel valid=%v", s, err, sc.IsValid())
+		}
+		if err == nil && (c.TraceID != [16]byte(sc.TraceID()) || c.SpanID != [8]byte(sc.SpanID()) || c.Flags != byte(sc.TraceFlags())) {
+			t.Fatalf("%q: ours %+v, otel %v", s, c, sc)
+		}
+	})
+}
+
+// FuzzTraceStateMatchesOTel compares ValidTraceState with the OTel Go tracestate parser. One
+// difference is deliberate: the spec's grammar allows whitespace-only list members
+// (list-member = ... / OWS), which OTel rejects.
+func FuzzTraceStateMatchesOTel(f *testing.F) {
+	for _, s := range []string{"rojo=00f067aa0ba902b7,congo=t61rcWkgMzE", "a=1,a=2", "t@v=x", "0t@v=x", "1a=x", "a=b c", "a=1,,b=2", " a=1 "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, m := range strings.Split(s, ",") {
+			if m != "" && trimOWS(m) == "" {
+				return
+			}
+		}
+		_, ok := ValidTraceState(s)
+		ts, err := trace.ParseTraceState(s)
+		otelOK := err == nil && ts.Len() > 0
+		if ok != otelOK {
+			t.Fatalf("%q: ours %v, otel %v (%v)", s, ok, otelOK, err)
 		}
 	})
 }

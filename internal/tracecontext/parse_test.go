@@ -86,7 +86,8 @@ func TestParseTraceparent(t *testing.T) {
 	runParseCases(t, []parseCase{
 		{name: "valid sampled", parse: tp("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"), ok: true, traceID: w3cTrace, spanID: w3cSpan, flags: 1, format: FormatW3C},
 		{name: "valid not sampled", parse: tp("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"), ok: true, traceID: w3cTrace, spanID: w3cSpan, flags: 0, format: FormatW3C},
-		{name: "unknown flag bits kept", parse: tp("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-09"), ok: true, traceID: w3cTrace, spanID: w3cSpan, flags: 9, format: FormatW3C},
+		{name: "undefined flag bits cleared", parse: tp("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-ff"), ok: true, traceID: w3cTrace, spanID: w3cSpan, flags: 3, format: FormatW3C},
+		{name: "random flag kept", parse: tp("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02"), ok: true, traceID: w3cTrace, spanID: w3cSpan, flags: 2, format: FormatW3C},
 		{name: "outer whitespace trimmed", parse: tp(" \t00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 "), ok: true, traceID: w3cTrace, spanID: w3cSpan, flags: 1, format: FormatW3C},
 		{name: "future version exact length", parse: tp("cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"), ok: true, traceID: w3cTrace, spanID: w3cSpan, flags: 1, format: FormatW3C},
 		{name: "future version extra fields", parse: tp("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-the-future-will-be-like"), ok: true, traceID: w3cTrace, spanID: w3cSpan, flags: 1, format: FormatW3C},
@@ -359,6 +360,11 @@ func TestFormatAndSourceNames(t *testing.T) {
 		got, err := ParseFormat(strings.ToUpper(s))
 		if err != nil || got != f {
 			t.Errorf("ParseFormat(%q) = %v, %v", strings.ToUpper(s), got, err)
+		}
+	}
+	for alias, f := range map[string]Format{"tracecontext": FormatW3C, "B3Multi": FormatB3} {
+		if got, err := ParseFormat(alias); err != nil || got != f {
+			t.Errorf("ParseFormat(%q) = %v, %v; want %v", alias, got, err, f)
 		}
 	}
 	if _, err := ParseFormat("zipkin"); err == nil || !strings.Contains(err.Error(), "zipkin") {

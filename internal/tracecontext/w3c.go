@@ -21,7 +21,10 @@ var (
 	errBaggageSyntax    = errors.New("baggage: invalid")
 )
 
-const traceparentLen = 55 // "00-" + 32 + "-" + 16 + "-" + 2
+const (
+	traceparentLen = 55
+	w3cKnownFlags  = 0x03
+) // "00-" + 32 + "-" + 16 + "-" + 2
 
 // ParseTraceparent parses a W3C traceparent header value
 // (https://www.w3.org/TR/trace-context/#traceparent-header). Hex must be lowercase; version
@@ -39,7 +42,7 @@ func ParseTraceparent(s string) (Context, error) {
 		return c, errTPLength
 	}
 	var v [1]byte
-	if !decodeHex(v[:], s[0:2], &lowerHex) {
+	if !decodeFixed(v[:], s[0:2], &lowerHex) {
 		return c, errTPVersion
 	}
 	if v[0] == 0xff {
@@ -54,14 +57,14 @@ func ParseTraceparent(s string) (Context, error) {
 	if s[2] != '-' || s[35] != '-' || s[52] != '-' {
 		return c, errTPDelimiter
 	}
-	if !decodeHex(c.TraceID[:], s[3:35], &lowerHex) {
+	if !decodeFixed(c.TraceID[:], s[3:35], &lowerHex) {
 		return Context{}, errTPTraceID
 	}
-	if !decodeHex(c.SpanID[:], s[36:52], &lowerHex) {
+	if !decodeFixed(c.SpanID[:], s[36:52], &lowerHex) {
 		return Context{}, errTPSpanID
 	}
 	var f [1]byte
-	if !decodeHex(f[:], s[53:55], &lowerHex) {
+	if !decodeFixed(f[:], s[53:55], &lowerHex) {
 		return Context{}, errTPFlags
 	}
 	if isZero(c.TraceID[:]) {
@@ -70,7 +73,9 @@ func ParseTraceparent(s string) (Context, error) {
 	if isZero(c.SpanID[:]) {
 		return Context{}, errZeroSpanID
 	}
-	c.Flags = f[0]
+	// Only sampled (bit 0) and random (bit 1, Level 2) are defined; the spec says other bits
+	// must be zero when the context is propagated, and the caller propagates it into spans.
+	c.Flags = f[0] & w3cKnownFlags
 	c.Format = FormatW3C
 	return c, nil
 }
