@@ -251,10 +251,13 @@ func (c *correlator) learnSpans(td ptrace.Traces) bool {
 				}
 				if span.Kind() == ptrace.SpanKindProducer {
 					// The enqueueing side: its trace is where the job was sent from, which a
-					// consumer span may replace; it must never replace the consumer's.
+					// consumer span may replace; it must never replace the consumer's. Its
+					// destination is the producer's address (a Redis key, an exchange), not
+					// necessarily the queue name consumers and the queuejob receiver use.
 					if _, known := c.idx.ByJob(jobID); known {
 						continue
 					}
+					jc.Queue = ""
 				} else {
 					jc.SpanID = span.SpanID()
 					jc.FromSpan = true

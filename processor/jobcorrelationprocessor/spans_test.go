@@ -103,3 +103,28 @@ func TestProducerSpanDoesNotReplaceConsumerTrace(t *testing.T) {
 	require.Len(t, got, 1)
 	assert.Equal(t, "j1", attrStr(t, got[0], "job.id"), "the producer's trace replaced the job's")
 }
+
+func TestProducerSpanTeachesUnknownJobWithoutQueue(t *testing.T) {
+	p := newPipelines(t, noHold)
+	td := ptrace.NewTraces()
+	s := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	s.SetKind(ptrace.SpanKindProducer)
+	s.SetTraceID(trace3)
+	s.SetSpanID(span2)
+	s.Attributes().PutStr("job.id", "j5")
+	s.Attributes().PutStr("messaging.destination.name", "jobqueue:high_priority")
+	p.spans(td)
+
+	p.sendLogs(logs(func(r plog.LogRecord) { r.SetTraceID(trace3) }))
+	got := p.emitted()
+	require.Len(t, got, 1)
+	assert.Equal(t, "j5", attrStr(t, got[0], "job.id"))
+	assert.Empty(t, attrStr(t, got[0], "queue.name"), "a producer's destination is not the queue name")
+
+	// The consumer side then takes over, queue included.
+	p.spans(oneJobSpan("j5", "high_priority", worker1, "", trace3, span1))
+	p.sendLogs(logs(func(r plog.LogRecord) { r.SetTraceID(trace3) }))
+	got = p.emitted()
+	require.Len(t, got, 2)
+	assert.Equal(t, "high_priority", attrStr(t, got[1], "queue.name"))
+}
