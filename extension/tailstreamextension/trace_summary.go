@@ -27,7 +27,7 @@ type spanJSON struct {
 	Status        string            `json:"status"`
 	StatusMessage string            `json:"status_message,omitempty"`
 	Kind          string            `json:"kind,omitempty"`
-	Tags          map[string]string `json:"tags,omitempty"`
+	Tags          tagList           `json:"tags,omitempty"`
 	Logs          []spanLogJSON     `json:"logs,omitempty"`
 	Links         []linkJSON        `json:"links,omitempty"`
 }
@@ -143,7 +143,7 @@ func spanView(s *tracecache.Span, full bool) spanJSON {
 		Status:        spanStatus(s),
 		StatusMessage: s.StatusMessage,
 		Kind:          spanKind(s.Kind),
-		Tags:          tagsOf(s.Attrs),
+		Tags:          tagList(s.Attrs),
 	}
 	if !s.ParentSpanID.IsEmpty() {
 		v.ParentSpanID = s.ParentSpanID.String()
