@@ -16,20 +16,20 @@ import (
 
 // spanJSON is the design's TraceSpan. Summary spans leave out trace_id, logs and links.
 type spanJSON struct {
-	TraceID       string            `json:"trace_id,omitempty"`
-	SpanID        string            `json:"span_id"`
-	ParentSpanID  string            `json:"parent_span_id,omitempty"`
-	OperationName string            `json:"operation_name"`
-	ServiceName   string            `json:"service_name,omitempty"`
-	StartTime     time.Time         `json:"start_time"`
-	EndTime       *time.Time        `json:"end_time,omitempty"`
-	DurationMS    float64           `json:"duration_ms"`
-	Status        string            `json:"status"`
-	StatusMessage string            `json:"status_message,omitempty"`
-	Kind          string            `json:"kind,omitempty"`
-	Tags          tagList           `json:"tags,omitempty"`
-	Logs          []spanLogJSON     `json:"logs,omitempty"`
-	Links         []linkJSON        `json:"links,omitempty"`
+	TraceID       string        `json:"trace_id,omitempty"`
+	SpanID        string        `json:"span_id"`
+	ParentSpanID  string        `json:"parent_span_id,omitempty"`
+	OperationName string        `json:"operation_name"`
+	ServiceName   string        `json:"service_name,omitempty"`
+	StartTime     time.Time     `json:"start_time"`
+	EndTime       *time.Time    `json:"end_time,omitempty"`
+	DurationMS    float64       `json:"duration_ms"`
+	Status        string        `json:"status"`
+	StatusMessage string        `json:"status_message,omitempty"`
+	Kind          string        `json:"kind,omitempty"`
+	Tags          tagList       `json:"tags,omitempty"`
+	Logs          []spanLogJSON `json:"logs,omitempty"`
+	Links         []linkJSON    `json:"links,omitempty"`
 }
 
 type spanLogJSON struct {
