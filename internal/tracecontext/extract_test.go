@@ -2,6 +2,7 @@ package tracecontext
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -325,5 +326,38 @@ func TestConfigUnmarshal(t *testing.T) {
 	var cfg2 Config
 	if err := bad.Unmarshal(&cfg2); err == nil || !strings.Contains(err.Error(), "zipkin") {
 		t.Fatalf("unknown format error = %v", err)
+	}
+}
+
+// TestExtractorConcurrent backs the "safe for concurrent use" claim (run with -race).
+func TestExtractorConcurrent(t *testing.T) {
+	e, err := NewExtractor(Config{Precedence: DefaultConfig().Precedence, ExtraPaths: []string{"meta.tracing"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := []map[string]any{
+		{"headers": map[string]any{"traceparent": tpA}},
+		{"opts": map[string]any{"tm": `{"traceparent":"` + tpB + `"}`}},
+		{"meta": map[string]any{"tracing": map[string]any{"b3": b3Trace + "-" + b3Span}}},
+		{"trace_id": upTrace, "span_id": upSpan},
+	}
+	want := []string{tpATrace, tpBTrace, b3Trace, upTrace}
+	done := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			for i := range 200 {
+				j := (g + i) % len(jobs)
+				if c, ok := e.Extract(jobs[j]); !ok || c.TraceIDHex() != want[j] {
+					done <- fmt.Errorf("job %d: %+v %v", j, c, ok)
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
