@@ -181,9 +181,13 @@ func (t *tailstream) PublishLogs(_ context.Context, ld plog.Logs) error {
 		for j := 0; j < sls.Len(); j++ {
 			sl := sls.At(j)
 			lrs := sl.LogRecords()
+			if lrs.Len() == 0 {
+				continue
+			}
+			sh := ring.NewShared(rl.Resource(), sl.Scope())
 			for k := 0; k < lrs.Len(); k++ {
 				lr := lrs.At(k)
-				entries = append(entries, ring.FromRecord(rl.Resource(), sl.Scope(), lr, now))
+				entries = append(entries, ring.FromShared(sh, lr, now))
 				live = append(live, logfilter.Live{RL: rl, SL: sl, LR: lr, OK: true})
 			}
 		}

@@ -359,11 +359,12 @@ type wsSender struct {
 }
 
 func (s *wsSender) entries(ctx context.Context, es []*ring.Entry) error {
+	// One deadline per chunk, not per message: a client that takes in nothing for the
+	// timeout is stalled either way, and a context per message costs more than the write.
+	wctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	for _, e := range es {
-		wctx, cancel := context.WithTimeout(ctx, s.timeout)
-		err := s.c.Write(wctx, websocket.MessageText, e.JSON())
-		cancel()
-		if err != nil {
+		if err := s.c.Write(wctx, websocket.MessageText, e.JSON()); err != nil {
 			return err
 		}
 	}

@@ -99,9 +99,35 @@ func anyString(v any) string {
 	}
 }
 
+// Shared is what the records of one ResourceLogs/ScopeLogs have in common, converted once
+// and shared (read-only) by their entries.
+type Shared struct {
+	Resource     map[string]any
+	ScopeName    string
+	ScopeVersion string
+	ScopeAttrs   map[string]any
+}
+
+// NewShared converts a resource and scope.
+func NewShared(res pcommon.Resource, scope pcommon.InstrumentationScope) *Shared {
+	sh := &Shared{ScopeName: scope.Name(), ScopeVersion: scope.Version()}
+	if res.Attributes().Len() > 0 {
+		sh.Resource = res.Attributes().AsRaw()
+	}
+	if scope.Attributes().Len() > 0 {
+		sh.ScopeAttrs = scope.Attributes().AsRaw()
+	}
+	return sh
+}
+
 // FromRecord converts one pipeline record. It copies what it keeps: the caller's pdata is
 // only borrowed for the duration of the pipeline call.
 func FromRecord(res pcommon.Resource, scope pcommon.InstrumentationScope, lr plog.LogRecord, now time.Time) *Entry {
+	return FromShared(NewShared(res, scope), lr, now)
+}
+
+// FromShared converts one record whose resource and scope were converted by NewShared.
+func FromShared(sh *Shared, lr plog.LogRecord, now time.Time) *Entry {
 	e := &Entry{Ingested: now}
 	ts := lr.Timestamp()
 	if ts == 0 {
@@ -122,20 +148,16 @@ func FromRecord(res pcommon.Resource, scope pcommon.InstrumentationScope, lr plo
 		SeverityText:   lr.SeverityText(),
 		EventName:      lr.EventName(),
 		Flags:          uint32(lr.Flags()),
-		ScopeName:      scope.Name(),
-		ScopeVersion:   scope.Version(),
+		ScopeName:      sh.ScopeName,
+		ScopeVersion:   sh.ScopeVersion,
+		Resource:       sh.Resource,
+		ScopeAttrs:     sh.ScopeAttrs,
 	}
 	if lr.Body().Type() != pcommon.ValueTypeStr {
 		e.Raw.Body = lr.Body().AsRaw()
 	}
 	if lr.ObservedTimestamp() != 0 {
 		e.Raw.Observed = lr.ObservedTimestamp().AsTime()
-	}
-	if res.Attributes().Len() > 0 {
-		e.Raw.Resource = res.Attributes().AsRaw()
-	}
-	if scope.Attributes().Len() > 0 {
-		e.Raw.ScopeAttrs = scope.Attributes().AsRaw()
 	}
 	if id := lr.TraceID(); !id.IsEmpty() {
 		e.TraceID = id.String()
