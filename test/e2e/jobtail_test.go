@@ -319,7 +319,7 @@ func TestJobtailTmux(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = exec.Command("tmux", "-L", sock, "kill-server").Run() })
 	cmdline := fmt.Sprintf("env TERM=xterm-256color JOBTAIL_ENDPOINT=%s %s", c.TailstreamURL, jobtailBin(t))
-	tmux("-f", "/dev/null", "new-session", "-d", "-s", "ui", "-x", "160", "-y", "45", cmdline)
+	tmux("-f", "/dev/null", "new-session", "-d", "-s", "ui", "-x", "150", "-y", "36", cmdline)
 
 	screen := func() string { return tmux("capture-pane", "-p", "-t", "ui") }
 	waitScreen := func(what string, cond func(string) bool) string {
