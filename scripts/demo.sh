@@ -73,10 +73,11 @@ for _ in $(seq 1 100); do
 	sleep 0.2
 done
 
-# About one job a second; a third of attempts fail, two retries, so within a minute there
+# About one job a second; half the attempts fail, two retries (so one job in eight is
+# dead-lettered), so within a minute there
 # are successes, retries, abandoned jobs and dead letters.
 "$WORK/jobsim" --redis "127.0.0.1:$REDIS_PORT" --jobs 0 --duration "$DURATION" --rate 1 \
-	--workers 3 --fail-ratio 0.35 --abandon-ratio 0.03 --heartbeat-ttl 5s --max-retries 2 \
+	--workers 3 --fail-ratio 0.5 --abandon-ratio 0.03 --heartbeat-ttl 5s --max-retries 2 \
 	--retry-backoff 2s --work-time 800ms --carrier w3c \
 	--log-file "$WORK/worker-logs/worker.log" --otlp-endpoint "http://$OTLP_HTTP" >"$WORK/jobsim.log" 2>&1 &
 PIDS+=($!)

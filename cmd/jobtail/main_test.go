@@ -75,7 +75,7 @@ func TestTraceCommand(t *testing.T) {
 		code, out, errOut := runCLI(t, "trace", id, "--endpoint", srv.Endpoint())
 		require.Equal(t, 0, code, errOut)
 		assert.Contains(t, out, "4 spans · 2.34s · critical path 3 · errors 0")
-		assert.Contains(t, out, "◆   process high_priority (jobqueue)")
+		assert.Contains(t, out, "◆    process high_priority (jobqueue)")
 		assert.Contains(t, out, "critical path: enqueue high_priority → process high_priority → db query")
 	}
 	code, out, errOut := runCLI(t, "trace", "--endpoint", srv.Endpoint(), jobtailtest.JobDead)

@@ -277,7 +277,7 @@ func simConfig(addr string) jobsim.Config {
 	c.Rate = 200
 	c.Workers = 6
 	c.FailRatio = 0.35
-	c.WorkTime = 120 * time.Millisecond // several polls per attempt, so every worker id is seen
+	c.WorkTime = 250 * time.Millisecond // a dozen polls per attempt, so every worker id is seen
 	c.Duration = 60 * time.Second
 	return c
 }
@@ -303,7 +303,7 @@ func TestJobsimLifecycle(t *testing.T) {
 					assert.NotEmpty(t, l.worker)
 				}
 			}
-			assert.Equal(t, expectedAttempts(sum), started, "every attempt's start is visible for 120ms")
+			assert.Equal(t, expectedAttempts(sum), started, "every attempt's start is visible for 250ms")
 			assert.Equal(t, int64(sc.Jobs), r.metric(t, "otelcol_receiver_queuejob_jobs_observed")[""])
 			formats := r.metric(t, "otelcol_receiver_queuejob_trace_context_extractions")
 			assert.Equal(t, int64(sc.Jobs), formats[carrier], "formats: %v", formats)

@@ -324,10 +324,10 @@ func RenderTrace(v TraceView, width, height int) []string {
 	rows := height - len(lines)
 	durW := 8
 	barW := max(10, width/3)
-	nameW := width - barW - durW - 5
+	nameW := width - barW - durW - 6
 	if nameW < 12 {
 		barW = max(4, width-durW-16)
-		nameW = width - barW - durW - 5
+		nameW = width - barW - durW - 6
 	}
 	from := scrollStart(v.Cursor, len(v.Rows), rows)
 	for i := from; i < len(v.Rows) && len(lines) < height; i++ {
@@ -347,12 +347,15 @@ func countErrors(rows []SpanRow) int {
 }
 
 func renderSpanRow(r SpanRow, selected bool, t0 time.Time, total time.Duration, nameW, barW, durW int) string {
+	// Two columns so a failed span on the critical path shows both.
 	mark := " "
-	switch {
-	case r.Error:
-		mark = GlyphError
-	case r.Critical:
+	if r.Critical {
 		mark = GlyphCritical
+	}
+	if r.Error {
+		mark += GlyphError
+	} else {
+		mark += " "
 	}
 	name := strings.Repeat("  ", r.Depth) + r.Span.OperationName
 	if r.Span.ServiceName != "" {
@@ -582,7 +585,12 @@ func PlainLogLine(e jobtailclient.LogEntry) string {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		fmt.Fprintf(&b, " %s=%v", k, e.Attributes[k])
+		v := fmt.Sprint(e.Attributes[k])
+		// Attributes repeating the ids already on the line (job.id, trace_id…) add nothing.
+		if v != "" && (v == e.JobID || v == e.TraceID || v == e.SpanID) {
+			continue
+		}
+		fmt.Fprintf(&b, " %s=%s", k, v)
 	}
 	return b.String()
 }

@@ -77,10 +77,10 @@ func TestRenderTrace(t *testing.T) {
 	text := strings.Join(lines, "\n")
 	assert.Contains(t, lines[0], "4 spans · 2.34s · critical path 3 · errors 0")
 	assert.Contains(t, lines[1], "services: producer(1) jobqueue(1) worker(1) postgres(1)")
-	assert.Contains(t, text, GlyphCritical+" enqueue high_priority (producer)")
-	assert.Contains(t, text, GlyphCritical+"   process high_priority (jobqueue)")
-	assert.Contains(t, text, GlyphCursor+"      download file (worker)", "the selected, non-critical span")
-	assert.Contains(t, text, GlyphCritical+"     db query (postgres)")
+	assert.Contains(t, text, GlyphCritical+"  enqueue high_priority (producer)")
+	assert.Contains(t, text, GlyphCritical+"    process high_priority (jobqueue)")
+	assert.Contains(t, text, GlyphCursor+"       download file (worker)", "the selected, non-critical span")
+	assert.Contains(t, text, GlyphCritical+"      db query (postgres)")
 
 	// Bars are proportional: db query starts at 800/2340 of the timeline and lasts 1500/2340.
 	dbLine := lines[5]
@@ -98,7 +98,8 @@ func TestRenderTraceErrorsAndTags(t *testing.T) {
 	text := strings.Join(lines, "\n")
 	assert.Contains(t, lines[0], "errors 2")
 	assert.Contains(t, lines[1], "jobqueue(1, 1 err) worker(1, 1 err)")
-	assert.Contains(t, text, GlyphError+"   upload s3 (worker)")
+	assert.Contains(t, text, GlyphCritical+GlyphError+"   upload s3 (worker)", "a failed span on the critical path shows both marks")
+	assert.Contains(t, text, GlyphCritical+GlyphError+" process high_priority (jobqueue)")
 
 	lines = RenderTrace(TraceView{JobID: jobtailtest.JobDead, Summary: &sum, Rows: rows, Cursor: 1, ShowTags: true}, 100, 8)
 	text = strings.Join(lines, "\n")
@@ -192,4 +193,10 @@ func TestFormatDuration(t *testing.T) {
 	} {
 		assert.Equal(t, want, FormatDuration(d), d.String())
 	}
+}
+
+func TestPlainLogLineSkipsRepeatedIDs(t *testing.T) {
+	e := jobtailclient.LogEntry{Timestamp: base, Level: "warn", JobID: "j1", TraceID: "t1", Message: "job retried",
+		Attributes: map[string]any{"job.id": "j1", "id": "j1", "trace_id": "t1", "retries": 1, "caller": "w.go:12"}}
+	assert.Equal(t, "10:00:00.000 WARN  j1 job retried caller=w.go:12 retries=1", PlainLogLine(e))
 }
