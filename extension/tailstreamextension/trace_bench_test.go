@@ -2,10 +2,10 @@ package tailstreamextension
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -65,23 +65,29 @@ func BenchmarkTraceSummary1000(b *testing.B) {
 	ts.ingest(bigTrace(traceID, 1000))
 	id := mustTID(traceID)
 	durs := make([]time.Duration, 0, b.N)
+	cpus := make([]time.Duration, 0, b.N)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		start := time.Now()
+		start, cpu := time.Now(), threadCPU()
 		res, found, err := ts.lookup(context.Background(), id)
 		if err != nil || !found || len(res.spans) != 1000 {
 			b.Fatalf("lookup: %v %v %d", err, found, len(res.spans))
 		}
 		sum := summarize(traceID, res, defaultSummarySpans)
-		if err := json.NewEncoder(io.Discard).Encode(sum); err != nil {
-			b.Fatal(err)
+		if out := sum.appendJSON(make([]byte, 0, 512*len(sum.Spans)+1024)); len(out) == 0 {
+			b.Fatal("empty summary")
 		}
 		durs = append(durs, time.Since(start))
+		cpus = append(cpus, time.Duration(threadCPU()-cpu))
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(percentile(durs, 0.5).Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(percentile(durs, 0.99).Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(percentile(cpus, 0.5).Microseconds())/1000, "cpu-p50-ms")
+	b.ReportMetric(float64(percentile(cpus, 0.99).Microseconds())/1000, "cpu-p99-ms")
 }
 
 // BenchmarkTraceSummaryHTTP1000 is the same through the real server: HTTP, auth, JSON.
@@ -130,11 +136,14 @@ func BenchmarkJobTraceLookup(b *testing.B) {
 		ids[i] = fmt.Sprintf("job-%d", (i*7919)%jobs)
 	}
 	durs := make([]time.Duration, 0, b.N)
+	cpus := make([]time.Duration, 0, b.N)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	b.ReportAllocs()
 	b.ResetTimer()
 	i := 0
 	for b.Loop() {
-		start := time.Now()
+		start, cpu := time.Now(), threadCPU()
 		j, ok := ts.catalog.Get(ids[i%len(ids)])
 		if !ok {
 			b.Fatal("job missing")
@@ -144,10 +153,13 @@ func BenchmarkJobTraceLookup(b *testing.B) {
 			b.Fatalf("trace: %v %d", ok, out.SpansCount)
 		}
 		durs = append(durs, time.Since(start))
+		cpus = append(cpus, time.Duration(threadCPU()-cpu))
 		i++
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(percentile(durs, 0.99).Nanoseconds())/1000, "p99-µs")
+	b.ReportMetric(float64(percentile(cpus, 0.5).Nanoseconds())/1000, "cpu-p50-µs")
+	b.ReportMetric(float64(percentile(cpus, 0.99).Nanoseconds())/1000, "cpu-p99-µs")
 }
 
 func bigTraceChildren(traceID, parent string, n int) ptrace.Traces {

@@ -33,3 +33,27 @@ func TestTagListJSON(t *testing.T) {
 	b, _ = json.Marshal(tagList([]tracecache.KV{}))
 	assert.Equal(t, "{}", string(b))
 }
+
+// The hand-written summary JSON must say exactly what encoding/json says for the struct.
+func TestSummaryJSONMatchesEncodingJSON(t *testing.T) {
+	res := traceResult{source: "cache+backend", partial: true, backendErrors: []string{`zipkin: HTTP 503: "down"`}}
+	res.spans = tracecache.FromPdata(buildTraces(t1,
+		spanSpec{service: "order-api", name: "POST /orders \"quoted\"", id: sA, kind: 2, start: 0, end: 50},
+		spanSpec{service: "", name: "no service\n", id: sB, parent: sA, start: 10, end: 12, errMsg: "boom <&>",
+			attrs: map[string]any{"k": "v\t", "n": 3, "ü": "✓"}},
+		spanSpec{service: "jobqueue", name: "process", id: sC1, parent: sB, kind: 5, start: 100, end: 300},
+	))
+	for _, maxSpans := range []int{1000, 1} {
+		sum := summarize(t1, res, maxSpans)
+		sum.TraceURL = "http://x/trace/" + t1
+		type plain traceSummary // same fields, no MarshalJSON
+		want, err := json.Marshal(plain(sum))
+		require.NoError(t, err)
+		got := sum.appendJSON(nil)
+		require.True(t, json.Valid(got), "%s", got)
+		var gotM, wantM map[string]any
+		require.NoError(t, json.Unmarshal(got, &gotM))
+		require.NoError(t, json.Unmarshal(want, &wantM))
+		assert.Equal(t, wantM, gotM)
+	}
+}

@@ -342,7 +342,9 @@ func (t *tailstream) handleTraceSummary(w http.ResponseWriter, r *http.Request, 
 	t.audit(p, "trace.summary", zap.String("trace_id", raw), zap.String("source", res.source))
 	sum := summarize(raw, res, maxSpans)
 	sum.TraceURL = t.traceState().traceURL(raw, res.servedBy)
-	writeJSON(w, http.StatusOK, sum)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(append(sum.appendJSON(make([]byte, 0, 512*len(sum.Spans)+1024)), '\n'))
 }
 
 func (t *tailstream) handleTraceSpans(w http.ResponseWriter, r *http.Request, p *principal) {
