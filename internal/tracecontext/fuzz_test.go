@@ -284,3 +284,47 @@ func checkExtractInvariants(t *testing.T, c Context, ok bool) {
 		}
 	}
 }
+
+// FuzzExtractFields builds jobs from fuzzed keys and values placed in different carriers, so
+// that the fuzzer reaches the parsers through Extract without having to produce JSON syntax.
+func FuzzExtractFields(f *testing.F) {
+	f.Add("traceparent", tpA, "tracestate", "rojo=1", uint8(0))
+	f.Add("X-B3-TraceId", b3Trace, "X-B3-SpanId", b3Span, uint8(1))
+	f.Add("uber-trace-id", "abc%3Adef%3A0%3A1", "baggage", "k=v", uint8(2))
+	f.Add("x-datadog-trace-id", "1", "x-datadog-parent-id", "2", uint8(3))
+	f.Add("X-Amzn-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793", "trace_id", upTrace, uint8(4))
+	f.Add("b3", "1", "x-trace-id", tpATrace, uint8(5))
+	e, err := NewExtractor(Config{Precedence: DefaultConfig().Precedence, ExtraPaths: []string{"meta.tracing"}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2 string, where uint8) {
+		carrier := map[string]any{k1: v1, k2: v2}
+		var m map[string]any
+		switch where % 6 {
+		case 0:
+			m = carrier
+		case 1:
+			m = map[string]any{"Headers": carrier}
+		case 2:
+			m = map[string]any{"metadata": map[string]any{"nested": carrier}}
+		case 3:
+			b, _ := json.Marshal(carrier)
+			m = map[string]any{"opts": map[string]any{"tm": string(b)}}
+		case 4:
+			m = map[string]any{"meta": map[string]any{"tracing": carrier}}
+		case 5:
+			b, _ := json.Marshal(carrier)
+			m = map[string]any{"custom": string(b), k1: v2}
+		}
+		c, ok := e.Extract(m)
+		checkExtractInvariants(t, c, ok)
+		attrs := pcommon.NewMap()
+		if attrs.FromRaw(m) != nil {
+			return
+		}
+		if ca, oka := e.ExtractAttributes(attrs); ca != c || oka != ok {
+			t.Fatalf("Extract and ExtractAttributes disagree:\n map   %+v %v\n attrs %+v %v", c, ok, ca, oka)
+		}
+	})
+}
