@@ -1,8 +1,6 @@
 package queuejobreceiver // import "github.com/jobtrace/jobtrace/receiver/queuejobreceiver"
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"math"
 	"strconv"
@@ -68,25 +66,25 @@ func newFieldPaths(f FieldsConfig) fieldPaths {
 	return fp
 }
 
-// parseJob decodes one raw payload. It never panics; every rejection is a *parseError.
-func parseJob(raw []byte, maxSize int, fp *fieldPaths) (job, error) {
+// parseJob decodes one raw payload. It never panics; every rejection is a *parseError. The
+// returned strings may share memory with raw.
+func parseJob(raw string, maxSize int, fp *fieldPaths) (job, error) {
 	if len(raw) > maxSize {
 		return job{}, &parseError{reason: reasonOversized}
 	}
-	if bytes.IndexByte(raw, 0) >= 0 || !utf8.Valid(raw) {
+	if strings.IndexByte(raw, 0) >= 0 || !utf8.ValidString(raw) {
 		return job{}, &parseError{reason: reasonBinary}
 	}
-	trimmed := bytes.TrimSpace(raw)
+	trimmed := strings.TrimSpace(raw)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		if len(trimmed) > 0 && (trimmed[0] == '[' || trimmed[0] == '"') {
 			return job{}, &parseError{reason: reasonNotObject}
 		}
 		return job{}, &parseError{reason: reasonNotJSON}
 	}
-	var m map[string]any
-	if err := json.Unmarshal(trimmed, &m); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) && se.Offset >= int64(len(trimmed)) || strings.Contains(err.Error(), "unexpected end") {
+	m, err := decodeObject(trimmed)
+	if err != nil {
+		if errors.Is(err, errJSONTruncated) {
 			return job{}, &parseError{reason: reasonTruncated, err: err}
 		}
 		return job{}, &parseError{reason: reasonNotJSON, err: err}

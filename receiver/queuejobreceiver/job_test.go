@@ -20,7 +20,7 @@ func upstreamPaths() fieldPaths {
 
 func TestParseJobUpstream(t *testing.T) {
 	fp := upstreamPaths()
-	j, err := parseJob([]byte(upstreamJob), 1<<20, &fp)
+	j, err := parseJob(upstreamJob, 1<<20, &fp)
 	require.NoError(t, err)
 	require.Equal(t, "f0877e0be6c8bb11e23f860ecf071d12", j.ID)
 	require.Equal(t, 3, j.Attempt, "attempt = retries + 1")
@@ -50,7 +50,7 @@ func TestParseJobRejects(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := parseJob([]byte(c.raw), c.max, &fp)
+			_, err := parseJob(c.raw, c.max, &fp)
 			var pe *parseError
 			require.ErrorAs(t, err, &pe)
 			require.Equal(t, c.reason, pe.reason)
@@ -99,7 +99,7 @@ func TestParseJobFieldPaths(t *testing.T) {
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			fp := newFieldPaths(c.fields)
-			j, err := parseJob([]byte(c.raw), 1<<20, &fp)
+			j, err := parseJob(c.raw, 1<<20, &fp)
 			require.NoError(t, err)
 			require.Equal(t, c.id, j.ID)
 			require.Equal(t, c.typ, j.Type)
@@ -114,7 +114,7 @@ func TestParseJobFieldPaths(t *testing.T) {
 func TestBullMQStyleTraceContext(t *testing.T) {
 	one := 1
 	fp := newFieldPaths(FieldsConfig{ID: "id", Attempt: "attemptsMade", AttemptOffset: &one})
-	j, err := parseJob([]byte(`{"id":"42","name":"email","opts":{"tm":"{\"traceparent\":\"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\"}"},"attemptsMade":0}`), 1<<20, &fp)
+	j, err := parseJob((`{"id":"42","name":"email","opts":{"tm":"{\"traceparent\":\"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\"}"},"attemptsMade":0}`), 1<<20, &fp)
 	require.NoError(t, err)
 	ex, err := tracecontext.NewExtractor(tracecontext.DefaultConfig())
 	require.NoError(t, err)
@@ -140,7 +140,7 @@ func FuzzParseJob(f *testing.F) {
 			max = 1 << 20
 		}
 		for i := range paths {
-			j, err := parseJob(raw, max, &paths[i])
+			j, err := parseJob(string(raw), max, &paths[i])
 			if err != nil {
 				var pe *parseError
 				if !errorsAs(err, &pe) {
@@ -161,7 +161,7 @@ func BenchmarkParseAndExtract(b *testing.B) {
 	fp := upstreamPaths()
 	ex, err := tracecontext.NewExtractor(tracecontext.DefaultConfig())
 	require.NoError(b, err)
-	raw := []byte(upstreamJob)
+	raw := upstreamJob
 	b.ReportAllocs()
 	for b.Loop() {
 		j, err := parseJob(raw, 1<<20, &fp)

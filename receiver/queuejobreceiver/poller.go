@@ -313,7 +313,7 @@ func (p *poller) parse(raw, list string) (job, uint64, bool) {
 
 // badSeen remembers rejected payloads so one bad entry sitting in a list is counted once.
 func (p *poller) parseHashed(raw string, h uint64, list string) (job, bool) {
-	j, err := parseJob([]byte(raw), p.cfg.MaxPayloadSize, &p.fp)
+	j, err := parseJob(raw, p.cfg.MaxPayloadSize, &p.fp)
 	if err == nil {
 		return j, true
 	}

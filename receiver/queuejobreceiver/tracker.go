@@ -3,6 +3,7 @@ package queuejobreceiver // import "github.com/jobtrace/jobtrace/receiver/queuej
 import (
 	"crypto/sha256"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -141,10 +142,12 @@ func (t *tracker) state(j *job, queue string) (*jobState, bool) {
 		}
 		return st, false
 	}
-	st := &jobState{id: j.ID, typ: j.Type, priority: j.Priority, created: j.Created, attempts: map[int]*attemptState{}}
+	// Clones: the parsed strings point into the payload, which must not stay alive with us.
+	st := &jobState{id: strings.Clone(j.ID), typ: strings.Clone(j.Type), priority: strings.Clone(j.Priority),
+		created: j.Created, attempts: map[int]*attemptState{}}
 	st.queue = queue
 	if st.queue == "" {
-		st.queue = j.Queue
+		st.queue = strings.Clone(j.Queue)
 	}
 	if st.queue == "" {
 		st.queue = t.byPriority[j.Priority]
@@ -169,7 +172,7 @@ func (t *tracker) state(j *job, queue string) (*jobState, bool) {
 		sum := sha256.Sum256([]byte("jobtrace/trace/" + j.ID))
 		copy(st.traceID[:], sum[:16])
 	}
-	t.jobs.Add(j.ID, st)
+	t.jobs.Add(st.id, st)
 	if t.onNewJob != nil {
 		t.onNewJob(st)
 	}

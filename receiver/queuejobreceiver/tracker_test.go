@@ -37,7 +37,7 @@ func payloadFor(id string, retries int, created time.Time) string {
 }
 
 func (h *trackerHarness) job(raw string) (*job, uint64) {
-	j, err := parseJob([]byte(raw), 1<<20, &h.fp)
+	j, err := parseJob(raw, 1<<20, &h.fp)
 	require.NoError(h.t, err)
 	return &j, xxhash.Sum64String(raw)
 }
