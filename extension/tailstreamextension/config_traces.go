@@ -58,7 +58,8 @@ type JobCatalogConfig struct {
 // TracesConfig holds the trace drill-down settings.
 type TracesConfig struct {
 	TraceCache TraceCacheConfig `mapstructure:"trace_cache"`
-	// TraceURLTemplate builds trace_url when no backend has a url_template.
+	// TraceURLTemplate builds trace_url when no backend has a url_template; empty means
+	// http://localhost:16686/trace/{trace_id}.
 	TraceURLTemplate string           `mapstructure:"trace_url_template"`
 	Backends         []BackendConfig  `mapstructure:"backends"`
 	JobCatalog       JobCatalogConfig `mapstructure:"job_catalog"`
@@ -92,8 +93,12 @@ func (c *TracesConfig) validate() error {
 	if c.JobCatalog.MaxJobs <= 0 {
 		errs = errors.Join(errs, errors.New("job_catalog.max_jobs: must be positive"))
 	}
-	if err := validateURLTemplate(c.TraceURLTemplate); err != nil {
-		errs = errors.Join(errs, fmt.Errorf("trace_url_template: %w", err))
+	// Empty means the default: collector.yaml writes ${env:TRACE_URL_TEMPLATE:-}, because a
+	// default inside ${...} cannot hold the braces of {trace_id}.
+	if c.TraceURLTemplate != "" {
+		if err := validateURLTemplate(c.TraceURLTemplate); err != nil {
+			errs = errors.Join(errs, fmt.Errorf("trace_url_template: %w", err))
+		}
 	}
 	names := map[string]int{}
 	for i := range c.Backends {

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.uber.org/zap"
 )
 
 func loadTracesConfig(t *testing.T, name string) (*Config, error) {
@@ -78,4 +79,13 @@ func TestTracesConfigInvalid(t *testing.T) {
 	} {
 		assert.Contains(t, err.Error(), want)
 	}
+}
+
+func TestEmptyTraceURLTemplateMeansDefault(t *testing.T) {
+	// collector.yaml writes ${env:TRACE_URL_TEMPLATE:-}: unset must still give a trace_url.
+	cfg := createDefaultConfig().(*Config)
+	cfg.TraceURLTemplate = ""
+	require.NoError(t, cfg.Validate())
+	ts := newTraceState(cfg.TracesConfig, zap.NewNop())
+	assert.Equal(t, "http://localhost:16686/trace/"+t1, ts.traceURL(t1, ""))
 }
