@@ -132,6 +132,7 @@ type state struct {
 	rank    int
 	decodes int
 	nested  nestedList
+	rej     Rejected
 }
 
 type mapCarrier struct {
@@ -154,8 +155,15 @@ type attrCarrier struct {
 // is true the trace id is non-zero, and so is the span id unless the format allows a trace id
 // alone (see Context.SpanID).
 func (e *Extractor) Extract(m map[string]any) (Context, bool) {
+	c, ok, _ := e.ExtractReport(m)
+	return c, ok
+}
+
+// ExtractReport is Extract that also reports which carriers were present but rejected, for
+// "extraction failures by format" telemetry and sampled logging of bad carriers.
+func (e *Extractor) ExtractReport(m map[string]any) (Context, bool, Rejected) {
 	if len(m) == 0 {
-		return Context{}, false
+		return Context{}, false, Rejected{}
 	}
 	st := state{rank: len(e.prec)}
 	var top fields
@@ -180,7 +188,7 @@ func (e *Extractor) Extract(m map[string]any) (Context, bool) {
 		e.mapCarriers(m, &cars, &st)
 	}
 	e.finish(&top, &st)
-	return st.best, st.rank < len(e.prec)
+	return st.best, st.rank < len(e.prec), st.rej
 }
 
 // mapCarriers evaluates the carrier maps; most jobs have none and skip it.
@@ -202,8 +210,14 @@ func (e *Extractor) mapCarriers(m map[string]any, cars *[numCarriers]mapCarrier,
 // processor. Top-level attributes count as the payload; map-valued attributes named like the
 // carriers above (headers, metadata, …) and the extra paths are carriers, as in Extract.
 func (e *Extractor) ExtractAttributes(attrs pcommon.Map) (Context, bool) {
+	c, ok, _ := e.ExtractAttributesReport(attrs)
+	return c, ok
+}
+
+// ExtractAttributesReport is ExtractAttributes that also reports rejected carriers.
+func (e *Extractor) ExtractAttributesReport(attrs pcommon.Map) (Context, bool, Rejected) {
 	if attrs.Len() == 0 {
-		return Context{}, false
+		return Context{}, false, Rejected{}
 	}
 	st := state{rank: len(e.prec)}
 	var top fields
@@ -228,7 +242,7 @@ func (e *Extractor) ExtractAttributes(attrs pcommon.Map) (Context, bool) {
 		e.attrCarriers(attrs, &cars, &st)
 	}
 	e.finish(&top, &st)
-	return st.best, st.rank < len(e.prec)
+	return st.best, st.rank < len(e.prec), st.rej
 }
 
 func (e *Extractor) attrCarriers(attrs pcommon.Map, cars *[numCarriers]attrCarrier, st *state) {
@@ -387,6 +401,42 @@ func (e *Extractor) decodeAndEval(s string, src Source, followNested bool, st *s
 	}
 }
 
+// Rejected describes carriers that were present but invalid. Only carriers that were tried
+// are reported: a format ranked below the one finally extracted is never parsed, and JSON
+// strings are not decoded once the top-precedence format was found.
+type Rejected struct {
+	// Formats holds every format with at least one rejected carrier.
+	Formats FormatSet
+	// Err is the first rejection met (carrier order, then precedence), e.g.
+	// "traceparent: version ff is invalid"; nil when nothing was rejected.
+	Err error
+}
+
+func (r *Rejected) add(f Format, err error) {
+	if err == errEmpty { // an empty value is an absent carrier, not a bad one
+		return
+	}
+	r.Formats |= 1 << f
+	if r.Err == nil {
+		r.Err = err
+	}
+}
+
+// FormatSet is a set of formats.
+type FormatSet uint16
+
+// Has reports whether f is in the set.
+func (s FormatSet) Has(f Format) bool { return f < numFormats && s&(1<<f) != 0 }
+
+// Each calls fn for every format in the set, in Format order, without allocating.
+func (s FormatSet) Each(fn func(Format)) {
+	for f := FormatW3C; f < numFormats; f++ {
+		if s&(1<<f) != 0 {
+			fn(f)
+		}
+	}
+}
+
 // eval tries, in precedence order, every format that could beat the current best.
 func (e *Extractor) eval(f *fields, src Source, st *state) {
 	if f.set == 0 {
@@ -398,6 +448,7 @@ func (e *Extractor) eval(f *fields, src Source, st *state) {
 		}
 		c, err := parseFields(e.prec[r], f)
 		if err != nil {
+			st.rej.add(e.prec[r], err)
 			continue
 		}
 		if b, ok := ValidBaggage(f.get(slotBaggage)); ok {

@@ -361,3 +361,56 @@ func TestExtractorConcurrent(t *testing.T) {
 		}
 	}
 }
+
+func TestExtractReport(t *testing.T) {
+	e, _ := NewExtractor(DefaultConfig())
+	for _, tc := range []struct {
+		name    string
+		job     map[string]any
+		ok      bool
+		format  Format
+		invalid []Format
+		errHas  string
+	}{
+		{"nothing rejected", map[string]any{"traceparent": tpA}, true, FormatW3C, nil, ""},
+		{"bad traceparent, b3 used", map[string]any{"traceparent": "ff-" + tpATrace + "-" + tpASpan + "-01", "b3": b3Trace + "-" + b3Span},
+			true, FormatB3, []Format{FormatW3C}, "version ff"},
+		{"two rejected, upstream used", map[string]any{"traceparent": strings.ToUpper(tpA), "uber-trace-id": "0:1:0:1", "trace_id": upTrace},
+			true, FormatUpstream, []Format{FormatW3C, FormatJaeger}, "trace-id is not 32 lowercase hex"},
+		{"all rejected", map[string]any{"headers": map[string]any{"x-amzn-trace-id": "Root=1-5759e988"}}, false, FormatNone, []Format{FormatXRay}, "x-amzn-trace-id: Root"},
+		{"empty value is absent, not rejected", map[string]any{"traceparent": "", "trace_id": upTrace}, true, FormatUpstream, nil, ""},
+		{"lower formats are not tried", map[string]any{"traceparent": tpA, "b3": "garbage"}, true, FormatW3C, nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, ok, rej := e.ExtractReport(tc.job)
+			if ok != tc.ok || c.Format != tc.format {
+				t.Fatalf("got %+v %v", c, ok)
+			}
+			var got []Format
+			rej.Formats.Each(func(f Format) { got = append(got, f) })
+			if fmt.Sprint(got) != fmt.Sprint(tc.invalid) {
+				t.Fatalf("rejected %v, want %v", got, tc.invalid)
+			}
+			for _, f := range tc.invalid {
+				if !rej.Formats.Has(f) {
+					t.Fatalf("Has(%v) false", f)
+				}
+			}
+			if tc.errHas == "" {
+				if rej.Err != nil {
+					t.Fatalf("unexpected error %v", rej.Err)
+				}
+			} else if rej.Err == nil || !strings.Contains(rej.Err.Error(), tc.errHas) {
+				t.Fatalf("error %v, want it to mention %q", rej.Err, tc.errHas)
+			}
+			attrs := pcommon.NewMap()
+			if err := attrs.FromRaw(tc.job); err != nil {
+				t.Fatal(err)
+			}
+			ca, oka, reja := e.ExtractAttributesReport(attrs)
+			if ca != c || oka != ok || reja != rej {
+				t.Fatalf("attributes disagree: %+v %v %+v", ca, oka, reja)
+			}
+		})
+	}
+}
