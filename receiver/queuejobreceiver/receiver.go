@@ -122,33 +122,9 @@ func (r *queueJobReceiver) start(_ context.Context, host component.Host) error {
 		return err
 	}
 	r.tb = tb
-	tel := &telemetry{
-		b: tb, jobsObserved: tb.ReceiverQueuejobJobsObserved, extractions: tb.ReceiverQueuejobTraceContextExtractions,
-		bad: tb.ReceiverQueuejobPayloadsBad, emitted: tb.ReceiverQueuejobEventsEmitted, pollsFailed: tb.ReceiverQueuejobPollsFailed,
-		overflows: tb.ReceiverQueuejobWindowOverflows, pollDuration: tb.ReceiverQueuejobPollDuration,
-	}
 	r.rdb = redis.NewUniversalClient(opts)
-	logger := r.settings.Logger
-	workers, _ := simplelru.NewLRU[string, time.Time](res.MaxProcessingLists, nil)
-	p := &poller{
-		cfg: res, rdb: r.rdb, fp: newFieldPaths(res.Fields), logger: logger, tel: tel,
-		sampled: logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
-			return zapcore.NewSamplerWithOptions(c, 10*time.Second, 5, 0)
-		})),
-		proc: newKeyPattern(res.Keys.Processing), hb: newKeyPattern(res.Keys.Heartbeat), workers: workers,
-	}
-	p.procScan.match = p.proc.glob()
-	p.hbScan.match = p.hb.glob()
-	p.tr = newTracker(&res, ex, time.Now())
-	p.tr.onNewJob = func(st *jobState) {
-		ctx := context.Background()
-		tel.jobsObserved.Add(ctx, 1)
-		format := "none"
-		if st.tcFound {
-			format = st.tc.Format.String()
-		}
-		tel.extractions.Add(ctx, 1, metric.WithAttributes(attribute.String("format", format)))
-	}
+	p := newPoller(&res, r.rdb, r.settings.Logger, newTelemetry(tb), ex, time.Now())
+	tel := p.tel
 	em := &emitter{serviceName: res.ServiceName, link: res.Propagation == "link", version: r.settings.BuildInfo.Version}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -159,6 +135,39 @@ func (r *queueJobReceiver) start(_ context.Context, host component.Host) error {
 		r.run(ctx, host, p, em, tel)
 	}()
 	return nil
+}
+
+func newTelemetry(tb *metadata.TelemetryBuilder) *telemetry {
+	return &telemetry{
+		b: tb, jobsObserved: tb.ReceiverQueuejobJobsObserved, extractions: tb.ReceiverQueuejobTraceContextExtractions,
+		bad: tb.ReceiverQueuejobPayloadsBad, emitted: tb.ReceiverQueuejobEventsEmitted, pollsFailed: tb.ReceiverQueuejobPollsFailed,
+		overflows: tb.ReceiverQueuejobWindowOverflows, pollDuration: tb.ReceiverQueuejobPollDuration,
+	}
+}
+
+// newPoller wires a poller for a resolved config.
+func newPoller(res *Config, rdb redis.UniversalClient, logger *zap.Logger, tel *telemetry, ex *tracecontext.Extractor, now time.Time) *poller {
+	workers, _ := simplelru.NewLRU[string, time.Time](res.MaxProcessingLists, nil)
+	p := &poller{
+		cfg: *res, rdb: rdb, fp: newFieldPaths(res.Fields), logger: logger, tel: tel,
+		sampled: logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+			return zapcore.NewSamplerWithOptions(c, 10*time.Second, 5, 0)
+		})),
+		proc: newKeyPattern(res.Keys.Processing), hb: newKeyPattern(res.Keys.Heartbeat), workers: workers,
+	}
+	p.procScan.match = p.proc.glob()
+	p.hbScan.match = p.hb.glob()
+	p.tr = newTracker(res, ex, now)
+	p.tr.onNewJob = func(st *jobState) {
+		ctx := context.Background()
+		tel.jobsObserved.Add(ctx, 1)
+		format := "none"
+		if st.tcFound {
+			format = st.tc.Format.String()
+		}
+		tel.extractions.Add(ctx, 1, metric.WithAttributes(attribute.String("format", format)))
+	}
+	return p
 }
 
 // run polls until shutdown. Redis being down, at start or later, is reported through
