@@ -109,6 +109,7 @@ type Model struct {
 	searchInput  string
 	searching    bool
 	matchIndex   int
+	matchCount   int
 
 	form *FilterForm
 
@@ -283,7 +284,7 @@ func (m *Model) startStream(req jobtailclient.StreamRequest, info *jobtailclient
 	m.filters = req.Filters
 	m.logActive = true
 	m.entries, m.pending, m.arrivals = nil, nil, nil
-	m.offset, m.matchIndex = 0, -1
+	m.offset, m.matchIndex, m.matchCount = 0, -1, 0
 	m.dropped = map[string]uint64{}
 	m.warning, m.serverStatus, m.connErr = "", "", nil
 	m.conn = jobtailclient.StateConnecting
@@ -424,10 +425,16 @@ func bufferPercent(u float64) float64 {
 
 func (m *Model) appendEntries(es ...jobtailclient.LogEntry) {
 	m.entries = append(m.entries, es...)
+	if m.search != "" {
+		m.matchCount += CountMatches(es, m.search)
+	}
 	if m.offset > 0 {
 		m.offset += len(es) // stay on the lines being read
 	}
 	if over := len(m.entries) - maxLogLines; over > 0 {
+		if m.search != "" {
+			m.matchCount -= CountMatches(m.entries[:over], m.search)
+		}
 		m.entries = slices.Delete(m.entries, 0, over)
 		if m.matchIndex >= 0 {
 			m.matchIndex = max(-1, m.matchIndex-over)
@@ -578,7 +585,7 @@ func (m *Model) logsKey(key string) {
 	case "N":
 		m.jumpMatch(+1)
 	case "c":
-		m.entries, m.pending, m.offset, m.matchIndex = nil, nil, 0, -1
+		m.entries, m.pending, m.offset, m.matchIndex, m.matchCount = nil, nil, 0, -1, 0
 		m.dropped = map[string]uint64{}
 		m.warning = ""
 	}
@@ -589,6 +596,7 @@ func (m *Model) searchKey(k tea.KeyMsg) tea.Cmd {
 	case tea.KeyEnter:
 		m.searching = false
 		m.search = m.searchInput
+		m.matchCount = CountMatches(m.entries, m.search)
 		m.matchIndex = len(m.entries)
 		m.jumpMatch(-1)
 	case tea.KeyEsc:
@@ -761,7 +769,7 @@ func (m *Model) LogsView() LogsView {
 	return LogsView{Filters: m.filters, Entries: m.entries, Offset: m.offset, Paused: m.paused, Pending: len(m.pending),
 		Conn: m.conn, ConnAttempt: m.connAttempt, ConnErr: m.connErr, Rate: m.Rate(), Dropped: m.dropped, Warning: m.warning,
 		ServerStatus: m.serverStatus, Search: m.search, SearchInput: m.searchInput, Searching: m.searching,
-		MatchIndex: m.matchIndex, Active: m.logActive}
+		MatchIndex: m.matchIndex, Matches: m.matchCount, Active: m.logActive}
 }
 
 func box(lines []string, w, h int, focused bool) string {

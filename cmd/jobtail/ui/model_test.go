@@ -314,3 +314,21 @@ func TestModelIgnoresStaleStreams(t *testing.T) {
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/charmbracelet/x/exp/teatest.NewTestModel.func2"))
 }
+
+func TestMatchCountFollowsScrollbackTrim(t *testing.T) {
+	m := New(nil, Config{Now: func() time.Time { return base }})
+	m.search = "needle"
+	batch := make([]jobtailclient.LogEntry, maxLogLines)
+	for i := range batch {
+		batch[i] = jobtailclient.LogEntry{Timestamp: base, Message: "hay"}
+		if i < 5 {
+			batch[i].Message = "needle"
+		}
+	}
+	m.appendEntries(batch...)
+	assert.Equal(t, 5, m.matchCount)
+	m.appendEntries(jobtailclient.LogEntry{Message: "hay"}, jobtailclient.LogEntry{Message: "hay"}, jobtailclient.LogEntry{Message: "needle"})
+	assert.Len(t, m.entries, maxLogLines)
+	assert.Equal(t, CountMatches(m.entries, "needle"), m.matchCount, "trimmed matches leave the count")
+	assert.Equal(t, 3, m.matchCount, "three needles trimmed, one added")
+}

@@ -451,6 +451,7 @@ type LogsView struct {
 	SearchInput  string // non-empty while typing, shown at the bottom
 	Searching    bool
 	MatchIndex   int // index into Entries of the current match, -1 for none
+	Matches      int // entries matching Search, kept by the model (counting per frame is slow)
 	Active       bool
 }
 
@@ -473,7 +474,7 @@ func RenderLogs(v LogsView, width, height int) []string {
 	}
 	head := fmt.Sprintf("%s %s · %s · %.1f lines/s · %s · %d lines", styleTitle.Render("Logs"), v.Filters.Describe(), connLabel(v.Conn, v.ConnAttempt), v.Rate, mode, len(v.Entries))
 	if v.Search != "" {
-		head += fmt.Sprintf(" · /%s: %d matches", v.Search, countMatches(v.Entries, v.Search))
+		head += fmt.Sprintf(" · /%s: %d matches", v.Search, v.Matches)
 	}
 	add(head)
 	if b := dropBanner(v); b != "" {
@@ -549,7 +550,8 @@ func dropBanner(v LogsView) string {
 	return strings.Join(b, " · ")
 }
 
-func countMatches(entries []jobtailclient.LogEntry, term string) int {
+// CountMatches counts the entries matching a search term.
+func CountMatches(entries []jobtailclient.LogEntry, term string) int {
 	n := 0
 	for _, e := range entries {
 		if EntryMatches(e, term) {

@@ -140,7 +140,7 @@ func TestRenderLogs(t *testing.T) {
 	}
 	v := LogsView{Active: true, Filters: jobtailclient.StreamFilters{JobID: "j1", LogLevel: []string{"error", "warn"}}, Entries: entries,
 		Conn: jobtailclient.StateConnected, Rate: 2.5, Dropped: map[string]uint64{"rate_limited": 40, "buffer_full": 2},
-		Search: "upload", MatchIndex: 1}
+		Search: "upload", MatchIndex: 1, Matches: CountMatches(entries, "upload")}
 	lines := RenderLogs(v, 120, 8)
 	require.Len(t, lines, 8)
 	assert.Contains(t, lines[0], "job=j1 level=error,warn · ● connected · 2.5 lines/s · FOLLOW · 3 lines · /upload: 1 matches")
