@@ -38,6 +38,7 @@ func main() {
 	fs.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", cfg.OTLPEndpoint, "OTLP/HTTP base URL for queue.enqueue spans, e.g. http://localhost:4318")
 	fs.StringVar(&cfg.KeyPrefix, "key-prefix", cfg.KeyPrefix, "prefix of every key")
 	fs.BoolVar(&cfg.Drain, "drain", cfg.Drain, "after enqueuing, wait until every job is final (bounded by --duration)")
+	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "jobs a worker claims per round trip (load tests; >1 disables abandonment)")
 	summary := fs.Bool("summary-json", false, "print the per-job summary as JSON instead of totals")
 	_ = fs.Parse(os.Args[1:])
 

@@ -3,6 +3,7 @@ package jobsim
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -137,4 +138,27 @@ func TestValidate(t *testing.T) {
 	require.ErrorContains(t, err, "carrier:")
 	require.ErrorContains(t, err, "workers:")
 	require.ErrorContains(t, err, "duration:")
+}
+
+func TestBatchModeKeepsLayout(t *testing.T) {
+	srv := redistest.Start(t)
+	cfg := DefaultConfig()
+	cfg.Redis = srv.Addr
+	cfg.Jobs = 200
+	cfg.Rate = 0
+	cfg.Batch = 8
+	cfg.FailRatio = 0.2
+	cfg.WorkTime = 0
+	sum, err := Run(context.Background(), cfg)
+	require.NoError(t, err)
+	require.Equal(t, 200, sum.Final())
+	require.Equal(t, fmt.Sprint(sum.Completed), srv.Cmd("LLEN", "jobqueue:completed"))
+	require.Equal(t, fmt.Sprint(sum.DeadLettered), srv.Cmd("LLEN", "jobqueue:dead_letter"))
+	for _, j := range sum.Jobs {
+		for i, a := range j.Attempts {
+			require.Equal(t, i+1, a.Number)
+		}
+	}
+	cfg.AbandonRatio = 0.1
+	require.ErrorContains(t, cfg.Validate(), "batch:")
 }

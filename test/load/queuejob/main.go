@@ -31,6 +31,7 @@ import (
 
 type result struct {
 	Duration        string  `json:"duration"`
+	Batch           int     `json:"jobsim_batch"`
 	TargetRate      float64 `json:"target_rate"`
 	Enqueued        int     `json:"enqueued"`
 	Completed       int     `json:"completed"`
@@ -51,13 +52,14 @@ func main() {
 	workers := flag.Int("workers", 64, "jobsim worker slots")
 	fail := flag.Float64("fail-ratio", 0.02, "jobsim failure ratio")
 	poll := flag.Duration("poll", 250*time.Millisecond, "receiver poll_interval")
+	batch := flag.Int("batch", 16, "jobs a jobsim worker claims per round trip (1: one at a time like upstream)")
 	catchUp := flag.Duration("catch-up", 10*time.Second, "how long the receiver may lag behind jobsim's end")
 	flag.Parse()
 	if *duration <= 0 || *duration > 5*time.Minute {
 		fmt.Fprintln(os.Stderr, "duration: must be in (0, 5m]")
 		os.Exit(2)
 	}
-	res, err := run(*duration, *rate, *workers, *fail, *poll, *catchUp)
+	res, err := run(*duration, *rate, *workers, *batch, *fail, *poll, *catchUp)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
@@ -83,7 +85,7 @@ func (c *counter) ConsumeLogs(_ context.Context, ld plog.Logs) error {
 	return nil
 }
 
-func run(duration time.Duration, rate float64, workers int, fail float64, poll, catchUp time.Duration) (*result, error) {
+func run(duration time.Duration, rate float64, workers, batch int, fail float64, poll, catchUp time.Duration) (*result, error) {
 	addr, stop, err := startRedis()
 	if err != nil {
 		return nil, err
@@ -122,6 +124,7 @@ func run(duration time.Duration, rate float64, workers int, fail float64, poll, 
 	sc.Workers = workers
 	sc.FailRatio = fail
 	sc.WorkTime = 0
+	sc.Batch = batch
 	sc.Duration = duration + 30*time.Second
 	start := time.Now()
 	sum, err := jobsim.Run(ctx, sc)
@@ -141,7 +144,7 @@ func run(duration time.Duration, rate float64, workers int, fail float64, poll, 
 	}
 	caughtUp := time.Since(simEnd)
 	res := &result{
-		Duration: duration.String(), TargetRate: rate, Enqueued: sum.Enqueued, Completed: sum.Completed,
+		Duration: duration.String(), Batch: batch, TargetRate: rate, Enqueued: sum.Enqueued, Completed: sum.Completed,
 		DeadLettered: sum.DeadLettered, Retried: sum.Retried,
 		CompletionsPerS: float64(sum.Final()) / simEnd.Sub(start).Seconds(),
 		ExpectedSpans:   expected, Spans: c.spans.Load(), Logs: c.logs.Load(),
