@@ -210,6 +210,7 @@ func TestAuditLog(t *testing.T) {
 	srv := rbacServer(t)
 	v := srv.create(t, "tok-high", map[string]any{"filters": map[string]any{"job_id": "j1", "text": "boom"}})
 	c := dialWS(t, v.Endpoint, "tok-high", nil)
+	waitAttached(t, srv, 1)
 	srv.do(t, http.MethodPatch, "/api/v1/logs/streams/"+v.StreamID, "tok-high", map[string]any{"status": "paused"})
 	srv.do(t, http.MethodDelete, "/api/v1/logs/streams/"+v.StreamID, "tok-high", nil)
 	_, _, _ = c.Read(context.Background())

@@ -153,7 +153,7 @@ func (t *tailstream) compile(w http.ResponseWriter, p *principal, spec logfilter
 
 // resolveOptions fills defaults and checks limits.
 func (t *tailstream) resolveOptions(w http.ResponseWriter, o streamOptions, defFollow bool) (hub.Options, bool) {
-	sc := t.cfg.Streams
+	sc := t.streamsConfig()
 	opts := hub.Options{Follow: defFollow, RateLimit: sc.DefaultRateLimit, BufferSize: sc.DefaultBufferSize}
 	if o.Follow != nil {
 		opts.Follow = *o.Follow
@@ -432,8 +432,8 @@ func (t *tailstream) handleHistory(w http.ResponseWriter, r *http.Request, p *pr
 	if n, ok := queryInt(w, q, "limit"); !ok {
 		return
 	} else if n != nil {
-		if *n <= 0 || *n > t.cfg.Streams.MaxHistoryLimit {
-			writeError(w, http.StatusBadRequest, "invalid_parameter", fmt.Sprintf("limit: must be between 1 and %d", t.cfg.Streams.MaxHistoryLimit), "limit")
+		if *n <= 0 || *n > t.streamsConfig().MaxHistoryLimit {
+			writeError(w, http.StatusBadRequest, "invalid_parameter", fmt.Sprintf("limit: must be between 1 and %d", t.streamsConfig().MaxHistoryLimit), "limit")
 			return
 		}
 		limit = *n

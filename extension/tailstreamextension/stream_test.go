@@ -12,6 +12,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 )
 
 func lines(job string, from, to int) []rec {
@@ -247,6 +248,7 @@ func TestDeleteClosesConnections(t *testing.T) {
 	srv := startServer(t, nil)
 	v := srv.create(t, "", map[string]any{})
 	c := dialWS(t, v.Endpoint, "", nil)
+	waitAttached(t, srv, 1)
 	sse := openSSE(t, v.SSEEndpoint, "", nil) // takes the stream over from the WebSocket
 	_, _, err := c.Read(context.Background())
 	assert.Equal(t, websocket.StatusPolicyViolation, websocket.CloseStatus(err), "replaced attachment is told not to reconnect")
@@ -272,7 +274,7 @@ func TestExpiryAndIdle(t *testing.T) {
 	attached := srv.create(t, "", map[string]any{})
 	idle := srv.create(t, "", map[string]any{})
 	c := dialWS(t, attached.Endpoint, "", nil)
-	require.Eventually(t, func() bool { return srv.ext.hub.List("")[0].Status(time.Now()) == "active" }, time.Second, time.Millisecond)
+	waitAttached(t, srv, 1)
 
 	srv.ext.sweep(time.Now().Add(10 * time.Minute))
 	_, ok := srv.ext.hub.Get(idle.StreamID)
@@ -406,4 +408,13 @@ func TestLogsForJob(t *testing.T) {
 	assert.Less(t, got[0].Seq, got[2].Seq)
 	assert.Len(t, srv.ext.logsForJob("j2", 0), 5)
 	assert.Empty(t, srv.ext.logsForJob("nope", 0))
+}
+
+// waitAttached waits until n attachments were audited: the server attaches after the
+// handshake returns to the client, so ordering-sensitive tests wait for it.
+func waitAttached(t *testing.T, srv *testServer, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		return srv.audit.FilterField(zap.String("action", "stream.attach")).Len() >= n
+	}, 5*time.Second, time.Millisecond)
 }
