@@ -342,3 +342,25 @@ func TestFollowCancelDeletesStream(t *testing.T) {
 	err := c.DeleteStream(context.Background(), srv.Attaches()[0].StreamID)
 	require.NoError(t, err, "deleting an already-deleted stream is not an error")
 }
+
+func TestFollowAcrossServerRestart(t *testing.T) {
+	srv := jobtailtest.New(t)
+	srv.Seed(base)
+	c := newClient(t, srv, "")
+	ch, stop := followJob(t, c, jobtailtest.JobDead)
+	defer stop()
+	for range 3 {
+		nextEntry(t, ch)
+	}
+	require.Eventually(t, func() bool { return srv.ActiveConns() == 1 }, 5*time.Second, 10*time.Millisecond)
+	srv.Restart()
+	require.Eventually(t, func() bool { return len(srv.Creates()) == 2 && srv.ActiveConns() == 1 }, 5*time.Second, 10*time.Millisecond)
+	seq := srv.AppendLog(jobtailclient.LogEntry{Timestamp: base.Add(time.Minute), Level: "info", JobID: jobtailtest.JobDead, Message: "after restart"})
+	require.Equal(t, uint64(1), seq, "the restarted server numbers from 1")
+	srv.AppendLog(jobtailclient.LogEntry{Timestamp: base.Add(time.Minute + time.Second), Level: "info", JobID: jobtailtest.JobDead, Message: "and then"})
+
+	e, _ := nextEntry(t, ch)
+	assert.Equal(t, "after restart", e.Message)
+	e, _ = nextEntry(t, ch)
+	assert.Equal(t, "and then", e.Message)
+}

@@ -72,7 +72,9 @@ const closeCodePolicy = websocket.StatusPolicyViolation
 // to the same stream (sending Last-Event-ID with the last seq seen) or, when the server no
 // longer knows it, creating a new one with the same filters starting at the last entry's
 // timestamp. Entries whose seq was already delivered are dropped, so the caller sees every
-// entry at most once and in seq order across reconnections.
+// entry at most once across reconnections. A re-created stream whose entries carry lower
+// seqs but newer timestamps is taken to come from a restarted server, and its numbering is
+// followed from there.
 //
 // The channel is closed after a final StateClosed event. Errors the server will repeat
 // (400, 401, 403) end following instead of retrying forever.
@@ -99,9 +101,12 @@ type follower struct {
 
 	stream        *StreamInfo
 	connectedOnce bool // since the last reconnect attempt, so backoff restarts small
-	haveSeq       bool
-	lastSeq       uint64
-	lastTS        time.Time
+	// recreated is set for a stream created after entries were already delivered: the
+	// server may be a new process whose sequence numbers started again from 1.
+	recreated bool
+	haveSeq   bool
+	lastSeq   uint64
+	lastTS    time.Time
 }
 
 func (f *follower) emit(ctx context.Context, ev Event) bool {
@@ -186,6 +191,7 @@ func (f *follower) once(ctx context.Context) (done bool, err error) {
 			return false, cerr
 		}
 		f.stream = info
+		f.recreated = f.haveSeq
 		if !f.emit(ctx, Event{Stream: info}) {
 			return true, nil
 		}
@@ -253,8 +259,14 @@ func (f *follower) once(ctx context.Context) (done bool, err error) {
 			continue
 		}
 		if f.haveSeq && entry.Seq <= f.lastSeq {
-			continue
+			// On a re-created stream an old seq with a newer timestamp than anything
+			// delivered cannot be a duplicate: the server restarted and numbers from 1
+			// again. Follow its sequence from here.
+			if !f.recreated || !entry.Timestamp.After(f.lastTS) {
+				continue
+			}
 		}
+		f.recreated = false
 		f.haveSeq, f.lastSeq = true, entry.Seq
 		if entry.Timestamp.After(f.lastTS) {
 			f.lastTS = entry.Timestamp

@@ -203,6 +203,15 @@ func (s *Server) ForgetStreams() {
 	s.streams = map[string]*stream{}
 }
 
+// Restart forgets streams and stored logs and numbers new entries from 1 again, as a
+// restarted collector would.
+func (s *Server) Restart() {
+	s.ForgetStreams()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.logs, s.seq = nil, 0
+}
+
 // ActiveConns counts attached WebSockets.
 func (s *Server) ActiveConns() int {
 	s.mu.Lock()
