@@ -25,6 +25,9 @@ func newConditions(cfg ConditionsConfig, set component.TelemetrySettings) (*cond
 	if set.Logger == nil {
 		set.Logger = zap.NewNop()
 	}
+	// At debug level OTTL logs every evaluated record in full, which would print the very values
+	// this processor exists to hide; keep its logger at info and above.
+	set.Logger = set.Logger.WithOptions(zap.IncreaseLevel(zap.InfoLevel))
 	var errs []error
 	c := &conditions{}
 	if len(cfg.LogRecord) > 0 {
