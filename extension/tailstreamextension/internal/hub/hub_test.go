@@ -1,0 +1,164 @@
+package hub
+
+import (
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/logfilter"
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/ring"
+)
+
+type counts struct {
+	mu                            sync.Mutex
+	filtered, evaluated, streamed int64
+	dropped                       map[string]int64
+	active                        int64
+}
+
+func (c *counts) Filtered(n int64)  { c.mu.Lock(); c.filtered += n; c.mu.Unlock() }
+func (c *counts) Evaluated(n int64) { c.mu.Lock(); c.evaluated += n; c.mu.Unlock() }
+func (c *counts) Streamed(n int64)  { c.mu.Lock(); c.streamed += n; c.mu.Unlock() }
+func (c *counts) Dropped(r string, n int64) {
+	c.mu.Lock()
+	if c.dropped == nil {
+		c.dropped = map[string]int64{}
+	}
+	c.dropped[r] += n
+	c.mu.Unlock()
+}
+func (c *counts) StreamsActive(d int64) { c.mu.Lock(); c.active += d; c.mu.Unlock() }
+
+func compile(t testing.TB, s logfilter.Spec) *logfilter.Filter {
+	c, err := logfilter.NewCompiler(componenttest.NewNopTelemetrySettings())
+	require.NoError(t, err)
+	f, err := c.Compile(s, time.Now())
+	require.NoError(t, err)
+	return f
+}
+
+func entriesFor(job string, n int) []*ring.Entry {
+	out := make([]*ring.Entry, n)
+	for i := range out {
+		out[i] = &ring.Entry{JobID: job, Message: job + " " + strconv.Itoa(i), Level: "info", Ingested: time.Now()}
+	}
+	return out
+}
+
+var limits = Limits{MaxStreams: 10, MaxStreamsPerUser: 3, Expiry: time.Hour, IdleTimeout: time.Minute}
+
+func TestIngestQueuesDropsAndIndex(t *testing.T) {
+	m := &counts{}
+	h := New(ring.New(100, time.Hour), limits, m)
+	now := time.Now()
+	j1, err := h.Create("u", compile(t, logfilter.Spec{JobID: "j1"}), nil, Options{Follow: true, RateLimit: 1000, BufferSize: 5}, false, now)
+	require.NoError(t, err)
+	all, err := h.Create("u", compile(t, logfilter.Spec{}), nil, Options{Follow: true, RateLimit: 3, BufferSize: 100}, false, now)
+	require.NoError(t, err)
+
+	h.Ingest(entriesFor("j1", 8), nil, now)
+	h.Ingest(entriesFor("j2", 2), nil, now)
+	assert.Len(t, j1.Drain(nil), 5)
+	st := j1.Stats(now)
+	assert.EqualValues(t, 3, st.DroppedFull)
+	assert.EqualValues(t, 2, st.LinesFiltered, "the j2 lines, rejected by the index without evaluation")
+	assert.Equal(t, 3, len(all.Drain(nil)), "burst of 3 then rate limited")
+	assert.EqualValues(t, 7, all.Stats(now).DroppedRate)
+	assert.Equal(t, StatusRateLimited, all.Status(now))
+	assert.Equal(t, StatusActive, all.Status(now.Add(2*time.Second)))
+	assert.EqualValues(t, 2*10-(8+10), m.filtered, "n streams × lines − matches")
+	assert.EqualValues(t, 8+10, m.evaluated, "j1 stream evaluated only j1 lines")
+	assert.Equal(t, map[string]int64{ReasonBufferFull: 3, ReasonRateLimited: 7}, m.dropped)
+
+	rep := all.TakeDropReport()
+	assert.EqualValues(t, 7, rep.RateLimited)
+	assert.Zero(t, all.TakeDropReport().RateLimited, "reported once")
+}
+
+func TestLimitsSweepAndAttach(t *testing.T) {
+	m := &counts{}
+	h := New(ring.New(10, time.Hour), limits, m)
+	now := time.Now()
+	f := compile(t, logfilter.Spec{})
+	opts := Options{RateLimit: 10, BufferSize: 10}
+	var ss []*Stream
+	for i := 0; i < 3; i++ {
+		s, err := h.Create("u", f, nil, opts, false, now)
+		require.NoError(t, err)
+		ss = append(ss, s)
+	}
+	_, err := h.Create("u", f, nil, opts, false, now)
+	assert.ErrorIs(t, err, ErrTooManyUserStreams)
+	assert.EqualValues(t, 3, m.active)
+
+	a, first, ok := ss[0].Attach()
+	require.True(t, ok)
+	assert.True(t, first)
+	b, first, _ := ss[0].Attach()
+	assert.False(t, first)
+	<-a.Done()
+	assert.Equal(t, EndReplaced, ss[0].Reason(a))
+
+	removed := h.Sweep(now.Add(2 * time.Minute))
+	assert.Len(t, removed, 2, "the two unattached streams idled out")
+	assert.Equal(t, EndIdle, removed[ss[1]])
+	removed = h.Sweep(now.Add(2 * time.Hour))
+	assert.Equal(t, EndExpired, removed[ss[0]])
+	<-b.Done()
+	assert.Equal(t, EndExpired, ss[0].Reason(b))
+	assert.Zero(t, h.Len())
+	assert.Zero(t, m.active)
+	_, _, ok = ss[0].Attach()
+	assert.False(t, ok, "an ended stream cannot be attached")
+}
+
+func TestScopeBeforeFilter(t *testing.T) {
+	h := New(ring.New(10, time.Hour), limits, nil)
+	now := time.Now()
+	onlyHigh := func(e *ring.Entry) bool { return e.QueueName == "high" }
+	s, err := h.Create("u", compile(t, logfilter.Spec{OTTL: `true`}), onlyHigh, Options{RateLimit: 100, BufferSize: 10}, false, now)
+	require.NoError(t, err)
+	h.Ingest([]*ring.Entry{{QueueName: "low", Ingested: now}, {QueueName: "high", Ingested: now}}, nil, now)
+	got := s.Drain(nil)
+	require.Len(t, got, 1)
+	assert.Equal(t, "high", got[0].QueueName)
+	assert.Len(t, h.Select(compile(t, logfilter.Spec{}), onlyHigh, 0, 0, 0, now), 1)
+}
+
+// BenchmarkIngest is the pipeline's cost per line with 500 job-filtered streams (one job
+// each, the latency scenario) and with 50 unfiltered streams whose clients never read.
+func BenchmarkIngest(b *testing.B) {
+	for _, tc := range []struct {
+		name    string
+		streams int
+		spec    func(i int) logfilter.Spec
+	}{
+		{"no_streams", 0, nil},
+		{"500_job_streams", 500, func(i int) logfilter.Spec { return logfilter.Spec{JobID: "job-" + strconv.Itoa(i)} }},
+		{"50_unfiltered_full_queues", 50, func(int) logfilter.Spec { return logfilter.Spec{} }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			h := New(ring.New(100_000, time.Hour), Limits{MaxStreams: 1000, MaxStreamsPerUser: 1000, Expiry: time.Hour, IdleTimeout: time.Hour}, nil)
+			now := time.Now()
+			for i := 0; i < tc.streams; i++ {
+				_, err := h.Create("u", compile(b, tc.spec(i)), nil, Options{RateLimit: 1000, BufferSize: 1000}, false, now)
+				require.NoError(b, err)
+			}
+			batch := make([]*ring.Entry, 500)
+			for i := range batch {
+				batch[i] = &ring.Entry{JobID: "job-" + strconv.Itoa(i), Level: "info", Message: "m", Ingested: now}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				h.Ingest(batch, nil, now)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/line")
+		})
+	}
+}
