@@ -9,7 +9,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 )
 
-const fixtureJobs = "/work/shared/fixtures/go-redis-work-queue/completed_jobs.jsonl"
+const fixtureJobs = "../../testdata/go-redis-work-queue/completed_jobs.jsonl"
 
 var sinkCtx Context
 var sinkOK bool
@@ -92,7 +92,7 @@ func firstFixtureLine(b testing.TB) []byte {
 	b.Helper()
 	f, err := os.Open(fixtureJobs)
 	if err != nil {
-		b.Skipf("fixture not available: %v", err)
+		b.Fatalf("fixture not available: %v", err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
