@@ -43,12 +43,24 @@ func FuzzScan(f *testing.F) {
 					t.Fatalf("ssn %q does not validate", txt)
 				}
 			case IPv4:
-				if _, err := netip.ParseAddr(txt); err != nil {
+				if a, err := netip.ParseAddr(txt); err != nil || !a.Is4() || !ValidIPv4(txt) {
 					t.Fatalf("ipv4 %q does not parse", txt)
 				}
 			case IPv6:
 				if !ValidIPv6(txt) {
 					t.Fatalf("ipv6 %q does not validate", txt)
+				}
+			case Phone:
+				d := 0
+				for i := 0; i < len(txt); i++ {
+					if txt[i] >= '0' && txt[i] <= '9' {
+						d++
+					} else if strings.IndexByte("+-. ()", txt[i]) < 0 {
+						t.Fatalf("phone %q has a non-separator", txt)
+					}
+				}
+				if d < 8 || d > 15 {
+					t.Fatalf("phone %q has %d digits", txt, d)
 				}
 			case Email:
 				if strings.Count(txt, "@") != 1 {
