@@ -47,6 +47,8 @@ type Hub struct {
 
 	ingestMu sync.Mutex // serialises ingest so each queue receives lines in seq order
 	lines    atomic.Uint64
+	batchGen uint64    // guarded by ingestMu
+	touched  []*Stream // guarded by ingestMu
 
 	mu        sync.RWMutex
 	streams   map[string]*Stream
@@ -87,7 +89,9 @@ func (h *Hub) Ingest(entries []*ring.Entry, live []logfilter.Live, now time.Time
 		return
 	}
 	var evaluated, matched, dropRate, dropFull int64
-	touched := make(map[*Stream]struct{}, 8)
+	// touched lists the streams to wake once per batch; batchGen dedupes without a map.
+	h.batchGen++
+	touched := h.touched[:0]
 	offer := func(s *Stream, e *ring.Entry, l *logfilter.Live) {
 		evaluated++
 		if !s.matches(e, l) {
@@ -96,7 +100,10 @@ func (h *Hub) Ingest(entries []*ring.Entry, live []logfilter.Live, now time.Time
 		matched++
 		switch s.offer(e, now) {
 		case outQueued:
-			touched[s] = struct{}{}
+			if s.batchGen != h.batchGen {
+				s.batchGen = h.batchGen
+				touched = append(touched, s)
+			}
 		case outRateLimited:
 			dropRate++
 		case outBufferFull:
@@ -117,9 +124,11 @@ func (h *Hub) Ingest(entries []*ring.Entry, live []logfilter.Live, now time.Time
 			offer(s, e, l)
 		}
 	}
-	for s := range touched {
+	for _, s := range touched {
 		s.signal()
 	}
+	clear(touched)
+	h.touched = touched
 	if h.metrics != nil {
 		h.metrics.Evaluated(evaluated)
 		// Streams indexed under another job rejected the line without an evaluation.

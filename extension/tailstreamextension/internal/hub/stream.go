@@ -63,10 +63,11 @@ type Stream struct {
 	// up to it, and the queue holds what came after.
 	StartSeq uint64
 
-	filter atomic.Pointer[logfilter.Filter]
-	scope  func(*ring.Entry) bool // the owner's RBAC scope; nil = unscoped
-	hub    *Hub
-	seen0  uint64 // hub line count at creation, for lines_filtered
+	filter   atomic.Pointer[logfilter.Filter]
+	scope    func(*ring.Entry) bool // the owner's RBAC scope; nil = unscoped
+	hub      *Hub
+	seen0    uint64 // hub line count at creation, for lines_filtered
+	batchGen uint64 // last ingest batch that queued here; guarded by the hub's ingestMu
 
 	notify chan struct{}
 	done   chan struct{} // closed when the stream ends
