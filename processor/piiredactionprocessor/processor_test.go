@@ -378,3 +378,42 @@ func TestMetricDataPoints(t *testing.T) {
 	assert.Equal(t, "[REDACTED:email]", on.At(0).Sum().DataPoints().At(0).Attributes().AsRaw()["user"])
 	assert.Equal(t, "[REDACTED:ipv4]", on.At(1).Histogram().DataPoints().At(0).Attributes().AsRaw()["client"])
 }
+
+func TestConditionErrorFailsClosed(t *testing.T) {
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	cfg := defaultCfg()
+	// Indexing a string attribute is a runtime error in OTTL.
+	cfg.Conditions.LogRecord = []string{`attributes["tenant"]["region"] == "eu"`}
+	require.NoError(t, cfg.Validate())
+	sink := new(consumertest.LogsSink)
+	p, err := NewFactory().CreateLogs(context.Background(), metadatatest.NewSettings(tel), cfg, sink)
+	require.NoError(t, err)
+	ld, _ := oneLog("mail a@example.com", map[string]any{"tenant": "eu"})
+	require.NoError(t, p.ConsumeLogs(context.Background(), ld))
+	require.NoError(t, p.Shutdown(context.Background()))
+	assert.Equal(t, "mail [REDACTED:email]", firstLog(sink.AllLogs()[0]).Body().Str())
+	metadatatest.AssertEqualProcessorPiiredactionConditionErrors(t, tel, []metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
+}
+
+func TestDataPointConditions(t *testing.T) {
+	md := pmetric.NewMetrics()
+	dps := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics().AppendEmpty().SetEmptyGauge().DataPoints()
+	a := dps.AppendEmpty().Attributes()
+	a.PutStr("user", "bob@example.com")
+	a.PutBool("pii", true)
+	dps.AppendEmpty().Attributes().PutStr("user", "eve@example.com")
+
+	cfg := defaultCfg()
+	cfg.Scope.MetricDataPointAttributes = true
+	cfg.Conditions.DataPoint = []string{`attributes["pii"] == true`}
+	require.NoError(t, cfg.Validate())
+	sink := new(consumertest.MetricsSink)
+	p, err := NewFactory().CreateMetrics(context.Background(), processortest.NewNopSettings(NewFactory().Type()), cfg, sink)
+	require.NoError(t, err)
+	require.NoError(t, p.ConsumeMetrics(context.Background(), md))
+	require.NoError(t, p.Shutdown(context.Background()))
+	out := sink.AllMetrics()[0].ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Gauge().DataPoints()
+	assert.Equal(t, "[REDACTED:email]", out.At(0).Attributes().AsRaw()["user"])
+	assert.Equal(t, "eve@example.com", out.At(1).Attributes().AsRaw()["user"])
+}
