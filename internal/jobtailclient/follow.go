@@ -199,7 +199,10 @@ func (f *follower) once(ctx context.Context) (done bool, err error) {
 
 	h := http.Header{}
 	f.c.authHeader(h)
-	if f.haveSeq {
+	// Last-Event-ID only means something to the stream that numbered those entries; a
+	// re-created stream (possibly on a restarted server that numbers from 1 again) would
+	// withhold everything up to it, so it replays by time instead (since, above).
+	if f.haveSeq && !f.recreated {
 		h.Set("Last-Event-ID", strconv.FormatUint(f.lastSeq, 10))
 	}
 	conn, resp, derr := websocket.Dial(ctx, f.c.wsURL(f.stream.StreamID), &websocket.DialOptions{

@@ -57,6 +57,9 @@ type stream struct {
 	id    string
 	req   jobtailclient.StreamRequest
 	conns map[*websocket.Conn]chan []byte
+	// after holds each connection's Last-Event-ID: like the real server, nothing at or
+	// below it is sent on that connection, live or replayed.
+	after map[*websocket.Conn]uint64
 }
 
 // New starts a fake server; it is closed when the test ends.
@@ -156,7 +159,10 @@ func (s *Server) AppendLog(e jobtailclient.LogEntry) uint64 {
 		if !st.req.Options.Follow || !matches(st.req.Filters, e) {
 			continue
 		}
-		for _, ch := range st.conns {
+		for c, ch := range st.conns {
+			if e.Seq <= st.after[c] {
+				continue
+			}
 			select {
 			case ch <- b:
 			default: // a stuck test client must not wedge the fake
@@ -358,7 +364,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.nextID++
 	id := fmt.Sprintf("%032x", s.nextID)
-	s.streams[id] = &stream{id: id, req: req, conns: map[*websocket.Conn]chan []byte{}}
+	s.streams[id] = &stream{id: id, req: req, conns: map[*websocket.Conn]chan []byte{}, after: map[*websocket.Conn]uint64{}}
 	s.creates = append(s.creates, req)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, jobtailclient.StreamInfo{
@@ -451,6 +457,7 @@ func (s *Server) handleAttach(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if after, perr := strconv.ParseUint(last, 10, 64); perr == nil && last != "" && !s.IgnoreLastEventID {
+		st.after[conn] = after
 		for _, e := range matching {
 			if e.Seq > after {
 				b, _ := json.Marshal(e)
