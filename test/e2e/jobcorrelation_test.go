@@ -86,9 +86,9 @@ var zapSeverity = map[string]plog.SeverityNumber{
 // TestWorkerLogIntake feeds the real upstream capture through collector.yaml's filelog
 // receiver and the pipeline, and checks every line came out whole, parsed, and in order.
 func TestWorkerLogIntake(t *testing.T) {
-	fixture := filepath.Join(repoRoot, "..", "shared", "fixtures", "go-redis-work-queue", "worker_and_producer.log")
+	fixture := filepath.Join(repoRoot, "testdata", "go-redis-work-queue", "worker_and_producer.log")
 	if _, err := os.Stat(fixture); err != nil {
-		t.Skipf("fixture not available: %v", err)
+		t.Fatalf("fixture not available: %v", err)
 	}
 	data, err := os.ReadFile(fixture)
 	if err != nil {
