@@ -364,3 +364,30 @@ func TestFollowAcrossServerRestart(t *testing.T) {
 	e, _ = nextEntry(t, ch)
 	assert.Equal(t, "and then", e.Message)
 }
+
+func TestFollowOverTLSWithToken(t *testing.T) {
+	srv := jobtailtest.NewTLS(t)
+	srv.Token = "tls-token"
+	srv.Seed(base)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600))
+	// host:port with a CA file means https, and the stream goes over wss.
+	c, err := jobtailclient.New(jobtailclient.Options{Endpoint: srv.Endpoint(), Token: "tls-token", CAFile: caFile})
+	require.NoError(t, err)
+	require.Equal(t, "https://"+srv.Endpoint()+"/api/v1", c.BaseURL())
+	ch, stop := followJob(t, c, jobtailtest.JobOK)
+	defer stop()
+	e, _ := nextEntry(t, ch)
+	assert.Equal(t, "job started", e.Message)
+
+	// Without the token the stream cannot be created, and following stops instead of retrying.
+	noTok, err := jobtailclient.New(jobtailclient.Options{Endpoint: srv.Endpoint(), CAFile: caFile})
+	require.NoError(t, err)
+	var last jobtailclient.Event
+	for ev := range noTok.Follow(context.Background(), jobtailclient.StreamRequest{Options: jobtailclient.StreamOptions{Follow: true}}, jobtailclient.FollowOptions{}) {
+		last = ev
+	}
+	var ae *jobtailclient.APIError
+	require.ErrorAs(t, last.Err, &ae)
+	assert.Equal(t, http.StatusUnauthorized, ae.StatusCode)
+}

@@ -63,7 +63,13 @@ type stream struct {
 }
 
 // New starts a fake server; it is closed when the test ends.
-func New(t testing.TB) *Server {
+func New(t testing.TB) *Server { return start(t, false) }
+
+// NewTLS starts a fake server speaking https/wss with httptest's self-signed certificate
+// (Server.Certificate()).
+func NewTLS(t testing.TB) *Server { return start(t, true) }
+
+func start(t testing.TB, useTLS bool) *Server {
 	s := &Server{
 		jobTraces: map[string]jobtailclient.JobTrace{},
 		summaries: map[string]jobtailclient.TraceSummary{},
@@ -77,7 +83,11 @@ func New(t testing.TB) *Server {
 	mux.HandleFunc("POST /api/v1/logs/streams", s.auth(s.handleCreate))
 	mux.HandleFunc("GET /api/v1/logs/streams/{id}", s.auth(s.handleAttach))
 	mux.HandleFunc("DELETE /api/v1/logs/streams/{id}", s.auth(s.handleDelete))
-	s.Server = httptest.NewServer(mux)
+	if useTLS {
+		s.Server = httptest.NewTLSServer(mux)
+	} else {
+		s.Server = httptest.NewServer(mux)
+	}
 	t.Cleanup(func() {
 		s.DropConnections()
 		s.Close()
@@ -86,7 +96,9 @@ func New(t testing.TB) *Server {
 }
 
 // Endpoint is host:port of the fake.
-func (s *Server) Endpoint() string { return strings.TrimPrefix(s.URL, "http://") }
+func (s *Server) Endpoint() string {
+	return strings.TrimPrefix(strings.TrimPrefix(s.URL, "http://"), "https://")
+}
 
 // AddJob adds a job (newest first is the server's order; jobs are kept sorted by start).
 func (s *Server) AddJob(j jobtailclient.Job) {
