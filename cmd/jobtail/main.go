@@ -38,7 +38,9 @@ type connFlags struct {
 
 func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.endpoint, "endpoint", envOr("JOBTAIL_ENDPOINT", jobtailclient.DefaultEndpoint), "tailstream API endpoint, host:port or URL (env JOBTAIL_ENDPOINT)")
-	fs.StringVar(&c.token, "token", os.Getenv("JOBTAIL_TOKEN"), "bearer token (env JOBTAIL_TOKEN)")
+	// JOBTRACE_TOKEN is what collector.yaml gives its admin user, so a local collector and
+	// jobtail started from the same shell agree without more setup.
+	fs.StringVar(&c.token, "token", envOr("JOBTAIL_TOKEN", os.Getenv("JOBTRACE_TOKEN")), "bearer token (env JOBTAIL_TOKEN, else JOBTRACE_TOKEN)")
 	fs.StringVar(&c.caFile, "ca-file", os.Getenv("JOBTAIL_CA_FILE"), "PEM CA bundle to verify the server (implies https; env JOBTAIL_CA_FILE)")
 	fs.BoolVar(&c.insecure, "insecure-skip-verify", false, "use https without verifying the server certificate (testing only)")
 }

@@ -67,6 +67,12 @@ func TestEndpointAndTokenFromEnv(t *testing.T) {
 	code, _, errOut = runCLI(t, "jobs", "--token", "wrong")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "401 unauthorized")
+
+	// The collector's own admin token is the fallback.
+	t.Setenv("JOBTAIL_TOKEN", "")
+	t.Setenv("JOBTRACE_TOKEN", "tok-123")
+	code, _, errOut = runCLI(t, "jobs")
+	require.Equal(t, 0, code, errOut)
 }
 
 func TestTraceCommand(t *testing.T) {
