@@ -417,3 +417,26 @@ func TestDataPointConditions(t *testing.T) {
 	assert.Equal(t, "[REDACTED:email]", out.At(0).Attributes().AsRaw()["user"])
 	assert.Equal(t, "eve@example.com", out.At(1).Attributes().AsRaw()["user"])
 }
+
+func TestKeyNameActions(t *testing.T) {
+	tests := []struct {
+		action Action
+		want   string // regexp for the value of "password"
+	}{
+		{ActionMask, `^\[REDACTED:key_name\]$`},
+		{ActionFixed, `^\*\*\*\*$`},
+		{ActionHash, `^\[HMAC:key_name:[0-9a-f]{32}\]$`},
+		{ActionPartial, `^\*{7}-\*{5}-2345$`}, // separators are kept
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.action), func(t *testing.T) {
+			cfg := defaultCfg()
+			cfg.HMACKey = testKey
+			cfg.Detectors = map[string]DetectorConfig{"key_name": {Action: tt.action}}
+			ld, _ := oneLog("x", map[string]any{"password": "correct-horse-2345", "user": "bob"})
+			a := firstLog(runLogs(t, cfg, ld)).Attributes().AsRaw()
+			assert.Regexp(t, tt.want, a["password"])
+			assert.Equal(t, "bob", a["user"])
+		})
+	}
+}
