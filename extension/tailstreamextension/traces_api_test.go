@@ -425,3 +425,37 @@ func TestManyBackendsConfigured(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	assert.Len(t, body["backends"], 12)
 }
+
+// TestIngestWhileQuerying runs the pipeline side and the API side at once; with -race it
+// checks that answers never see a half-written trace or catalog entry.
+func TestIngestWhileQuerying(t *testing.T) {
+	srv := startTraceServer(t, nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			tr := fmt.Sprintf("%032x", i+1)
+			td := buildTraces(tr, spanSpec{service: "jobqueue", name: "process high_priority", id: fmt.Sprintf("%016x", i+1),
+				kind: ptrace.SpanKindConsumer, start: i, end: i + 5, attrs: jobAttrs(fmt.Sprintf("c%d", i), "high_priority", "w1", "succeeded", 1, nil)})
+			_ = srv.ext.PublishTraces(context.Background(), td)
+		}
+	}()
+	for i := 0; ; i++ {
+		select {
+		case <-done:
+			code, body := srv.get(t, "/jobs?limit=1000", tokViewer)
+			require.Equal(t, http.StatusOK, code)
+			assert.Len(t, body["jobs"], 200)
+			return
+		default:
+		}
+		code, body := srv.get(t, "/jobs?limit=5", tokViewer)
+		require.Equal(t, http.StatusOK, code)
+		for _, j := range body["jobs"].([]any) {
+			id := j.(map[string]any)["trace_id"].(string)
+			code, sum := srv.get(t, "/traces/"+id+"/summary", tokViewer)
+			require.Equal(t, http.StatusOK, code)
+			assert.EqualValues(t, 1, sum["spans_count"])
+		}
+	}
+}
