@@ -117,14 +117,19 @@ func (p *piiProcessor) endRecord(t *tally, attrs pcommon.Map) bool {
 	return true
 }
 
-func (p *piiProcessor) resourceAndScope(res, scope pcommon.Map, t *tally) {
+// Resource and scope attributes are not records: their counts go to telemetry only.
+func (p *piiProcessor) resource(res pcommon.Map, t *tally) {
 	if p.cfg.Scope.ResourceAttributes {
 		p.r.redactMap(res, fieldResourceAttributes, t)
+		t.resetRecord()
 	}
+}
+
+func (p *piiProcessor) scope(scope pcommon.Map, t *tally) {
 	if p.cfg.Scope.ScopeAttributes {
 		p.r.redactMap(scope, fieldScopeAttributes, t)
+		t.resetRecord()
 	}
-	t.resetRecord()
 }
 
 func (p *piiProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
@@ -135,10 +140,11 @@ func (p *piiProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)
+		p.resource(rl.Resource().Attributes(), t)
 		sls := rl.ScopeLogs()
 		for j := 0; j < sls.Len(); j++ {
 			sl := sls.At(j)
-			p.resourceAndScope(rl.Resource().Attributes(), sl.Scope().Attributes(), t)
+			p.scope(sl.Scope().Attributes(), t)
 			lrs := sl.LogRecords()
 			for k := 0; k < lrs.Len(); k++ {
 				lr := lrs.At(k)
@@ -181,10 +187,11 @@ func (p *piiProcessor) processTraces(ctx context.Context, td ptrace.Traces) (ptr
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
+		p.resource(rs.Resource().Attributes(), t)
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			ss := sss.At(j)
-			p.resourceAndScope(rs.Resource().Attributes(), ss.Scope().Attributes(), t)
+			p.scope(ss.Scope().Attributes(), t)
 			spans := ss.Spans()
 			for k := 0; k < spans.Len(); k++ {
 				span := spans.At(k)
@@ -246,10 +253,11 @@ func (p *piiProcessor) processMetrics(ctx context.Context, md pmetric.Metrics) (
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
+		p.resource(rm.Resource().Attributes(), t)
 		sms := rm.ScopeMetrics()
 		for j := 0; j < sms.Len(); j++ {
 			sm := sms.At(j)
-			p.resourceAndScope(rm.Resource().Attributes(), sm.Scope().Attributes(), t)
+			p.scope(sm.Scope().Attributes(), t)
 			if !p.cfg.Scope.MetricDataPointAttributes {
 				continue
 			}
