@@ -45,6 +45,12 @@ func jobtailBin(t *testing.T) string {
 	return bin
 }
 
+// jobtailEnv is the test's environment with the endpoint set and no token from the
+// developer's shell (the harness's collector has no users).
+func jobtailEnv(endpoint string) []string {
+	return append(os.Environ(), "JOBTAIL_ENDPOINT="+endpoint, "JOBTAIL_TOKEN=", "JOBTRACE_TOKEN=")
+}
+
 // runJobtail runs the scriptable mode against the collector and returns stdout; a non-zero
 // exit fails the test with stderr.
 func runJobtail(t *testing.T, c *Collector, args ...string) (string, error) {
@@ -52,7 +58,7 @@ func runJobtail(t *testing.T, c *Collector, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, jobtailBin(t), args...)
-	cmd.Env = append(os.Environ(), "JOBTAIL_ENDPOINT="+c.TailstreamURL)
+	cmd.Env = jobtailEnv(c.TailstreamURL)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -149,7 +155,7 @@ func TestJobtailScriptable(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	follow := exec.CommandContext(ctx, jobtailBin(t), "logs", "--job-id", retried.ID, "--follow", "--tail", "0", "--json")
-	follow.Env = append(os.Environ(), "JOBTAIL_ENDPOINT="+c.TailstreamURL)
+	follow.Env = jobtailEnv(c.TailstreamURL)
 	stdout, err := follow.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -319,7 +325,7 @@ func TestJobtailTmux(t *testing.T) {
 		return string(out)
 	}
 	t.Cleanup(func() { _ = exec.Command("tmux", "-L", sock, "kill-server").Run() })
-	cmdline := fmt.Sprintf("env TERM=xterm-256color JOBTAIL_ENDPOINT=%s %s", c.TailstreamURL, jobtailBin(t))
+	cmdline := fmt.Sprintf("env TERM=xterm-256color JOBTAIL_TOKEN= JOBTRACE_TOKEN= JOBTAIL_ENDPOINT=%s %s", c.TailstreamURL, jobtailBin(t))
 	tmux("-f", "/dev/null", "new-session", "-d", "-s", "ui", "-x", "150", "-y", "36", cmdline)
 
 	screen := func() string { return tmux("capture-pane", "-p", "-t", "ui") }
@@ -445,6 +451,7 @@ func startFollow(t *testing.T, endpoint string, args ...string) (*followLines, c
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, jobtailBin(t), append([]string{"logs", "--follow", "--json", "--endpoint", endpoint}, args...)...)
+	cmd.Env = jobtailEnv(endpoint)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
