@@ -325,7 +325,9 @@ func TestJobtailTmux(t *testing.T) {
 		return string(out)
 	}
 	t.Cleanup(func() { _ = exec.Command("tmux", "-L", sock, "kill-server").Run() })
-	cmdline := fmt.Sprintf("env TERM=xterm-256color JOBTAIL_TOKEN= JOBTRACE_TOKEN= JOBTAIL_ENDPOINT=%s %s", c.TailstreamURL, jobtailBin(t))
+	// PATH is emptied so `o` finds no xdg-open (no browser opens on a developer's machine) and
+	// takes the show-and-copy path.
+	cmdline := fmt.Sprintf("env PATH=/nonexistent TERM=xterm-256color JOBTAIL_TOKEN= JOBTRACE_TOKEN= JOBTAIL_ENDPOINT=%s %s", c.TailstreamURL, jobtailBin(t))
 	tmux("-f", "/dev/null", "new-session", "-d", "-s", "ui", "-x", "150", "-y", "36", cmdline)
 
 	screen := func() string { return tmux("capture-pane", "-p", "-t", "ui") }
@@ -369,6 +371,10 @@ func TestJobtailTmux(t *testing.T) {
 		return strings.Contains(s, "(enter/esc: back to tree)") && strings.Contains(s, "span_id ") && strings.Contains(s, " = ")
 	})
 	tmux("send-keys", "-t", "ui", "Escape")
+
+	// Open Trace without a browser: the URL is shown (and copied with OSC 52).
+	tmux("send-keys", "-t", "ui", "o")
+	waitScreen("the trace URL", func(s string) bool { return strings.Contains(s, "trace URL (copied to clipboard): http") })
 
 	if p := os.Getenv("JOBTAIL_CAPTURE"); p != "" {
 		if err := os.WriteFile(p, []byte(final), 0o644); err != nil {
