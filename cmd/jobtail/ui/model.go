@@ -186,6 +186,11 @@ func (m *Model) Init() tea.Cmd {
 	if m.cfg.InitialFilters.Describe() != "all logs" {
 		cmds = append(cmds, m.createStream(m.cfg.InitialFilters))
 	}
+	if id := m.cfg.InitialFilters.JobID; id != "" {
+		// Started for one job (jobtail --job-id X): show its trace too.
+		m.selectedJob, m.traceLoad, m.focus = id, true, PanelTrace
+		cmds = append(cmds, m.fetchTrace(id, ""))
+	}
 	return tea.Batch(cmds...)
 }
 

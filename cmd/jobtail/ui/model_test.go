@@ -47,6 +47,11 @@ type harness struct {
 
 func start(t *testing.T, openErr error, w, h int) *harness {
 	t.Helper()
+	return startWith(t, openErr, w, h, jobtailclient.StreamFilters{})
+}
+
+func startWith(t *testing.T, openErr error, w, h int, initial jobtailclient.StreamFilters) *harness {
+	t.Helper()
 	srv := jobtailtest.New(t)
 	srv.Seed(base)
 	c, err := jobtailclient.New(jobtailclient.Options{Endpoint: srv.Endpoint()})
@@ -58,9 +63,10 @@ func start(t *testing.T, openErr error, w, h int) *harness {
 			hs.opened <- u
 			return openErr
 		},
-		Clipboard:     hs.clipboard,
-		Now:           func() time.Time { return base.Add(10 * time.Second) },
-		FollowOptions: jobtailclient.FollowOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond},
+		Clipboard:      hs.clipboard,
+		Now:            func() time.Time { return base.Add(10 * time.Second) },
+		FollowOptions:  jobtailclient.FollowOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond},
+		InitialFilters: initial,
 	})
 	hs.tm = teatest.NewTestModel(t, hs.model, teatest.WithInitialTermSize(w, h))
 	t.Cleanup(func() {
@@ -331,4 +337,9 @@ func TestMatchCountFollowsScrollbackTrim(t *testing.T) {
 	assert.Len(t, m.entries, maxLogLines)
 	assert.Equal(t, CountMatches(m.entries, "needle"), m.matchCount, "trimmed matches leave the count")
 	assert.Equal(t, 3, m.matchCount, "three needles trimmed, one added")
+}
+
+func TestTUIStartedForOneJob(t *testing.T) {
+	hs := startWith(t, nil, 140, 40, jobtailclient.StreamFilters{JobID: jobtailtest.JobOK, LogLevel: []string{"info"}})
+	hs.waitFor(t, "db query (postgres)", "job=job-ok-1 level=info", "job completed", "focus: trace")
 }
