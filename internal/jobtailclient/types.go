@@ -10,6 +10,7 @@ import (
 
 // Job statuses as the API reports them.
 const (
+	StatusQueued       = "queued" // enqueued, no attempt started yet
 	StatusRunning      = "running"
 	StatusSucceeded    = "succeeded"
 	StatusRetried      = "retried"
@@ -18,7 +19,7 @@ const (
 )
 
 // JobStatuses lists the statuses the jobs filter cycles through, in display order.
-var JobStatuses = []string{StatusRunning, StatusSucceeded, StatusRetried, StatusDeadLettered, StatusAbandoned}
+var JobStatuses = []string{StatusQueued, StatusRunning, StatusSucceeded, StatusRetried, StatusDeadLettered, StatusAbandoned}
 
 // Job is one entry of GET /jobs.
 type Job struct {

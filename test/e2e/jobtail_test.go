@@ -347,9 +347,9 @@ func TestJobtailTmux(t *testing.T) {
 	}
 	waitScreen("the jobs list", func(s string) bool { return strings.Contains(s, "● API ok") && strings.Contains(s, "dead_lettered") })
 
-	// Filter to dead-lettered jobs with the keyboard: s cycles all → running → succeeded →
-	// retried → dead_lettered.
-	for range 4 {
+	// Filter to dead-lettered jobs with the keyboard: s cycles all → queued → running →
+	// succeeded → retried → dead_lettered.
+	for range 5 {
 		tmux("send-keys", "-t", "ui", "s")
 		time.Sleep(100 * time.Millisecond)
 	}

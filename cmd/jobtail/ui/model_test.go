@@ -158,9 +158,9 @@ func TestTUIJobsFiltersAndLiveRefresh(t *testing.T) {
 	hs := start(t, nil, 120, 30)
 	hs.waitFor(t, jobtailtest.JobOK)
 
-	hs.keys("s") // running: none
-	hs.waitFor(t, "status:running", "no jobs yet")
-	hs.keys("s") // succeeded
+	hs.keys("s") // queued: none
+	hs.waitFor(t, "status:queued", "no jobs yet")
+	hs.keys("s", "s") // running, succeeded
 	hs.waitFor(t, "status:succeeded queue:all · 1 shown")
 
 	// Live refresh: a new succeeded job shows up without a key press.

@@ -59,6 +59,7 @@ const (
 )
 
 var statusGlyphs = map[string]string{
+	jobtailclient.StatusQueued:       "…",
 	jobtailclient.StatusRunning:      "◌",
 	jobtailclient.StatusSucceeded:    "✓",
 	jobtailclient.StatusRetried:      "↻",
