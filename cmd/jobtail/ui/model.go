@@ -263,19 +263,29 @@ func waitEvents(gen int, ch <-chan jobtailclient.Event) tea.Cmd {
 
 // Close stops the log stream and waits for it to be deleted server-side.
 func (m *Model) Close() {
-	m.stopStream()
+	if done := m.stopStream(); done != nil {
+		<-done
+	}
 }
 
-func (m *Model) stopStream() {
-	if m.cancelStream != nil {
-		m.cancelStream()
-		m.cancelStream = nil
-		if ch := m.events; ch != nil {
-			for range ch { //nolint:revive // wait for the follower to delete its stream
-			}
-		}
-		m.events = nil
+// stopStream cancels the current stream. The follower deletes it server-side and then
+// closes its channel; the returned channel closes when that is over. Switching streams does
+// not wait for it, so a slow server never freezes the UI.
+func (m *Model) stopStream() <-chan struct{} {
+	if m.cancelStream == nil {
+		return nil
 	}
+	m.cancelStream()
+	m.cancelStream = nil
+	ch := m.events
+	m.events = nil
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range ch { //nolint:revive // drained until the follower is gone
+		}
+	}()
+	return done
 }
 
 func (m *Model) startStream(req jobtailclient.StreamRequest, info *jobtailclient.StreamInfo) tea.Cmd {
