@@ -3,6 +3,7 @@ package tailstreamextension
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -19,6 +20,8 @@ import (
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/exporter/otlphttpexporter"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/backends"
 )
 
 // repoRoot finds the root module's directory from the package directory.
@@ -124,23 +127,30 @@ func TestJaegerBackendIntegration(t *testing.T) {
 	require.NoError(t, exp.ConsumeTraces(context.Background(), td))
 	require.NoError(t, exp.Shutdown(context.Background()))
 
-	srv := startTraceServer(t, func(c *Config) {
-		c.Backends = []BackendConfig{{Name: "jaeger", Type: "jaeger", Endpoint: queryURL, URLTemplate: queryURL + "/trace/{trace_id}"}}
-		c.TraceCache.RefetchAfter = 0
-	})
-	// Jaeger stores asynchronously: ask until it has all five spans.
-	var body map[string]any
+	// Jaeger stores asynchronously: wait until its own API has all five spans, so that the
+	// extension's first (and only) fetch sees the whole trace.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		var code int
-		code, body = srv.get(t, "/traces/"+traceID+"/summary", tokViewer)
-		if code == http.StatusOK && body["spans_count"] == 5.0 {
-			break
+		resp, err := http.Get(queryURL + "/api/v3/traces/" + traceID)
+		if err == nil {
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if spans, derr := backends.DecodeJaeger(raw); resp.StatusCode == http.StatusOK && derr == nil && len(spans) == 5 {
+				break
+			}
 		}
-		require.True(t, time.Now().Before(deadline), "jaeger never returned the trace: %d %v", code, body)
-		time.Sleep(300 * time.Millisecond)
+		require.True(t, time.Now().Before(deadline), "jaeger never stored the 5 spans")
+		time.Sleep(200 * time.Millisecond)
 	}
-	assert.Contains(t, []any{"backend", "cache+backend"}, body["source"])
+
+	srv := startTraceServer(t, func(c *Config) {
+		c.Backends = []BackendConfig{{Name: "jaeger", Type: "jaeger", Endpoint: queryURL, URLTemplate: queryURL + "/trace/{trace_id}"}}
+	})
+	require.Zero(t, srv.ext.traceState().cache.Stats().Spans, "the trace must come from Jaeger, not the pipeline")
+	code, body := srv.get(t, "/traces/"+traceID+"/summary", tokViewer)
+	require.Equal(t, http.StatusOK, code, "%v", body)
+	assert.EqualValues(t, 5, body["spans_count"])
+	assert.Equal(t, "backend", body["source"])
 	assert.Equal(t, false, body["partial"])
 	assert.Equal(t, queryURL+"/trace/"+traceID, body["trace_url"])
 	root := body["root_span"].(map[string]any)
@@ -177,6 +187,7 @@ func TestJaegerBackendIntegration(t *testing.T) {
 
 	// The fetched trace is now cached: with Jaeger gone it is still answered.
 	code, again := srv.get(t, "/traces/"+traceID+"/summary", tokViewer)
+	assert.Equal(t, "cache", again["source"])
 	require.Equal(t, http.StatusOK, code)
 	assert.EqualValues(t, 5, again["spans_count"])
 }
