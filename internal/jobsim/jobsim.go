@@ -243,6 +243,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	s.rdb = redis.NewClient(&redis.Options{
 		Addr: cfg.Redis, DB: cfg.DB, Username: cfg.Username, Password: cfg.Password,
 		PoolSize: cfg.Workers + 8, ClientName: "jobsim", DisableIdentity: true,
+		// No silent client-side retries: a MULTI whose reply was lost could run twice and queue
+		// a retried job twice. execRetryUnless retries transitions safely instead.
+		MaxRetries: -1,
 	})
 	defer s.rdb.Close()
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
@@ -543,7 +546,7 @@ func (s *sim) worker(ctx context.Context, base string, slot int) {
 			pipe.LRem(ctx, proc, 1, raw)
 			pipe.Del(ctx, hb)
 		}
-		if !s.execRetry(ctx, transition) {
+		if !s.execRetryUnless(ctx, transition, proc, raw) {
 			return
 		}
 		final := ""
@@ -564,7 +567,28 @@ func (s *sim) worker(ctx context.Context, base string, slot int) {
 // execRetry runs a worker's transition until Redis takes it: the job must not stay stuck in
 // the processing list because Redis restarted under the worker.
 func (s *sim) execRetry(ctx context.Context, build func(redis.Pipeliner)) bool {
+	return s.execRetryUnless(ctx, build, "", "")
+}
+
+// execRetryUnless is execRetry for a transition that removes marker from list: when a failed
+// EXEC was in fact applied (the reply was lost), marker is gone and the transition must not run
+// twice, or a retried job would be queued twice.
+func (s *sim) execRetryUnless(ctx context.Context, build func(redis.Pipeliner), list, marker string) bool {
+	failed := false
 	for {
+		if failed && list != "" {
+			_, err := s.rdb.LPos(ctx, list, marker, redis.LPosArgs{}).Result()
+			if errors.Is(err, redis.Nil) {
+				return true
+			}
+			if err != nil {
+				if ctx.Err() != nil {
+					return false
+				}
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+		}
 		_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error { build(p); return nil })
 		if err == nil {
 			return true
@@ -572,6 +596,7 @@ func (s *sim) execRetry(ctx context.Context, build func(redis.Pipeliner)) bool {
 		if ctx.Err() != nil {
 			return false
 		}
+		failed = true
 		time.Sleep(50 * time.Millisecond)
 	}
 }
@@ -630,6 +655,9 @@ func (s *sim) record(id string, a Attempt, outcome Outcome) {
 		// but it never counted as active.
 		j = &Job{ID: id, Outcome: Pending}
 		s.sum.Jobs[id] = j
+	}
+	if j.Outcome == Succeeded || j.Outcome == DeadLettered {
+		known = false // already final: never count it twice
 	}
 	j.Attempts = append(j.Attempts, a)
 	final := false
@@ -772,13 +800,16 @@ func (s *sim) batchWorker(ctx context.Context, base string, slot int) {
 			}
 			batch = append(batch, d)
 		}
-		if !s.execRetry(ctx, func(pipe redis.Pipeliner) {
+		if len(batch) == 0 {
+			continue
+		}
+		if !s.execRetryUnless(ctx, func(pipe redis.Pipeliner) {
 			for _, d := range batch {
 				pipe.LPush(ctx, d.dest, d.body)
 				pipe.LRem(ctx, proc, 1, d.raw)
 			}
 			pipe.Del(ctx, hb)
-		}) {
+		}, proc, batch[0].raw) {
 			return
 		}
 		end := time.Now()

@@ -149,7 +149,7 @@ func createDefaultConfig() component.Config {
 		PollInterval:       250 * time.Millisecond,
 		MaxBackoff:         30 * time.Second,
 		Preset:             PresetGoRedisWorkQueue,
-		Windows:            WindowsConfig{Pending: 100, Processing: 10, Completed: 5000, DeadLetter: 1000, Page: 500},
+		Windows:            WindowsConfig{Pending: 100, Processing: 10, Completed: 20000, DeadLetter: 2000, Page: 1000},
 		Scan:               ScanConfig{Count: 1000, CallsPerPoll: 4},
 		MaxProcessingLists: 1000,
 		MaxPayloadSize:     1 << 20,

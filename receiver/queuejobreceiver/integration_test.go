@@ -212,8 +212,10 @@ func verifyAgainstSummary(t *testing.T, sum *jobsim.Summary, r *running, checkWo
 	t.Helper()
 	want := expectedAttempts(sum)
 	require.Positive(t, want)
-	require.Eventually(t, func() bool { return r.traces.SpanCount() >= want }, 20*time.Second, 20*time.Millisecond,
-		"spans: want %d", want)
+	// No hard stop here: on a timeout the checks below name the missing attempts.
+	for deadline := time.Now().Add(20 * time.Second); r.traces.SpanCount() < want && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	time.Sleep(100 * time.Millisecond) // a few more polls: anything extra would be a duplicate
 	all := spans(r.traces)
 	byKey := map[string]spanRec{}
@@ -267,7 +269,16 @@ func verifyAgainstSummary(t *testing.T, sum *jobsim.Summary, r *running, checkWo
 			}
 		}
 	}
-	require.Len(t, all, want, "spans for jobs jobsim did not finish")
+	known := 0
+	for _, sp := range all {
+		j, ok := sum.Jobs[sp.jobID]
+		require.True(t, ok, "span for a job jobsim never saw: %s", sp.jobID)
+		if j.TraceID != "" {
+			known++
+		}
+		// Jobs without ground truth landed from an enqueue whose reply a restart swallowed.
+	}
+	require.Equal(t, want, known, "spans for attempts jobsim did not make")
 }
 
 func simConfig(addr string) jobsim.Config {

@@ -266,7 +266,9 @@ func (p *poller) readFinished(ctx context.Context, key string, window int, kind 
 	var fresh []string
 	hitSeen := false
 	offset := 0
+	pages := 1
 	for {
+		// Pages arrive newest first; stop at the first entry already handled.
 		for _, it := range items {
 			if p.tr.seenFinishedHash(xxhash.Sum64String(it), kind) {
 				hitSeen = true
@@ -275,14 +277,27 @@ func (p *poller) readFinished(ctx context.Context, key string, window int, kind 
 			fresh = append(fresh, it)
 		}
 		offset += len(items)
-		if hitSeen || len(items) < p.cfg.Windows.Page || offset >= window {
+		if hitSeen || len(items) < pages*p.cfg.Windows.Page || offset >= window {
 			break
 		}
-		stop := min(offset+p.cfg.Windows.Page, window) - 1
-		items, err = p.rdb.LRange(ctx, key, int64(offset), int64(stop)).Result()
-		if err != nil {
+		// Still all new: the list grew a lot since the last poll. Fetch twice as many pages
+		// in one pipelined round trip each time, so a backlog costs log(n) round trips.
+		pages *= 2
+		pipe := p.rdb.Pipeline()
+		var cmds []*redis.StringSliceCmd
+		for k := 0; k < pages && offset+k*p.cfg.Windows.Page < window; k++ {
+			from := offset + k*p.cfg.Windows.Page
+			to := min(from+p.cfg.Windows.Page, window) - 1
+			cmds = append(cmds, pipe.LRange(ctx, key, int64(from), int64(to)))
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 			return fmt.Errorf("LRANGE %s: %w", key, err)
 		}
+		items = items[:0:0]
+		for _, c := range cmds {
+			items = append(items, c.Val()...)
+		}
+		pages = len(cmds)
 	}
 	if !hitSeen && offset >= window && !p.tr.baseline {
 		p.tel.overflow(ctx, kind)

@@ -137,6 +137,14 @@ func (r *queueJobReceiver) start(_ context.Context, host component.Host) error {
 	return nil
 }
 
+// eventAttrs are built once: per-event attribute options would allocate on the hot path.
+var eventAttrs = func() (out [numEventKinds]metric.AddOption) {
+	for k := range out {
+		out[k] = metric.WithAttributeSet(attribute.NewSet(attribute.String("event", eventKind(k).String())))
+	}
+	return out
+}()
+
 func newTelemetry(tb *metadata.TelemetryBuilder) *telemetry {
 	return &telemetry{
 		b: tb, jobsObserved: tb.ReceiverQueuejobJobsObserved, extractions: tb.ReceiverQueuejobTraceContextExtractions,
@@ -236,8 +244,14 @@ func (r *queueJobReceiver) deliver(ctx context.Context, em *emitter, tel *teleme
 	if len(events) == 0 {
 		return
 	}
+	var perKind [numEventKinds]int64
 	for i := range events {
-		tel.emitted.Add(ctx, 1, metric.WithAttributes(attribute.String("event", events[i].kind.String())))
+		perKind[events[i].kind]++
+	}
+	for k, n := range perKind {
+		if n > 0 {
+			tel.emitted.Add(ctx, n, eventAttrs[k])
+		}
 	}
 	td, ld, nspans := em.build(events)
 	r.mu.Lock()
