@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -659,7 +660,13 @@ func (s *sim) record(id string, a Attempt, outcome Outcome) {
 	if j.Outcome == Succeeded || j.Outcome == DeadLettered {
 		known = false // already final: never count it twice
 	}
-	j.Attempts = append(j.Attempts, a)
+	// A retried job's next attempt can finish on another worker before this goroutine records
+	// the previous one: keep Attempts ordered by number.
+	i := len(j.Attempts)
+	for i > 0 && j.Attempts[i-1].Number > a.Number {
+		i--
+	}
+	j.Attempts = slices.Insert(j.Attempts, i, a)
 	final := false
 	switch a.Outcome {
 	case Succeeded:
