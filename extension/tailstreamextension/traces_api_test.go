@@ -459,3 +459,32 @@ func TestIngestWhileQuerying(t *testing.T) {
 		}
 	}
 }
+
+func TestTenThousandSpanTraceThroughAPI(t *testing.T) {
+	srv := startTraceServer(t, nil)
+	const traceID = "0af7651916cd43dd8448eb211c80319c"
+	require.NoError(t, srv.ext.PublishTraces(context.Background(), bigTrace(traceID, 10000)))
+
+	code, body := srv.get(t, "/traces/"+traceID+"/summary", tokViewer)
+	require.Equal(t, http.StatusOK, code)
+	assert.EqualValues(t, 10000, body["spans_count"])
+	assert.Len(t, body["spans"], 1000, "default max_spans")
+	assert.Equal(t, true, body["spans_truncated"])
+	assert.Len(t, body["error_spans"], 200, "every 50th span fails")
+	// By hand: bigTrace's span i (parent (i-1)/10) starts at i ms and every span ends at
+	// 10,000 ms. Each LFC ends with its parent (first child wins ties, as in Jaeger UI), so the
+	// walk's sections are empty down the first-child chain 0→1→11→111→1111; the leaf 1111 gives
+	// [1111, 10000]; back in 111 no child ends before 1111 ms → [111, 1111]; then 11 [11, 111],
+	// 1 [1, 11], 0 [0, 1]. Span i's id is 0000000000<i as 4 hex digits>01.
+	assert.Equal(t, []any{"0000000000045701", "0000000000006f01", "0000000000000b01", "0000000000000101", "0000000000000001"},
+		body["critical_path"])
+
+	code, body = srv.get(t, "/traces/"+traceID+"/summary?max_spans=10000", tokViewer)
+	require.Equal(t, http.StatusOK, code)
+	assert.Len(t, body["spans"], 10000)
+
+	code, body = srv.get(t, "/traces/"+traceID+"/spans?limit=1000", tokViewer)
+	require.Equal(t, http.StatusOK, code)
+	assert.EqualValues(t, 10000, body["total"])
+	assert.NotEmpty(t, body["next_cursor"])
+}
