@@ -160,6 +160,7 @@ func (t *tailstream) Shutdown(ctx context.Context) error {
 	t.handlers.Wait()
 	t.wg.Wait()
 	t.telemetry.Shutdown()
+	t.traces.shutdown()
 	return err
 }
 

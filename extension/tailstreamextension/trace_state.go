@@ -130,3 +130,7 @@ func (t *tailstream) traceState() *traceState { return t.traces }
 
 func (ts *traceState) markModified()  { ts.runtimeModified.Store(true) }
 func (ts *traceState) modified() bool { return ts.runtimeModified.Load() }
+
+// shutdown drops the keep-alive connections to the backends: their reader goroutines would
+// otherwise outlive the extension. In-flight fetches end with their request's context.
+func (ts *traceState) shutdown() { ts.client.CloseIdleConnections() }
