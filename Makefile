@@ -67,6 +67,10 @@ bench:
 tui:
 	$(GO) run ./cmd/jobtail --endpoint $${JOBTAIL_ENDPOINT:-localhost:8088}
 
+# demo: a private redis-server (port 16379), the collector and jobsim; then run `make tui`.
+demo: $(OTELCOL)
+	./scripts/demo.sh
+
 jaeger:
 	@mkdir -p $(BIN)
 	cd tools/jaeger && GOPROXY=$(TOOLS_PROXY) $(GO) build -o $(BIN)/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
