@@ -28,7 +28,7 @@ func TestOwnTelemetry(t *testing.T) {
 	v := srv.create(t, "", map[string]any{"filters": map[string]any{"job_id": "j1"}, "options": map[string]any{"rate_limit": 2}})
 	code, _ := srv.do(t, http.MethodPost, "/api/v1/logs/streams", "", map[string]any{"filters": map[string]any{"log_level": []string{"x"}}})
 	require.Equal(t, http.StatusBadRequest, code)
-	srv.publish(t, lines("j1", 1, 5)...)   // 2 pass the bucket, 3 are rate limited
+	srv.publish(t, lines("j1", 1, 5)...)    // 2 pass the bucket, 3 are rate limited
 	srv.publish(t, lines("other", 1, 4)...) // filtered by the job index
 	c := dialWS(t, v.Endpoint, "", nil)
 	readWS(t, c, nEntries(2))
