@@ -51,6 +51,48 @@ func (ts *traceState) lookup(ctx context.Context, id pcommon.TraceID) (res trace
 		return traceResult{spans: cached.Spans, source: sourceCache}, true, nil
 	}
 
+	return ts.fetchOnce(ctx, id, bs, cached, ok)
+}
+
+// inflight is one fetch of a trace that concurrent lookups share.
+type inflight struct {
+	done  chan struct{}
+	res   traceResult
+	found bool
+	err   error
+}
+
+// fetchOnce makes concurrent lookups of one trace (several users opening the same failed job)
+// share a single round of backend requests. A waiter whose own request ends first gives up
+// with its context's error; the fetch goes on for the others (and fills the cache).
+func (ts *traceState) fetchOnce(ctx context.Context, id pcommon.TraceID, bs []*backends.Backend, cached tracecache.Trace, ok bool) (traceResult, bool, error) {
+	ts.flightMu.Lock()
+	if f, busy := ts.flights[id]; busy {
+		ts.flightMu.Unlock()
+		select {
+		case <-f.done:
+			return f.res, f.found, f.err
+		case <-ctx.Done():
+			return traceResult{}, false, ctx.Err()
+		}
+	}
+	f := &inflight{done: make(chan struct{})}
+	if ts.flights == nil {
+		ts.flights = map[pcommon.TraceID]*inflight{}
+	}
+	ts.flights[id] = f
+	ts.flightMu.Unlock()
+	// The shared fetch must not die with the first caller's request; each backend's timeout
+	// bounds it.
+	f.res, f.found, f.err = ts.fetch(context.WithoutCancel(ctx), id, bs, cached, ok)
+	ts.flightMu.Lock()
+	delete(ts.flights, id)
+	ts.flightMu.Unlock()
+	close(f.done)
+	return f.res, f.found, f.err
+}
+
+func (ts *traceState) fetch(ctx context.Context, id pcommon.TraceID, bs []*backends.Backend, cached tracecache.Trace, ok bool) (res traceResult, found bool, err error) {
 	type answer struct {
 		b     *backends.Backend
 		spans []tracecache.Span

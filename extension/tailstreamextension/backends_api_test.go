@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -226,4 +227,35 @@ func TestPutLoggingConfig(t *testing.T) {
 	assert.Equal(t, "not_tunable", errorOf(t, body)["code"])
 	assert.Equal(t, 50, srv.ext.streamsConfig().DefaultRateLimit)
 	assert.True(t, strings.Contains(toJSONString(t, body), "restart"))
+}
+
+func TestConcurrentLookupsShareOneFetch(t *testing.T) {
+	body, err := os.ReadFile("internal/backends/testdata/zipkin_trace.json")
+	require.NoError(t, err)
+	var calls atomic.Int32
+	release := make(chan struct{})
+	zk := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		<-release // hold the answer until every client is waiting
+		_, _ = w.Write(body)
+	}))
+	defer zk.Close()
+	srv := startTraceServer(t, withZipkin(zk.URL))
+
+	const clients = 8
+	codes := make(chan int, clients)
+	for range clients {
+		go func() {
+			code, _ := srv.get(t, "/traces/"+zipkinTrace+"/summary", tokViewer)
+			codes <- code
+		}()
+	}
+	// Wait until the one fetch is out, give the others time to queue behind it, then answer.
+	require.Eventually(t, func() bool { return calls.Load() == 1 }, 10*time.Second, 10*time.Millisecond)
+	time.Sleep(200 * time.Millisecond)
+	close(release)
+	for range clients {
+		assert.Equal(t, http.StatusOK, <-codes)
+	}
+	assert.Equal(t, int32(1), calls.Load(), "one backend request for %d concurrent lookups", clients)
 }

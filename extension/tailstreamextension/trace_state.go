@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.uber.org/zap"
 
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/backends"
@@ -20,6 +21,9 @@ type traceState struct {
 	cache   *tracecache.Cache
 	catalog *jobcatalog.Catalog
 	client  *http.Client
+
+	flightMu sync.Mutex
+	flights  map[pcommon.TraceID]*inflight
 
 	// putMu serialises PUTs of /config/tracing and /config/logging (read-modify-write).
 	putMu sync.Mutex
