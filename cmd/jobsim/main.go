@@ -32,6 +32,7 @@ func main() {
 	fs.StringVar(&cfg.LogFile, "log-file", cfg.LogFile, "append zap JSON worker/producer logs to this file")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed")
 	fs.DurationVar(&cfg.HeartbeatTTL, "heartbeat-ttl", cfg.HeartbeatTTL, "worker heartbeat TTL")
+	fs.DurationVar(&cfg.ReaperInterval, "reaper-interval", cfg.ReaperInterval, "reaper scan interval (default heartbeat-ttl/4, at most 5s)")
 	fs.DurationVar(&cfg.WorkTime, "work-time", cfg.WorkTime, "time one attempt takes")
 	fs.DurationVar(&cfg.RetryBackoff, "retry-backoff", cfg.RetryBackoff, "time a failed job is held before it is re-pushed")
 	fs.IntVar(&cfg.MaxRetries, "max-retries", cfg.MaxRetries, "retries before dead-lettering")

@@ -66,6 +66,8 @@ type Config struct {
 	KeyPrefix string
 	// Drain makes the run wait, after producing, until every job is final (within Duration).
 	Drain bool
+	// ReaperInterval is how often the reaper scans (upstream: HeartbeatTTL/4, at most 5s).
+	ReaperInterval time.Duration
 	// Batch > 1 makes each worker claim up to Batch jobs per round trip (pipelined RPOPLPUSH)
 	// and finish them in one MULTI: same keys, same payloads, fewer round trips, so a loaded
 	// machine can still reach load-test rates. No abandonment or retry backoff in this mode.
@@ -215,6 +217,12 @@ type sim struct {
 	prodOK atomic.Bool  // producer finished
 	doneCh chan struct{}
 	once   sync.Once
+	host   string
+}
+
+// newBase is upstream's worker id prefix: <host>-<pid>-<unixnano>-<4hex>.
+func (s *sim) newBase(rng *rand.Rand) string {
+	return fmt.Sprintf("%s-%d-%d-%04x", s.host, os.Getpid(), time.Now().UnixNano(), rng.IntN(0x10000))
 }
 
 type keys struct{ prefix, high, low, completed, dead string }
@@ -271,7 +279,8 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		host = "jobsim"
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x6a6f6273696d))
-	base := fmt.Sprintf("%s-%d-%d-%04x", host, os.Getpid(), time.Now().UnixNano(), rng.IntN(0x10000))
+	s.host = host
+	base := s.newBase(rng)
 	for slot := range cfg.Workers {
 		wg.Add(1)
 		go func() {
@@ -491,7 +500,6 @@ func (s *sim) pop(ctx context.Context, proc string) (string, error) {
 func (s *sim) worker(ctx context.Context, base string, slot int) {
 	rng := rand.New(rand.NewPCG(s.cfg.Seed, uint64(slot)+1))
 	wid := fmt.Sprintf("%s-%d", base, slot)
-	gen := 0
 	for ctx.Err() == nil {
 		proc, hb := s.keys.processing(wid), s.keys.heartbeat(wid)
 		raw, err := s.pop(ctx, proc)
@@ -516,8 +524,7 @@ func (s *sim) worker(ctx context.Context, base string, slot int) {
 			// The worker dies: its heartbeat expires and the reaper requeues the job. A new
 			// process takes the slot under a fresh worker id, as a restarted upstream would.
 			s.record(p.ID, Attempt{Number: attempt, WorkerID: wid, Outcome: Abandoned, Start: start, End: time.Now()}, "")
-			gen++
-			wid = fmt.Sprintf("%s%d-%d", base, gen, slot)
+			wid = fmt.Sprintf("%s-%d", s.newBase(rng), slot)
 			continue
 		}
 		if !s.work(ctx, hb, raw) {
@@ -691,6 +698,9 @@ func (s *sim) record(id string, a Attempt, outcome Outcome) {
 // back to the queue of its priority.
 func (s *sim) reaper(ctx context.Context) {
 	interval := max(min(s.cfg.HeartbeatTTL/4, 5*time.Second), 10*time.Millisecond)
+	if s.cfg.ReaperInterval > 0 {
+		interval = s.cfg.ReaperInterval
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	pattern := s.keys.prefix + "worker:*:processing"

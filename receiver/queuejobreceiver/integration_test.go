@@ -478,3 +478,71 @@ func TestMonitorSeesNoWrite(t *testing.T) {
 	require.Positive(t, seen["scan"])
 	require.Positive(t, seen["pttl"])
 }
+
+// TestAbandonedJobs lets jobsim's workers die mid-attempt. Each abandonment the receiver
+// reports must be one jobsim made (same job, attempt, worker), the requeued re-run must be a
+// separate span, and every other attempt must still come out once.
+func TestAbandonedJobs(t *testing.T) {
+	srv := redistest.Start(t)
+	cfg := testConfig(srv.Addr)
+	cfg.AbandonGrace = 40 * time.Millisecond
+	r := startReceiver(t, cfg)
+	r.waitOK(t)
+	sc := simConfig(srv.Addr)
+	sc.Jobs = 30
+	sc.FailRatio = 0.2
+	sc.AbandonRatio = 0.3
+	sc.WorkTime = 150 * time.Millisecond
+	sc.HeartbeatTTL = 200 * time.Millisecond
+	sc.ReaperInterval = time.Second // heartbeats stay missing for up to 1s before the requeue
+	sum, err := jobsim.Run(context.Background(), sc)
+	require.NoError(t, err)
+	require.Positive(t, sum.Abandoned)
+
+	type key struct {
+		job     string
+		attempt int64
+		status  string
+	}
+	want := map[key][]string{} // workers; one attempt can be abandoned more than once
+	nonAbandoned := 0
+	for _, j := range sum.Jobs {
+		for _, a := range j.Attempts {
+			k := key{j.ID, int64(a.Number), string(a.Outcome)}
+			want[k] = append(want[k], a.WorkerID)
+			if a.Outcome != jobsim.Abandoned {
+				nonAbandoned++
+			}
+		}
+	}
+	countEnds := func() (ends, abandoned int) {
+		for _, s := range spans(r.traces) {
+			if s.status == "abandoned" {
+				abandoned++
+			} else {
+				ends++
+			}
+		}
+		return
+	}
+	require.Eventually(t, func() bool { e, _ := countEnds(); return e >= nonAbandoned }, 20*time.Second, 20*time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
+
+	seenSpanIDs := map[string]bool{}
+	detected := 0
+	for _, s := range spans(r.traces) {
+		require.False(t, seenSpanIDs[s.spanID], "span id reused: %+v", s)
+		seenSpanIDs[s.spanID] = true
+		workers, ok := want[key{s.jobID, s.attempt, s.status}]
+		require.True(t, ok, "span for an attempt outcome jobsim did not produce: %+v", s)
+		if s.status == "abandoned" {
+			detected++
+			require.Contains(t, workers, s.worker)
+			require.Equal(t, []string{"job_abandoned"}, s.events)
+		}
+	}
+	ends, _ := countEnds()
+	require.Equal(t, nonAbandoned, ends, "every non-abandoned attempt exactly once")
+	require.Positive(t, detected, "jobsim abandoned %d attempts, none detected", sum.Abandoned)
+	t.Logf("abandoned: %d by jobsim, %d detected", sum.Abandoned, detected)
+}
