@@ -80,9 +80,10 @@ type Stream struct {
 	qHead, qLen  int
 	tokens       float64
 	lastRefill   time.Time
-	matched      uint64
+	matched      atomic.Uint64 // atomic: the full-queue fast path counts without the lock
 	droppedRate  uint64
-	droppedFull  uint64
+	droppedFull  atomic.Uint64
+	full         atomic.Bool // queue is full: offers drop without taking the lock
 	lastRateDrop time.Time
 	delivered    uint64 // highest seq delivered to any attachment
 	attached     *Attachment
@@ -148,9 +149,14 @@ const (
 
 // offer queues a matched entry. It never blocks beyond the stream's own short lock.
 func (s *Stream) offer(e *ring.Entry, now time.Time) outcome {
+	s.matched.Add(1)
+	// A stalled client's stream stays full: make its drops cheap for the pipeline.
+	if s.full.Load() {
+		s.droppedFull.Add(1)
+		return outBufferFull
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.matched++
 	rate := float64(s.opts.RateLimit)
 	if rate > 0 {
 		if el := now.Sub(s.lastRefill).Seconds(); el > 0 {
@@ -168,11 +174,15 @@ func (s *Stream) offer(e *ring.Entry, now time.Time) outcome {
 		s.tokens--
 	}
 	if s.qLen == len(s.queue) {
-		s.droppedFull++
+		s.droppedFull.Add(1)
+		s.full.Store(true)
 		return outBufferFull
 	}
 	s.queue[(s.qHead+s.qLen)%len(s.queue)] = e
 	s.qLen++
+	if s.qLen == len(s.queue) {
+		s.full.Store(true)
+	}
 	return outQueued
 }
 
@@ -189,6 +199,7 @@ func (s *Stream) Drain(buf []*ring.Entry) []*ring.Entry {
 		s.qHead = (s.qHead + 1) % len(s.queue)
 		s.qLen--
 	}
+	s.full.Store(false)
 	return buf
 }
 
@@ -264,10 +275,10 @@ func (s *Stream) Stats(now time.Time) Stats {
 	seen := s.hub.lines.Load() - s.seen0
 	s.mu.Lock()
 	st := Stats{
-		LinesFiltered: seen - min(seen, s.matched),
+		LinesFiltered: seen - min(seen, s.matched.Load()),
 		DroppedRate:   s.droppedRate,
-		DroppedFull:   s.droppedFull,
-		LinesDropped:  s.droppedRate + s.droppedFull,
+		DroppedFull:   s.droppedFull.Load(),
+		LinesDropped:  s.droppedRate + s.droppedFull.Load(),
 		BufferUsage:   float64(s.qLen) / float64(len(s.queue)),
 	}
 	s.mu.Unlock()
@@ -330,11 +341,12 @@ type DropReport struct {
 func (s *Stream) TakeDropReport() DropReport {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	full := s.droppedFull.Load()
 	r := DropReport{
-		RateLimited: s.droppedRate - s.reportedRate, BufferFull: s.droppedFull - s.reportedFull,
-		TotalRateLimited: s.droppedRate, TotalBufferFull: s.droppedFull,
+		RateLimited: s.droppedRate - s.reportedRate, BufferFull: full - s.reportedFull,
+		TotalRateLimited: s.droppedRate, TotalBufferFull: full,
 	}
-	s.reportedRate, s.reportedFull = s.droppedRate, s.droppedFull
+	s.reportedRate, s.reportedFull = s.droppedRate, full
 	return r
 }
 
