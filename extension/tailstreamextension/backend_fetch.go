@@ -115,6 +115,16 @@ func (ts *traceState) fetch(ctx context.Context, id pcommon.TraceID, bs []*backe
 	for _, a := range answers {
 		switch {
 		case a.err == nil:
+			ts.countBackend(a.b.Name(), "found")
+		case errors.Is(a.err, backends.ErrNotFound):
+			ts.countBackend(a.b.Name(), "not_found")
+		case errors.Is(a.err, backends.ErrCircuitOpen):
+			ts.countBackend(a.b.Name(), "circuit_open")
+		default:
+			ts.countBackend(a.b.Name(), "error")
+		}
+		switch {
+		case a.err == nil:
 			answered = true
 			fetched = append(fetched, a.spans...)
 			if res.servedBy == "" {

@@ -89,6 +89,7 @@ func (t *tailstream) Start(ctx context.Context, host component.Host) error {
 	if t.telemetry, err = metadata.NewTelemetryBuilder(t.settings.TelemetrySettings); err != nil {
 		return err
 	}
+	t.traces.setTelemetry(t.telemetry)
 	sc := t.cfg.Streams
 	t.hub = hub.New(t.ring, hub.Limits{
 		MaxStreams: sc.MaxStreams, MaxStreamsPerUser: sc.MaxStreamsPerUser,

@@ -1,15 +1,19 @@
 package tailstreamextension // import "github.com/jobtrace/jobtrace/extension/tailstreamextension"
 
 import (
+	"context"
 	"net/http"
 	"sync"
 	"sync/atomic"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/backends"
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/jobcatalog"
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/metadata"
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracecache"
 )
 
@@ -21,6 +25,9 @@ type traceState struct {
 	cache   *tracecache.Cache
 	catalog *jobcatalog.Catalog
 	client  *http.Client
+
+	// tel is set at Start (the telemetry builder does not exist before); nil records nothing.
+	tel atomic.Pointer[metadata.TelemetryBuilder]
 
 	flightMu sync.Mutex
 	flights  map[pcommon.TraceID]*inflight
@@ -138,3 +145,18 @@ func (ts *traceState) modified() bool { return ts.runtimeModified.Load() }
 // shutdown drops the keep-alive connections to the backends: their reader goroutines would
 // otherwise outlive the extension. In-flight fetches end with their request's context.
 func (ts *traceState) shutdown() { ts.client.CloseIdleConnections() }
+
+func (ts *traceState) setTelemetry(tb *metadata.TelemetryBuilder) { ts.tel.Store(tb) }
+
+func (ts *traceState) countBackend(name, outcome string) {
+	if tb := ts.tel.Load(); tb != nil {
+		tb.TailstreamTraceBackendRequests.Add(context.Background(), 1,
+			metric.WithAttributes(attribute.String("backend", name), attribute.String("outcome", outcome)))
+	}
+}
+
+func (ts *traceState) countLookup(source string) {
+	if tb := ts.tel.Load(); tb != nil {
+		tb.TailstreamTraceLookups.Add(context.Background(), 1, metric.WithAttributes(attribute.String("source", source)))
+	}
+}

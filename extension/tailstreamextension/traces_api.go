@@ -319,12 +319,19 @@ func (t *tailstream) resolveTrace(w http.ResponseWriter, r *http.Request, p *pri
 	ts := t.traceState()
 	res, found, err := ts.lookup(r.Context(), id)
 	if err != nil {
+		ts.countLookup("unavailable")
 		writeError(w, http.StatusServiceUnavailable, "backends_unavailable", err.Error(), "")
 		return "", traceResult{}, false
 	}
 	if !found || !ts.traceAllowed(p, id, res.spans) {
+		ts.countLookup("not_found")
 		writeError(w, http.StatusNotFound, "trace_not_found", "trace "+raw+" is neither cached nor known to a configured backend", "trace_id")
 		return "", traceResult{}, false
+	}
+	if res.partial {
+		ts.countLookup("partial")
+	} else {
+		ts.countLookup(res.source)
 	}
 	return raw, res, true
 }

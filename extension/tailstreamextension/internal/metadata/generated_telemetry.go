@@ -23,15 +23,17 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                       metric.Meter
-	mu                          sync.Mutex
-	registrations               []metric.Registration
-	TailstreamAPIRequests       metric.Int64Counter
-	TailstreamFilterEvaluations metric.Int64Counter
-	TailstreamLinesDropped      metric.Int64Counter
-	TailstreamLinesFiltered     metric.Int64Counter
-	TailstreamLinesStreamed     metric.Int64Counter
-	TailstreamStreamsActive     metric.Int64UpDownCounter
+	meter                          metric.Meter
+	mu                             sync.Mutex
+	registrations                  []metric.Registration
+	TailstreamAPIRequests          metric.Int64Counter
+	TailstreamFilterEvaluations    metric.Int64Counter
+	TailstreamLinesDropped         metric.Int64Counter
+	TailstreamLinesFiltered        metric.Int64Counter
+	TailstreamLinesStreamed        metric.Int64Counter
+	TailstreamStreamsActive        metric.Int64UpDownCounter
+	TailstreamTraceBackendRequests metric.Int64Counter
+	TailstreamTraceLookups         metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -97,6 +99,18 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_tailstream_streams_active",
 		metric.WithDescription("Number of live log streams that exist (attached or not). [Development]"),
 		metric.WithUnit("{streams}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.TailstreamTraceBackendRequests, err = builder.meter.Int64Counter(
+		"otelcol_tailstream_trace_backend_requests",
+		metric.WithDescription("Trace fetches from external tracing backends, by backend and outcome. [Development]"),
+		metric.WithUnit("{requests}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.TailstreamTraceLookups, err = builder.meter.Int64Counter(
+		"otelcol_tailstream_trace_lookups",
+		metric.WithDescription("Trace lookups answered (summary, spans, correlation), by where the answer came from. [Development]"),
+		metric.WithUnit("{lookups}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs

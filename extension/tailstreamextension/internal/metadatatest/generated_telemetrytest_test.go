@@ -25,6 +25,8 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.TailstreamLinesFiltered.Add(context.Background(), 1)
 	tb.TailstreamLinesStreamed.Add(context.Background(), 1)
 	tb.TailstreamStreamsActive.Add(context.Background(), 1)
+	tb.TailstreamTraceBackendRequests.Add(context.Background(), 1)
+	tb.TailstreamTraceLookups.Add(context.Background(), 1)
 	AssertEqualTailstreamAPIRequests(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
@@ -41,6 +43,12 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualTailstreamStreamsActive(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualTailstreamTraceBackendRequests(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualTailstreamTraceLookups(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 
