@@ -122,6 +122,10 @@ func (r *queueJobReceiver) start(_ context.Context, host component.Host) error {
 		return err
 	}
 	r.tb = tb
+	// go-redis prints pool errors to stderr on its own; the receiver already reports an outage
+	// once, with the endpoint, so route those lines to debug. go-redis has one process-wide
+	// logger, and this receiver is the distribution's only go-redis user.
+	redisLoggerOnce.Do(func() { redis.SetLogger(zapRedisLogger{r.settings.Logger.Named("go-redis")}) })
 	r.rdb = redis.NewUniversalClient(opts)
 	p := newPoller(&res, r.rdb, r.settings.Logger, newTelemetry(tb), ex, time.Now())
 	tel := p.tel
@@ -135,6 +139,14 @@ func (r *queueJobReceiver) start(_ context.Context, host component.Host) error {
 		r.run(ctx, host, p, em, tel)
 	}()
 	return nil
+}
+
+var redisLoggerOnce sync.Once
+
+type zapRedisLogger struct{ l *zap.Logger }
+
+func (z zapRedisLogger) Printf(_ context.Context, format string, v ...any) {
+	z.l.Debug(fmt.Sprintf(format, v...))
 }
 
 // eventAttrs are built once: per-event attribute options would allocate on the hot path.
