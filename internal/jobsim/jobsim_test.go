@@ -4,14 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	stdhttp "net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/jobtrace/jobtrace/internal/testutil/redistest"
 )
@@ -161,4 +166,47 @@ func TestBatchModeKeepsLayout(t *testing.T) {
 	}
 	cfg.AbandonRatio = 0.1
 	require.ErrorContains(t, cfg.Validate(), "batch:")
+}
+
+func TestOTLPEnqueueSpans(t *testing.T) {
+	srv := redistest.Start(t)
+	var mu sync.Mutex
+	got := map[string]string{} // span id -> trace id
+	http := httptest.NewServer(stdhttp.HandlerFunc(func(w stdhttp.ResponseWriter, r *stdhttp.Request) {
+		require.Equal(t, "/v1/traces", r.URL.Path)
+		require.Equal(t, "application/json", r.Header.Get("Content-Type"))
+		body, err := io.ReadAll(r.Body)
+		require.NoError(t, err)
+		td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(body)
+		require.NoError(t, err)
+		mu.Lock()
+		defer mu.Unlock()
+		rs := td.ResourceSpans()
+		for i := range rs.Len() {
+			ss := rs.At(i).ScopeSpans()
+			for j := range ss.Len() {
+				sp := ss.At(j).Spans()
+				for k := range sp.Len() {
+					require.Equal(t, "queue.enqueue", sp.At(k).Name())
+					require.Equal(t, ptrace.SpanKindProducer, sp.At(k).Kind())
+					got[sp.At(k).SpanID().String()] = sp.At(k).TraceID().String()
+				}
+			}
+		}
+	}))
+	defer http.Close()
+	cfg := DefaultConfig()
+	cfg.Redis = srv.Addr
+	cfg.Jobs = 20
+	cfg.Rate = 0
+	cfg.Carrier = "b3"
+	cfg.OTLPEndpoint = http.URL
+	sum, err := Run(context.Background(), cfg)
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, got, 20)
+	for _, j := range sum.Jobs {
+		require.Equal(t, j.TraceID, got[j.SpanID], "enqueue span of %s", j.ID)
+	}
 }
