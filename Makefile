@@ -59,10 +59,14 @@ test-unit:
 test-e2e: $(OTELCOL)
 	JOBTRACE_BINARY=$(ROOT)/$(OTELCOL) $(GO) test -count=1 -timeout 15m ./test/e2e/...
 
-test: tools lint test-unit test-e2e
+test: tools $(BIN)/jaeger lint test-unit test-e2e
 
+# bench: Go benchmarks of every package, then the load harnesses (loopback only, bounded in time;
+# they start private redis-servers). Figures go in docs/BENCHMARKS.md.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s $$($(GO) list ./... | grep -v /test/)
+	$(GO) run ./test/load/queuejob -duration 10s -rate 6000
+	$(GO) run ./test/load/tailstream
 
 tui:
 	$(GO) run ./cmd/jobtail --endpoint $${JOBTAIL_ENDPOINT:-localhost:8088}
@@ -71,9 +75,13 @@ tui:
 demo: $(OTELCOL)
 	./scripts/demo.sh
 
-jaeger:
+# jaeger: Jaeger v2 for the trace-backend integration test, built from its own tools module
+# because its collector dependencies differ from ours (~3 minutes on 2 cores, once).
+jaeger: $(BIN)/jaeger
+
+$(BIN)/jaeger: tools/jaeger/go.mod tools/jaeger/go.sum
 	@mkdir -p $(BIN)
-	cd tools/jaeger && GOPROXY=$(TOOLS_PROXY) $(GO) build -o $(BIN)/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
+	GOPROXY=$(TOOLS_PROXY) $(GO) build -C tools/jaeger -o $(BIN)/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
 
 clean:
 	rm -f $(OTELCOL)
