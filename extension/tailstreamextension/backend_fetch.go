@@ -76,6 +76,16 @@ func (ts *traceState) fetchOnce(ctx context.Context, id pcommon.TraceID, bs []*b
 			return traceResult{}, false, ctx.Err()
 		}
 	}
+	// A fetch that finished between our cache read and here has filled the cache (it does so
+	// before leaving ts.flights): answer from it rather than asking the backends again.
+	if fresh, has := ts.cache.Get(id); has && !fresh.FetchedAt.IsZero() && (!ok || fresh.FetchedAt.After(cached.FetchedAt)) {
+		ts.flightMu.Unlock()
+		src := sourceBackend
+		if ok {
+			src = sourceCacheBackend
+		}
+		return traceResult{spans: fresh.Spans, source: src}, true, nil
+	}
 	f := &inflight{done: make(chan struct{})}
 	if ts.flights == nil {
 		ts.flights = map[pcommon.TraceID]*inflight{}

@@ -84,11 +84,15 @@ func startJaeger(t *testing.T) (otlpURL, queryURL string) {
 			t.Fatalf("jaeger exited early: %v\n%s", err, b)
 		default:
 		}
+		// Jaeger starts its OTLP receiver and its query API separately: wait for both.
 		resp, err := http.Get(queryURL + "/api/v3/services")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
+			if c, derr := net.DialTimeout("tcp", otlpAddr, time.Second); derr == nil {
+				c.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
 			}
 		}
 		require.True(t, time.Now().Before(deadline), "jaeger query API did not come up on %s", queryAddr)

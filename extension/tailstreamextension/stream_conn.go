@@ -187,6 +187,23 @@ func (t *tailstream) pump(ctx context.Context, p *principal, s *hub.Stream, resu
 	}
 	now := t.now()
 	defer s.Detach(att, now)
+	// When the hub ends this attachment, the client is told why (close code or final status
+	// event) whichever way pump returns: ending also cancels ctx, and a select or a write may
+	// see that cancellation first.
+	ended := false
+	end := func(reason string) {
+		if !ended {
+			ended = true
+			snd.end(reason)
+		}
+	}
+	defer func() {
+		select {
+		case <-att.Done():
+			end(s.Reason(att))
+		default:
+		}
+	}()
 	auditFields := []zap.Field{zap.String("stream_id", s.ID), zap.String("transport", mode)}
 	if resume != nil {
 		auditFields = append(auditFields, zap.Uint64("last_event_id", *resume))
@@ -304,7 +321,7 @@ func (t *tailstream) pump(ctx context.Context, p *principal, s *hub.Stream, resu
 	replay = nil
 	last = max(last, floor)
 	if !follow {
-		snd.end("")
+		end("")
 		if !s.Ephemeral {
 			t.hub.Remove(s.ID, hub.EndDeleted)
 		}
@@ -319,7 +336,6 @@ func (t *tailstream) pump(ctx context.Context, p *principal, s *hub.Stream, resu
 	for {
 		select {
 		case <-att.Done():
-			snd.end(s.Reason(att))
 			return
 		case <-ctx.Done():
 			return
