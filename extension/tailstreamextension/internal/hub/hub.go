@@ -110,18 +110,43 @@ func (h *Hub) Ingest(entries []*ring.Entry, live []logfilter.Live, now time.Time
 			dropFull++
 		}
 	}
-	for i, e := range entries {
-		var l *logfilter.Live
-		if live != nil {
-			l = &live[i]
+	liveAt := func(i int) *logfilter.Live {
+		if live == nil {
+			return nil
 		}
+		return &live[i]
+	}
+	for i, e := range entries {
 		if e.JobID != "" {
 			for s := range h.byJob[e.JobID] {
-				offer(s, e, l)
+				offer(s, e, liveAt(i))
 			}
 		}
-		for s := range h.unindexed {
-			offer(s, e, l)
+	}
+	// Unindexed streams see every line, so a stalled one would cost the pipeline per line and
+	// per stream. Walk them stream by stream: a stream whose queue is full when the batch
+	// arrives has the whole batch's matches counted as drops at once, without per-line atomics
+	// or queue work. (Its client may drain mid-batch; those lines are still reported dropped.)
+	for s := range h.unindexed {
+		if s.full.Load() {
+			var m int64
+			if s.scope == nil && s.filter.Load().MatchesAll() {
+				m = int64(len(entries))
+			} else {
+				for i, e := range entries {
+					if s.matches(e, liveAt(i)) {
+						m++
+					}
+				}
+				evaluated += int64(len(entries))
+			}
+			matched += m
+			dropFull += m
+			s.dropBatch(m)
+			continue
+		}
+		for i, e := range entries {
+			offer(s, e, liveAt(i))
 		}
 	}
 	for _, s := range touched {

@@ -162,3 +162,38 @@ func BenchmarkIngest(b *testing.B) {
 		})
 	}
 }
+
+// A stream whose queue is full when a batch arrives (a client that stopped reading) has the
+// batch's matching lines counted as buffer_full drops at once; once drained it queues again.
+func TestFullStreamDropsWholeBatch(t *testing.T) {
+	m := &counts{}
+	h := New(ring.New(100, time.Hour), limits, m)
+	now := time.Now()
+	opts := Options{Follow: true, RateLimit: 100000, BufferSize: 4}
+	all, err := h.Create("u", compile(t, logfilter.Spec{}), nil, opts, false, now)
+	require.NoError(t, err)
+	errs, err := h.Create("u", compile(t, logfilter.Spec{LogLevel: []string{"error"}}), nil, opts, false, now)
+	require.NoError(t, err)
+
+	fill := entriesFor("j", 4)
+	for _, e := range fill {
+		e.Level = "error"
+	}
+	h.Ingest(fill, nil, now) // both queues are now full
+	batch := entriesFor("j", 10)
+	for _, e := range batch[:3] {
+		e.Level = "error"
+	}
+	h.Ingest(batch, nil, now)
+
+	assert.EqualValues(t, 10, all.Stats(now).DroppedFull, "every line of the batch")
+	assert.EqualValues(t, 3, errs.Stats(now).DroppedFull, "only the lines its filter matches")
+	assert.Equal(t, map[string]int64{ReasonBufferFull: 13}, m.dropped)
+	assert.EqualValues(t, 10, all.TakeDropReport().BufferFull, "reported in-band")
+
+	assert.Len(t, all.Drain(nil), 4, "the lines queued before it filled")
+	h.Ingest(entriesFor("j", 2), nil, now)
+	got := all.Drain(nil)
+	require.Len(t, got, 2, "a drained stream queues again")
+	assert.Equal(t, "j 0", got[0].Message)
+}

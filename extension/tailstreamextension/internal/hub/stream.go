@@ -186,6 +186,14 @@ func (s *Stream) offer(e *ring.Entry, now time.Time) outcome {
 	return outQueued
 }
 
+// dropBatch counts n matched lines dropped because the queue was full when their batch came.
+func (s *Stream) dropBatch(n int64) {
+	if n > 0 {
+		s.matched.Add(uint64(n))
+		s.droppedFull.Add(uint64(n))
+	}
+}
+
 // Drain moves the queued entries into buf (appending) unless the stream is paused.
 func (s *Stream) Drain(buf []*ring.Entry) []*ring.Entry {
 	s.mu.Lock()

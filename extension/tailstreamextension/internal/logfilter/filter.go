@@ -151,6 +151,9 @@ type Live struct {
 	OK bool
 }
 
+// MatchesAll reports whether the filter passes every line (no field check, no OTTL).
+func (f *Filter) MatchesAll() bool { return !f.hasField && f.cond == nil }
+
 // Match reports whether e passes the filter. live, when set, must be e's source record.
 func (f *Filter) Match(e *ring.Entry, live *Live) bool {
 	if f.hasField && !f.matchFields(e) {
