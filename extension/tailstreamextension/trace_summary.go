@@ -243,6 +243,8 @@ func summarize(traceID string, res traceResult, maxSpans int) traceSummary {
 	}
 	var minStart, maxEnd int64
 	services := map[string]*serviceJSON{}
+	// Sized once: span views are large, and growing by doubling copied them ~10 times per summary.
+	sum.Spans = make([]spanJSON, 0, min(len(sorted), maxSpans))
 	for i, s := range sorted {
 		if i == 0 || s.Start < minStart {
 			minStart = s.Start
