@@ -307,14 +307,20 @@ func (cfg *Config) Validate() error {
 	if cfg.ServiceName == "" {
 		add("service_name: must not be empty")
 	}
+	formatsOK := true
 	for i, f := range cfg.TraceContext.Precedence {
 		if _, err := tracecontext.ParseFormat(f); err != nil {
 			add("trace_context.precedence[%d]: %v", i, err)
+			formatsOK = false
 		}
 	}
-	for i, p := range cfg.TraceContext.ExtraPaths {
-		if p == "" || strings.HasPrefix(p, ".") || strings.HasSuffix(p, ".") || strings.Contains(p, "..") {
-			add("trace_context.extra_paths[%d]: %q is not a dot-separated path", i, p)
+	// The rest (duplicate formats, path shapes and depth, built-in carrier names) is
+	// tracecontext's to judge; report it here so it fails validate, not Start.
+	if formatsOK {
+		if tc, err := cfg.extractorConfig(); err == nil {
+			for _, e := range unjoin(tc.Validate()) {
+				add("trace_context.%v", e)
+			}
 		}
 	}
 	return errors.Join(errs...)
@@ -334,4 +340,15 @@ func (cfg *Config) extractorConfig() (tracecontext.Config, error) {
 	}
 	tc.ExtraPaths = append(tc.ExtraPaths, cfg.TraceContext.ExtraPaths...)
 	return tc, nil
+}
+
+// unjoin splits an errors.Join result so each part can carry its own key prefix.
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }

@@ -69,6 +69,8 @@ func TestLoadConfigInvalid(t *testing.T) {
 		"bad_windows":         {"windows.completed: must be positive", "windows.pending: must be at most 100000"},
 		"bad_propagation":     {`propagation: must be parent or link, got "child"`},
 		"bad_format":          {"trace_context.precedence[1]:"},
+		"dup_format":          {`trace_context.precedence[2]: format "w3c" is listed twice`},
+		"bad_extra_path":      {"trace_context.extra_paths[0]:", `trace_context.extra_paths[1]: "headers" is already a built-in carrier`},
 		"bad_poll":            {"poll_interval: must be positive"},
 		"empty_endpoint":      {"endpoint: must not be empty"},
 		"cluster_db":          {"db: Redis Cluster has only database 0"},
