@@ -150,3 +150,29 @@ func TestListPresetSidekiqStyle(t *testing.T) {
 		require.Equal(t, "w3c", a["job.trace.format"])
 	}
 }
+
+// Extraction telemetry counts what each new job's context came from and, separately, which
+// formats had a carrier that was present but invalid (the extraction then fell through).
+func TestExtractionTelemetryByFormat(t *testing.T) {
+	srv := redistest.Start(t)
+	now := time.Now().Format(time.RFC3339Nano)
+	entries := []string{
+		// valid W3C
+		`{"id":"w3c-ok","retries":0,"creation_time":"` + now + `","traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}`,
+		// version ff is invalid: falls through to the upstream fields
+		`{"id":"w3c-bad","retries":0,"creation_time":"` + now + `","traceparent":"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01","trace_id":"0af7651916cd43dd8448eb211c80319c","span_id":"b7ad6b7169203331"}`,
+		// nothing at all
+		`{"id":"bare","retries":0,"creation_time":"` + now + `"}`,
+	}
+	for _, e := range entries {
+		srv.Cmd("LPUSH", "jobqueue:completed", e)
+	}
+	cfg := testConfig(srv.Addr)
+	cfg.EmitExisting = true
+	r := startReceiver(t, cfg)
+	require.Eventually(t, func() bool { return r.traces.SpanCount() == 3 }, 10*time.Second, 10*time.Millisecond)
+	require.Equal(t, map[string]int64{"w3c": 1, "upstream": 1, "none": 1},
+		r.metric(t, "otelcol_receiver_queuejob_trace_context_extractions"))
+	require.Equal(t, map[string]int64{"w3c": 1},
+		r.metric(t, "otelcol_receiver_queuejob_trace_context_rejections"))
+}

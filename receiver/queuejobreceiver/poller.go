@@ -359,7 +359,7 @@ type telemetry struct {
 	b interface {
 		Shutdown()
 	}
-	jobsObserved, extractions, bad, emitted, pollsFailed, overflows metric.Int64Counter
+	jobsObserved, extractions, rejections, bad, emitted, pollsFailed, overflows metric.Int64Counter
 	pollDuration                                                    metric.Float64Histogram
 }
 

@@ -160,7 +160,8 @@ var eventAttrs = func() (out [numEventKinds]metric.AddOption) {
 func newTelemetry(tb *metadata.TelemetryBuilder) *telemetry {
 	return &telemetry{
 		b: tb, jobsObserved: tb.ReceiverQueuejobJobsObserved, extractions: tb.ReceiverQueuejobTraceContextExtractions,
-		bad: tb.ReceiverQueuejobPayloadsBad, emitted: tb.ReceiverQueuejobEventsEmitted, pollsFailed: tb.ReceiverQueuejobPollsFailed,
+		rejections: tb.ReceiverQueuejobTraceContextRejections,
+		bad:        tb.ReceiverQueuejobPayloadsBad, emitted: tb.ReceiverQueuejobEventsEmitted, pollsFailed: tb.ReceiverQueuejobPollsFailed,
 		overflows: tb.ReceiverQueuejobWindowOverflows, pollDuration: tb.ReceiverQueuejobPollDuration,
 	}
 }
@@ -186,6 +187,9 @@ func newPoller(res *Config, rdb redis.UniversalClient, logger *zap.Logger, tel *
 			format = st.tc.Format.String()
 		}
 		tel.extractions.Add(ctx, 1, metric.WithAttributes(attribute.String("format", format)))
+		st.tcRejected.Each(func(f tracecontext.Format) {
+			tel.rejections.Add(ctx, 1, metric.WithAttributes(attribute.String("format", f.String())))
+		})
 	}
 	return p
 }

@@ -50,6 +50,7 @@ type jobState struct {
 	id, queue, typ, priority string
 	tc                       tracecontext.Context
 	tcFound                  bool
+	tcRejected               tracecontext.FormatSet // carriers present but invalid (failures by format)
 	traceID                  [16]byte
 	created                  time.Time
 	// minAttempt is the first attempt whose end may be inferred; earlier ones happened
@@ -163,7 +164,9 @@ func (t *tracker) state(j *job, queue string) (*jobState, bool) {
 		st.minAttempt = 1 // born while we watched: every earlier attempt happened in view
 	}
 	if t.extractor != nil {
-		st.tc, st.tcFound = t.extractor.Extract(j.Fields)
+		var rej tracecontext.Rejected
+		st.tc, st.tcFound, rej = t.extractor.ExtractReport(j.Fields)
+		st.tcRejected = rej.Formats
 	}
 	if st.tcFound && st.tc.HasTraceID() {
 		st.traceID = st.tc.TraceID

@@ -32,6 +32,7 @@ type TelemetryBuilder struct {
 	ReceiverQueuejobPollDuration            metric.Float64Histogram
 	ReceiverQueuejobPollsFailed             metric.Int64Counter
 	ReceiverQueuejobTraceContextExtractions metric.Int64Counter
+	ReceiverQueuejobTraceContextRejections  metric.Int64Counter
 	ReceiverQueuejobWindowOverflows         metric.Int64Counter
 }
 
@@ -98,6 +99,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ReceiverQueuejobTraceContextExtractions, err = builder.meter.Int64Counter(
 		"otelcol_receiver_queuejob_trace_context_extractions",
 		metric.WithDescription("Trace-context extractions from new jobs, by format found (attribute format; none means no context was found). [Development]"),
+		metric.WithUnit("{job}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverQueuejobTraceContextRejections, err = builder.meter.Int64Counter(
+		"otelcol_receiver_queuejob_trace_context_rejections",
+		metric.WithDescription("Trace-context carriers found on new jobs but rejected as invalid, by format (attribute format); extraction then fell through to the next format. [Development]"),
 		metric.WithUnit("{job}"),
 	)
 	errs = errors.Join(errs, err)

@@ -25,6 +25,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ReceiverQueuejobPollDuration.Record(context.Background(), 1)
 	tb.ReceiverQueuejobPollsFailed.Add(context.Background(), 1)
 	tb.ReceiverQueuejobTraceContextExtractions.Add(context.Background(), 1)
+	tb.ReceiverQueuejobTraceContextRejections.Add(context.Background(), 1)
 	tb.ReceiverQueuejobWindowOverflows.Add(context.Background(), 1)
 	AssertEqualReceiverQueuejobEventsEmitted(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
@@ -42,6 +43,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverQueuejobTraceContextExtractions(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverQueuejobTraceContextRejections(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverQueuejobWindowOverflows(t, testTel,
