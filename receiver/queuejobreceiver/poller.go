@@ -360,7 +360,7 @@ type telemetry struct {
 		Shutdown()
 	}
 	jobsObserved, extractions, rejections, bad, emitted, pollsFailed, overflows metric.Int64Counter
-	pollDuration                                                    metric.Float64Histogram
+	pollDuration                                                                metric.Float64Histogram
 }
 
 func (t *telemetry) badPayload(ctx context.Context, reason string) {
