@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/jobcatalog"
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/ring"
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracecache"
 )
 
@@ -124,8 +125,8 @@ func (ts *traceState) ingestLog(lr plog.LogRecord) {
 			SpanID:   lr.SpanID(),
 		},
 	}
-	if o.Severity == "" {
-		o.Severity = severityName(lr.SeverityNumber())
+	if o.Severity == "" && lr.SeverityNumber() != plog.SeverityNumberUnspecified {
+		o.Severity = ring.Level(lr.SeverityNumber(), "")
 	}
 	o.Event.WorkerID = o.WorkerID
 	if v, ok := attrs.Get(attrJobAttempt); ok {
@@ -139,24 +140,6 @@ func (ts *traceState) ingestLog(lr plog.LogRecord) {
 func attrString(m pcommon.Map, key string) string {
 	if v, ok := m.Get(key); ok {
 		return v.AsString()
-	}
-	return ""
-}
-
-func severityName(n plog.SeverityNumber) string {
-	switch {
-	case n >= plog.SeverityNumberFatal:
-		return "fatal"
-	case n >= plog.SeverityNumberError:
-		return "error"
-	case n >= plog.SeverityNumberWarn:
-		return "warn"
-	case n >= plog.SeverityNumberInfo:
-		return "info"
-	case n >= plog.SeverityNumberDebug:
-		return "debug"
-	case n > 0:
-		return "trace"
 	}
 	return ""
 }
