@@ -1,6 +1,7 @@
 package tailstreamextension // import "github.com/jobtrace/jobtrace/extension/tailstreamextension"
 
 import (
+	"github.com/jobtrace/jobtrace/internal/conventions"
 	"strconv"
 	"time"
 
@@ -15,15 +16,15 @@ import (
 
 // Attribute names from docs/CONVENTIONS.md.
 const (
-	attrJobID         = "job.id"
-	attrJobAttempt    = "job.attempt"
-	attrJobStatus     = "job.status"
-	attrJobType       = "job.type"
-	attrWorkerID      = "worker.id"
-	attrQueueName     = "queue.name"
-	attrTraceFormat   = "job.trace.format"
-	attrExtractedFrom = "job.trace.extracted_from"
-	attrEventName     = "event.name"
+	attrJobID         = conventions.AttrJobID
+	attrJobAttempt    = conventions.AttrJobAttempt
+	attrJobStatus     = conventions.AttrJobStatus
+	attrJobType       = conventions.AttrJobType
+	attrWorkerID      = conventions.AttrWorkerID
+	attrQueueName     = conventions.AttrQueueName
+	attrTraceFormat   = conventions.AttrJobTraceFormat
+	attrExtractedFrom = conventions.AttrJobExtractedFrom
+	attrEventName     = conventions.AttrEventName
 )
 
 // ingest copies the spans into the cache and teaches the catalog about job spans. The work is

@@ -3,6 +3,7 @@ package jobtailclient // import "github.com/jobtrace/jobtrace/internal/jobtailcl
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/jobtrace/jobtrace/internal/conventions"
 	"strconv"
 	"strings"
 	"time"
@@ -10,12 +11,12 @@ import (
 
 // Job statuses as the API reports them.
 const (
-	StatusQueued       = "queued" // enqueued, no attempt started yet
-	StatusRunning      = "running"
-	StatusSucceeded    = "succeeded"
-	StatusRetried      = "retried"
-	StatusDeadLettered = "dead_lettered"
-	StatusAbandoned    = "abandoned"
+	StatusQueued       = conventions.StatusQueued
+	StatusRunning      = conventions.StatusRunning
+	StatusSucceeded    = conventions.StatusSucceeded
+	StatusRetried      = conventions.StatusRetried
+	StatusDeadLettered = conventions.StatusDeadLettered
+	StatusAbandoned    = conventions.StatusAbandoned
 )
 
 // JobStatuses lists the statuses the jobs filter cycles through, in display order.

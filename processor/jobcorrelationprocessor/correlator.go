@@ -1,6 +1,7 @@
 package jobcorrelationprocessor // import "github.com/jobtrace/jobtrace/processor/jobcorrelationprocessor"
 
 import (
+	"github.com/jobtrace/jobtrace/internal/conventions"
 	"math"
 	"strconv"
 
@@ -15,14 +16,14 @@ import (
 
 // Attribute keys of docs/CONVENTIONS.md.
 const (
-	attrJobID      = "job.id"
-	attrJobType    = "job.type"
-	attrWorkerID   = "worker.id"
-	attrWorkerHost = "worker.host"
-	attrWorkerPID  = "worker.pid"
-	attrWorkerSlot = "worker.slot"
-	attrQueueName  = "queue.name"
-	attrMsgDest    = "messaging.destination.name"
+	attrJobID      = conventions.AttrJobID
+	attrJobType    = conventions.AttrJobType
+	attrWorkerID   = conventions.AttrWorkerID
+	attrWorkerHost = conventions.AttrWorkerHost
+	attrWorkerPID  = conventions.AttrWorkerPID
+	attrWorkerSlot = conventions.AttrWorkerSlot
+	attrQueueName  = conventions.AttrQueueName
+	attrMsgDest    = conventions.AttrMessagingDestinationName
 )
 
 // go-redis-work-queue's zap fields.

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/jobtrace/jobtrace/internal/conventions"
 	"hash"
 	"strconv"
 	"strings"
@@ -53,16 +54,17 @@ var defaultSensitiveKeys = []string{
 var correlationKeys = map[string]struct{}{}
 
 func init() {
+	for _, k := range conventions.Attributes {
+		correlationKeys[k] = struct{}{}
+	}
+	// The carriers and the upstream queue's own field names join records too.
 	for _, k := range []string{
-		"job.id", "job.attempt", "job.priority", "job.type", "job.status", "job.trace.format",
-		"job.trace.extracted_from", "worker.id", "worker.host", "worker.pid", "worker.slot",
-		"queue.name", "id", "job_id", "worker_id", "trace_id", "span_id", "parent_span_id",
+		"id", "job_id", "worker_id", "trace_id", "span_id", "parent_span_id",
 		"traceid", "spanid", "trace.id", "span.id", "parent.id", "traceparent", "tracestate",
-		"messaging.message.id", "messaging.destination.name", "messaging.system",
-		"messaging.operation.type", "event.name", "b3", "x-b3-traceid", "x-b3-spanid",
+		"b3", "x-b3-traceid", "x-b3-spanid",
 		"x-b3-parentspanid", "x-b3-sampled", "uber-trace-id", "x-amzn-trace-id",
 		"x-datadog-trace-id", "x-datadog-parent-id", "x-trace-id", "dd.trace_id", "dd.span_id",
-		"service.name", "service.instance.id",
+		"service.instance.id",
 	} {
 		correlationKeys[k] = struct{}{}
 	}

@@ -1,6 +1,7 @@
 package queuejobreceiver // import "github.com/jobtrace/jobtrace/receiver/queuejobreceiver"
 
 import (
+	"github.com/jobtrace/jobtrace/internal/conventions"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -32,7 +33,7 @@ func (e *emitter) build(events []event) (ptrace.Traces, plog.Logs, int) {
 		tid := pcommon.TraceID(ev.job.traceID)
 		if records == (plog.LogRecordSlice{}) {
 			rl := ld.ResourceLogs().AppendEmpty()
-			rl.Resource().Attributes().PutStr("service.name", e.serviceName)
+			rl.Resource().Attributes().PutStr(conventions.AttrServiceName, e.serviceName)
 			sl := rl.ScopeLogs().AppendEmpty()
 			sl.Scope().SetName(scopeName)
 			sl.Scope().SetVersion(e.version)
@@ -48,24 +49,24 @@ func (e *emitter) build(events []event) (ptrace.Traces, plog.Logs, int) {
 		lr.SetSpanID(sid)
 		lr.SetEventName(ev.kind.String())
 		la := lr.Attributes()
-		la.PutStr("event.name", ev.kind.String())
-		la.PutStr("job.id", ev.job.id)
+		la.PutStr(conventions.AttrEventName, ev.kind.String())
+		la.PutStr(conventions.AttrJobID, ev.job.id)
 		if ev.worker != "" {
-			la.PutStr("worker.id", ev.worker)
+			la.PutStr(conventions.AttrWorkerID, ev.worker)
 		}
-		la.PutStr("queue.name", ev.job.queue)
-		la.PutInt("job.attempt", int64(ev.attempt))
+		la.PutStr(conventions.AttrQueueName, ev.job.queue)
+		la.PutInt(conventions.AttrJobAttempt, int64(ev.attempt))
 		if ev.job.typ != "" {
-			la.PutStr("job.type", ev.job.typ)
+			la.PutStr(conventions.AttrJobType, ev.job.typ)
 		}
 		if !ev.kind.endsAttempt() {
 			continue
 		}
-		la.PutStr("job.status", eventStatus[ev.kind])
+		la.PutStr(conventions.AttrJobStatus, eventStatus[ev.kind])
 
 		if spans == (ptrace.SpanSlice{}) {
 			rs := td.ResourceSpans().AppendEmpty()
-			rs.Resource().Attributes().PutStr("service.name", e.serviceName)
+			rs.Resource().Attributes().PutStr(conventions.AttrServiceName, e.serviceName)
 			ss := rs.ScopeSpans().AppendEmpty()
 			ss.Scope().SetName(scopeName)
 			ss.Scope().SetVersion(e.version)
@@ -92,31 +93,31 @@ func (e *emitter) build(events []event) (ptrace.Traces, plog.Logs, int) {
 		sp.SetStartTimestamp(pcommon.NewTimestampFromTime(ev.start))
 		sp.SetEndTimestamp(pcommon.NewTimestampFromTime(ev.at))
 		a := sp.Attributes()
-		a.PutStr("messaging.system", "redis")
-		a.PutStr("messaging.operation.type", "process")
-		a.PutStr("messaging.destination.name", ev.job.queue)
-		a.PutStr("messaging.message.id", ev.job.id)
-		a.PutStr("job.id", ev.job.id)
-		a.PutInt("job.attempt", int64(ev.attempt))
+		a.PutStr(conventions.AttrMessagingSystem, "redis")
+		a.PutStr(conventions.AttrMessagingOperationType, "process")
+		a.PutStr(conventions.AttrMessagingDestinationName, ev.job.queue)
+		a.PutStr(conventions.AttrMessagingMessageID, ev.job.id)
+		a.PutStr(conventions.AttrJobID, ev.job.id)
+		a.PutInt(conventions.AttrJobAttempt, int64(ev.attempt))
 		if ev.job.priority != "" {
-			a.PutStr("job.priority", ev.job.priority)
+			a.PutStr(conventions.AttrJobPriority, ev.job.priority)
 		}
 		if ev.job.typ != "" {
-			a.PutStr("job.type", ev.job.typ)
+			a.PutStr(conventions.AttrJobType, ev.job.typ)
 		}
-		a.PutStr("job.status", eventStatus[ev.kind])
+		a.PutStr(conventions.AttrJobStatus, eventStatus[ev.kind])
 		if ev.worker != "" {
-			a.PutStr("worker.id", ev.worker)
+			a.PutStr(conventions.AttrWorkerID, ev.worker)
 		}
-		a.PutStr("queue.name", ev.job.queue)
+		a.PutStr(conventions.AttrQueueName, ev.job.queue)
 		if ev.job.tcFound {
-			a.PutStr("job.trace.format", ev.job.tc.Format.String())
-			a.PutStr("job.trace.extracted_from", ev.job.tc.Source.String())
+			a.PutStr(conventions.AttrJobTraceFormat, ev.job.tc.Format.String())
+			a.PutStr(conventions.AttrJobExtractedFrom, ev.job.tc.Source.String())
 		} else {
-			a.PutStr("job.trace.format", "none")
+			a.PutStr(conventions.AttrJobTraceFormat, "none")
 		}
 		if ev.startEstimated {
-			a.PutBool("job.start_estimated", true)
+			a.PutBool(conventions.AttrJobStartEstimate, true)
 		}
 		if ev.kind == evSucceeded {
 			sp.Status().SetCode(ptrace.StatusCodeOk)
@@ -127,7 +128,7 @@ func (e *emitter) build(events []event) (ptrace.Traces, plog.Logs, int) {
 		se := sp.Events().AppendEmpty()
 		se.SetName(ev.kind.String())
 		se.SetTimestamp(pcommon.NewTimestampFromTime(ev.at))
-		se.Attributes().PutInt("job.attempt", int64(ev.attempt))
+		se.Attributes().PutInt(conventions.AttrJobAttempt, int64(ev.attempt))
 	}
 	return td, ld, nspans
 }

@@ -2,6 +2,7 @@ package queuejobreceiver // import "github.com/jobtrace/jobtrace/receiver/queuej
 
 import (
 	"crypto/sha256"
+	"github.com/jobtrace/jobtrace/internal/conventions"
 	"strconv"
 	"strings"
 	"time"
@@ -24,8 +25,8 @@ const (
 	numEventKinds
 )
 
-var eventNames = [numEventKinds]string{"job_enqueued", "job_started", "job_succeeded", "job_retried", "job_dead_lettered", "job_abandoned"}
-var eventStatus = [numEventKinds]string{"", "", "succeeded", "retried", "dead_lettered", "abandoned"}
+var eventNames = [numEventKinds]string{conventions.EventJobEnqueued, conventions.EventJobStarted, conventions.EventJobSucceeded, conventions.EventJobRetried, conventions.EventJobDeadLettered, conventions.EventJobAbandoned}
+var eventStatus = [numEventKinds]string{"", "", conventions.StatusSucceeded, conventions.StatusRetried, conventions.StatusDeadLettered, conventions.StatusAbandoned}
 var eventBodies = [numEventKinds]string{"job enqueued", "job started", "job succeeded", "job retried", "job dead-lettered", "job abandoned"}
 
 func (k eventKind) String() string { return eventNames[k] }

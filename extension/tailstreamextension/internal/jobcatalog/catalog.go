@@ -14,6 +14,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/jobtrace/jobtrace/internal/conventions"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,12 +26,12 @@ import (
 
 // Statuses of a job, from its latest attempt.
 const (
-	StatusQueued       = "queued" // enqueued, no attempt started yet
-	StatusRunning      = "running"
-	StatusSucceeded    = "succeeded"
-	StatusRetried      = "retried"
-	StatusDeadLettered = "dead_lettered"
-	StatusAbandoned    = "abandoned"
+	StatusQueued       = conventions.StatusQueued
+	StatusRunning      = conventions.StatusRunning
+	StatusSucceeded    = conventions.StatusSucceeded
+	StatusRetried      = conventions.StatusRetried
+	StatusDeadLettered = conventions.StatusDeadLettered
+	StatusAbandoned    = conventions.StatusAbandoned
 )
 
 // ValidStatus reports whether s is a status the API filters on.
@@ -322,7 +323,7 @@ func (c *Catalog) ObserveEvent(o EventObservation) {
 		r.job.Events = slices.Delete(r.job.Events, 0, len(r.job.Events)-maxEvents)
 	}
 	c.indexTrace(o.JobID, o.TraceID)
-	if o.Name == "job_enqueued" {
+	if o.Name == conventions.EventJobEnqueued {
 		c.evictLocked()
 		return
 	}
@@ -336,17 +337,17 @@ func (c *Catalog) ObserveEvent(o EventObservation) {
 		c.bySpan[o.SpanID] = o.JobID
 	}
 	switch o.Name {
-	case "job_started":
+	case conventions.EventJobStarted:
 		if a.Started.IsZero() || !a.FromSpan {
 			a.Started = o.Time
 		}
 		if a.Status == "" {
 			a.Status = StatusRunning
 		}
-	case "job_succeeded", "job_retried", "job_dead_lettered", "job_abandoned":
+	case conventions.EventJobSucceeded, conventions.EventJobRetried, conventions.EventJobDeadLettered, conventions.EventJobAbandoned:
 		// The span, when it comes, has the exact times; the log only fills what is missing.
 		if !a.FromSpan {
-			a.Status = strings.TrimPrefix(o.Name, "job_")
+			a.Status, _ = conventions.StatusOfEvent(o.Name)
 			if a.Ended.IsZero() {
 				a.Ended = o.Time
 			}

@@ -4,6 +4,7 @@ package ring // import "github.com/jobtrace/jobtrace/extension/tailstreamextensi
 
 import (
 	"encoding/json"
+	"github.com/jobtrace/jobtrace/internal/conventions"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -172,11 +173,11 @@ func FromShared(sh *Shared, lr plog.LogRecord, now time.Time) *Entry {
 	e.Service = first(e, "service.name")
 	// The conventions' attributes first; the upstream zap field names as a fallback for
 	// worker logs that did not go through the jobcorrelation processor.
-	e.JobID = first(e, "job.id", "job_id")
-	e.WorkerID = first(e, "worker.id", "worker_id")
-	e.QueueName = first(e, "queue.name", "messaging.destination.name")
+	e.JobID = first(e, conventions.AttrJobID, "job_id")
+	e.WorkerID = first(e, conventions.AttrWorkerID, "worker_id")
+	e.QueueName = first(e, conventions.AttrQueueName, conventions.AttrMessagingDestinationName)
 	src := Source{
-		Host:      first(e, "worker.host", "host.name"),
+		Host:      first(e, conventions.AttrWorkerHost, "host.name"),
 		Container: first(e, "container.name", "k8s.container.name"),
 		File:      first(e, "log.file.path", "log.file.name", "code.filepath", "code.file.path"),
 	}
