@@ -14,6 +14,11 @@ const (
 	AttrJobExtractedFrom = "job.trace.extracted_from"
 	AttrJobStartEstimate = "job.start_estimated"
 
+	// The error the queue library stored for a failing attempt.
+	AttrJobErrorType       = "job.error.type"
+	AttrJobErrorMessage    = "job.error.message"
+	AttrJobErrorStacktrace = "job.error.stacktrace"
+
 	AttrWorkerID   = "worker.id"
 	AttrWorkerHost = "worker.host"
 	AttrWorkerPID  = "worker.pid"
@@ -34,7 +39,7 @@ const (
 // (the redaction processor never masks them; the contract test compares it with the document).
 var Attributes = []string{
 	AttrJobID, AttrJobAttempt, AttrJobPriority, AttrJobType, AttrJobStatus, AttrJobTraceFormat,
-	AttrJobExtractedFrom, AttrJobStartEstimate,
+	AttrJobExtractedFrom, AttrJobStartEstimate, AttrJobErrorType, AttrJobErrorMessage, AttrJobErrorStacktrace,
 	AttrWorkerID, AttrWorkerHost, AttrWorkerPID, AttrWorkerSlot,
 	AttrQueueName, AttrEventName,
 	AttrServiceName, AttrMessagingSystem, AttrMessagingOperationType, AttrMessagingDestinationName,
