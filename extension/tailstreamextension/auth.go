@@ -84,10 +84,10 @@ func (a *authenticator) authenticate(r *http.Request) (*principal, bool) {
 
 // entryScope returns the caller's scope as a check on log entries (nil when unscoped).
 func (p *principal) entryScope() func(*ring.Entry) bool {
-	if !p.scoped() {
+	if !p.Scoped() {
 		return nil
 	}
-	return func(e *ring.Entry) bool { return p.allowsJob(e.QueueName, e.Attr) }
+	return func(e *ring.Entry) bool { return p.AllowsJob(e.QueueName, e.Attr) }
 }
 
 // isLoopback reports whether endpoint (host:port) only listens on a loopback address.

@@ -10,7 +10,8 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
-	"go.uber.org/zap"
+
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracequery"
 )
 
 func loadTracesConfig(t *testing.T, name string) (*Config, error) {
@@ -42,13 +43,12 @@ func TestLoadTracesConfig(t *testing.T) {
 		TraceURLTemplate: "https://jaeger.example.com/trace/{trace_id}",
 		JobCatalog:       JobCatalogConfig{MaxJobs: 2000},
 		Backends: []BackendConfig{
-			{
-				Name: "jaeger-prod", Type: "jaeger", Endpoint: "http://jaeger-query:16686",
-				URLTemplate: "http://jaeger:16686/trace/{trace_id}", Timeout: 3 * time.Second,
-				Headers:        map[string]configopaque.String{"Authorization": "Bearer s3cret-jaeger"},
-				CircuitBreaker: CircuitBreakerConfig{FailureThreshold: 3, OpenDuration: time.Minute},
-			},
-			{Type: "zipkin", Endpoint: "https://zipkin.example.com:9411"},
+			backendConfig("jaeger-prod", "jaeger", "http://jaeger-query:16686", func(b *BackendConfig) {
+				b.URLTemplate, b.Timeout = "http://jaeger:16686/trace/{trace_id}", 3*time.Second
+				b.Headers = configopaque.MapList{{Name: "Authorization", Value: "Bearer s3cret-jaeger"}}
+				b.CircuitBreaker = CircuitBreakerConfig{FailureThreshold: 3, OpenDuration: time.Minute}
+			}),
+			backendConfig("", "zipkin", "https://zipkin.example.com:9411", nil),
 		},
 	}, cfg.TracesConfig)
 
@@ -86,6 +86,7 @@ func TestEmptyTraceURLTemplateMeansDefault(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.TraceURLTemplate = ""
 	require.NoError(t, cfg.Validate())
-	ts := newTraceState(cfg.TracesConfig, zap.NewNop())
-	assert.Equal(t, "http://localhost:16686/trace/"+t1, ts.traceURL(t1, ""))
+	svc, err := tracequery.New(cfg.TracesConfig.settings(), tracequery.Options{})
+	require.NoError(t, err)
+	assert.Equal(t, "http://localhost:16686/trace/"+t1, svc.TraceURL(t1, ""))
 }

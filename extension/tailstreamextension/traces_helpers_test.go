@@ -2,21 +2,18 @@ package tailstreamextension
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracetest"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/extension/extensiontest"
-	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/plog"
-	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 )
@@ -106,102 +103,30 @@ func errorOf(t *testing.T, body map[string]any) map[string]any {
 	return e
 }
 
-func mustTID(s string) pcommon.TraceID {
-	var id pcommon.TraceID
-	if _, err := hex.Decode(id[:], []byte(s)); err != nil {
-		panic(err)
+// The trace builders live in internal/tracetest, shared with the query service's tests.
+type spanSpec = tracetest.Span
+
+var (
+	mustTID      = tracetest.MustTID
+	mustSID      = tracetest.MustSID
+	at           = tracetest.At
+	base         = tracetest.Base
+	buildTraces  = tracetest.Build
+	lifecycleLog = tracetest.LifecycleLog
+	jobAttrs     = tracetest.JobAttrs
+	bigTrace     = tracetest.BigTrace
+)
+
+// backendConfig is a backend as the YAML gives it (confighttp client defaults), changed by
+// mutate when not nil.
+func backendConfig(name, typ, endpoint string, mutate func(*BackendConfig)) BackendConfig {
+	b := newBackendConfig()
+	b.Name, b.Type, b.Endpoint = name, typ, endpoint
+	if mutate != nil {
+		mutate(&b)
 	}
-	return id
+	return b
 }
-
-func mustSID(s string) pcommon.SpanID {
-	var id pcommon.SpanID
-	if _, err := hex.Decode(id[:], []byte(s)); err != nil {
-		panic(err)
-	}
-	return id
-}
-
-// spanSpec is one span of a hand-built trace; times are ms after base.
-type spanSpec struct {
-	service, name, id, parent string
-	kind                      ptrace.SpanKind
-	start, end                int
-	errMsg                    string // non-empty: status ERROR with this message
-	attrs                     map[string]any
-	events                    []string
-}
-
-var base = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
-
-func at(ms int) pcommon.Timestamp {
-	return pcommon.NewTimestampFromTime(base.Add(time.Duration(ms) * time.Millisecond))
-}
-
-func buildTraces(traceID string, specs ...spanSpec) ptrace.Traces {
-	td := ptrace.NewTraces()
-	byService := map[string]ptrace.SpanSlice{}
-	for _, sp := range specs {
-		ss, ok := byService[sp.service]
-		if !ok {
-			rs := td.ResourceSpans().AppendEmpty()
-			rs.Resource().Attributes().PutStr("service.name", sp.service)
-			ss = rs.ScopeSpans().AppendEmpty().Spans()
-			byService[sp.service] = ss
-		}
-		s := ss.AppendEmpty()
-		s.SetTraceID(mustTID(traceID))
-		s.SetSpanID(mustSID(sp.id))
-		if sp.parent != "" {
-			s.SetParentSpanID(mustSID(sp.parent))
-		}
-		s.SetName(sp.name)
-		s.SetKind(sp.kind)
-		s.SetStartTimestamp(at(sp.start))
-		s.SetEndTimestamp(at(sp.end))
-		if sp.errMsg != "" {
-			s.Status().SetCode(ptrace.StatusCodeError)
-			s.Status().SetMessage(sp.errMsg)
-		} else {
-			s.Status().SetCode(ptrace.StatusCodeOk)
-		}
-		if err := s.Attributes().FromRaw(sp.attrs); err != nil {
-			panic(err)
-		}
-		for _, e := range sp.events {
-			ev := s.Events().AppendEmpty()
-			ev.SetName(e)
-			ev.SetTimestamp(at(sp.end))
-		}
-	}
-	return td
-}
-
-// lifecycleLog builds one queuejob lifecycle log record (docs/CONVENTIONS.md).
-func lifecycleLog(ld plog.Logs, event, jobID, queue, worker string, attempt int, traceID, spanID string, ms int) {
-	rl := ld.ResourceLogs().AppendEmpty()
-	rl.Resource().Attributes().PutStr("service.name", "jobqueue")
-	lr := rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
-	lr.SetTimestamp(at(ms))
-	lr.Body().SetStr(strings.ReplaceAll(strings.TrimPrefix(event, "job_"), "_", " "))
-	lr.SetSeverityText("INFO")
-	lr.SetSeverityNumber(plog.SeverityNumberInfo)
-	lr.Attributes().PutStr("event.name", event)
-	lr.Attributes().PutStr("job.id", jobID)
-	lr.Attributes().PutStr("queue.name", queue)
-	if worker != "" {
-		lr.Attributes().PutStr("worker.id", worker)
-	}
-	lr.Attributes().PutInt("job.attempt", int64(attempt))
-	if traceID != "" {
-		lr.SetTraceID(mustTID(traceID))
-	}
-	if spanID != "" {
-		lr.SetSpanID(mustSID(spanID))
-	}
-}
-
-type configopaqueString = configopaque.String
 
 func toJSONString(t *testing.T, v any) string {
 	t.Helper()
