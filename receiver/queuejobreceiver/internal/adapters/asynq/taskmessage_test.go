@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/jobtrace/jobtrace/internal/testutil/asynqtest"
 	"github.com/jobtrace/jobtrace/internal/testutil/redistest"
 )
 
@@ -18,9 +19,9 @@ import (
 // own server retried and archived some, and compares every field with asynq's Inspector.
 func TestDecodeRealTaskMessages(t *testing.T) {
 	srv := redistest.Start(t)
-	tasks := enqueueWorkload(t, srv.Addr, 2)
-	stop := runServer(t, srv.Addr, nil)
-	waitFinished(t, srv.Addr, tasks)
+	tasks := asynqtest.Enqueue(t, srv.Addr, 2)
+	stop := asynqtest.RunServer(t, srv.Addr, nil)
+	asynqtest.WaitFinished(t, srv.Addr, tasks)
 	stop()
 
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})

@@ -2,8 +2,6 @@ package bullmq
 
 import (
 	"context"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,141 +12,50 @@ import (
 	"github.com/jobtrace/jobtrace/internal/testutil/bullmqtest"
 	"github.com/jobtrace/jobtrace/internal/testutil/redistest"
 	"github.com/jobtrace/jobtrace/receiver/queuejobreceiver/internal/adapter"
+	"github.com/jobtrace/jobtrace/receiver/queuejobreceiver/internal/adaptertest"
 )
 
-func testSettings(t *testing.T) adapter.Settings {
-	return adapter.Settings{
-		Windows:        adapter.Windows{Pending: 200, Active: 200, Retry: 200, Finished: 500, Dead: 500, Page: 100},
-		Scan:           adapter.Scan{Count: 100, CallsPerPoll: 4},
-		MaxPayloadSize: 1 << 20,
-		Logger:         zaptest.NewLogger(t),
-		Bad:            func(r string) { t.Errorf("bad payload: %s", r) },
-	}
-}
-
-// collector keeps every observation the adapter emitted, by job.
-type collector struct {
-	mu  sync.Mutex
-	obs map[string][]adapter.Observation
-}
-
-func (c *collector) emit(o *adapter.Observation) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.obs == nil {
-		c.obs = map[string][]adapter.Observation{}
-	}
-	c.obs[o.ID] = append(c.obs[o.ID], *o)
-}
-
-// final is the job's outcome as the observations say: its terminal state, the attempt it
-// happened on, and each failed attempt's error message.
-type final struct {
-	state    adapter.State
-	attempt  int
-	errs     map[int]string
-	lost     int
-	queue    string
-	traceID  string
-	maxState map[adapter.State]bool
-}
-
-func (c *collector) final(id string) final {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	f := final{errs: map[int]string{}, maxState: map[adapter.State]bool{}}
-	for _, o := range c.obs[id] {
-		f.maxState[o.State] = true
-		f.queue = o.Queue
-		if tp, ok := o.Carrier["traceparent"].(string); ok && f.traceID == "" {
-			if parts := strings.Split(tp, "-"); len(parts) == 4 {
-				f.traceID = parts[1]
-			}
-		}
-		switch o.State {
-		case adapter.Succeeded, adapter.Failed, adapter.Dead:
-			f.state, f.attempt = o.State, o.Attempt
-		case adapter.Lost:
-			f.lost++
-		}
-		if o.Error != nil && (o.State == adapter.RetryWait || o.State == adapter.Failed) {
-			f.errs[o.Attempt] = o.Error.Message
-		}
-	}
-	return f
-}
-
-// poller polls the adapter every 20ms until stopped, like the receiver's loop.
-func startPolling(t *testing.T, a *Adapter, addr string, c *collector) (stop func()) {
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	r := adapter.ReadOnly(rdb)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	require.NoError(t, a.Poll(ctx, r, time.Now(), c.emit))
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				if err := a.Poll(ctx, r, time.Now(), c.emit); err != nil && ctx.Err() == nil {
-					t.Errorf("poll: %v", err)
-				}
-			}
-		}
-	}()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			<-done
-			// One last poll so everything written before stop is read.
-			require.NoError(t, a.Poll(context.Background(), r, time.Now(), c.emit))
-			rdb.Close()
-		})
-	}
-	t.Cleanup(stop)
-	return stop
+func settings(t *testing.T) adapter.Settings {
+	s := adaptertest.Settings(t)
+	s.Logger = zaptest.NewLogger(t)
+	return s
 }
 
 // checkAgainstView asserts every job BullMQ reports finished against what the adapter saw.
-func checkAgainstView(t *testing.T, view map[string]bullmqtest.Job, c *collector) {
+func checkAgainstView(t *testing.T, view map[string]bullmqtest.Job, c *adaptertest.Collector) {
 	t.Helper()
 	require.NotEmpty(t, view)
 	for id, j := range view {
-		f := c.final(id)
-		require.Equal(t, j.Queue, f.queue, "%s: queue", id)
-		require.Equal(t, j.TraceID, f.traceID, "%s: trace id from opts.tm", id)
+		f := c.Final(id)
+		require.Equal(t, j.Queue, f.Queue, "%s: queue", id)
+		require.Equal(t, j.TraceID, f.TraceID, "%s: trace id from opts.tm", id)
 		require.NotEmpty(t, j.TraceID, "%s: bullmq-otel stored no carrier", id)
 		switch j.State {
 		case "completed":
-			require.Equal(t, adapter.Succeeded, f.state, "%s", id)
+			require.Equal(t, adapter.Succeeded, f.State, "%s", id)
 		case "failed":
-			require.Equal(t, adapter.Failed, f.state, "%s", id)
-			require.Equal(t, j.FailedReason, f.errs[j.AttemptsMade], "%s: final error", id)
+			require.Equal(t, adapter.Failed, f.State, "%s", id)
+			require.Equal(t, j.FailedReason, f.Errs[j.AttemptsMade], "%s: final error", id)
 		default:
 			t.Fatalf("%s: BullMQ still reports %s", id, j.State)
 		}
-		require.Equal(t, j.AttemptsMade, f.attempt, "%s: attempts", id)
+		require.Equal(t, j.AttemptsMade, f.Attempt, "%s: attempts", id)
 		for k := 1; k < j.AttemptsMade; k++ {
 			want := bullmqtest.ErrFlaky
 			if j.Name == "bad" {
 				want = bullmqtest.ErrBad
 			}
-			require.Equal(t, want, f.errs[k], "%s: error of retried attempt %d", id, k)
+			require.Equal(t, want, f.Errs[k], "%s: error of retried attempt %d", id, k)
 		}
 	}
 }
 
 func TestRealBullMQWorkload(t *testing.T) {
 	srv := redistest.Start(t)
-	a, err := New(testSettings(t))
+	a, err := New(settings(t))
 	require.NoError(t, err)
-	c := &collector{}
-	stop := startPolling(t, a, srv.Addr, c)
+	c := &adaptertest.Collector{}
+	stop := adaptertest.Poll(t, a, srv.Addr, c)
 	w := bullmqtest.New(t, srv.Port)
 	w.Run("run", "2")
 	stop()
@@ -170,18 +77,18 @@ func TestStreamTrimGapRecovers(t *testing.T) {
 		srv.Cmd("HSET", "bull:"+q+":meta", "opts.maxLenEvents", "8")
 		srv.Cmd("XADD", "bull:"+q+":events", "*", "event", "setup")
 	}
-	a, err := New(testSettings(t))
+	a, err := New(settings(t))
 	require.NoError(t, err)
-	c := &collector{}
+	c := &adaptertest.Collector{}
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	defer rdb.Close()
 	r := adapter.ReadOnly(rdb)
-	require.NoError(t, a.Poll(context.Background(), r, time.Now(), c.emit))
+	require.NoError(t, a.Poll(context.Background(), r, time.Now(), c.Emit))
 	w := bullmqtest.New(t, srv.Port, "EVENTS_MAXLEN=8")
 	w.Run("run", "3")
-	require.NoError(t, a.Poll(context.Background(), r, time.Now(), c.emit))
+	require.NoError(t, a.Poll(context.Background(), r, time.Now(), c.Emit))
 	require.Positive(t, a.StreamGaps(), "a trimmed stream must be detected")
-	require.NoError(t, a.Poll(context.Background(), r, time.Now(), c.emit))
+	require.NoError(t, a.Poll(context.Background(), r, time.Now(), c.Emit))
 	checkAgainstView(t, w.View(), c)
 }
 
@@ -190,24 +97,25 @@ func TestStreamTrimGapRecovers(t *testing.T) {
 // lost, then the re-run's success.
 func TestStalledJobIsLost(t *testing.T) {
 	srv := redistest.Start(t)
-	a, err := New(testSettings(t))
+	a, err := New(settings(t))
 	require.NoError(t, err)
-	c := &collector{}
-	stop := startPolling(t, a, srv.Addr, c)
+	c := &adaptertest.Collector{}
+	stop := adaptertest.Poll(t, a, srv.Addr, c)
 	w := bullmqtest.New(t, srv.Port)
 	out := w.RunKilled("stuck")
 	require.Contains(t, string(out), `"started":"mails:1"`)
-	require.Eventually(t, func() bool { return c.final("mails:1").maxState[adapter.Active] }, 5*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return c.Final("mails:1").Seen[adapter.Active] }, 5*time.Second, 20*time.Millisecond)
 	w.Run("recover")
 	stop()
 	view := w.View()
 	j := view["mails:1"]
 	require.Equal(t, "completed", j.State)
 	require.Equal(t, 1, j.StalledCounter, "BullMQ itself declared the job stalled")
-	f := c.final("mails:1")
-	require.Equal(t, 1, f.lost, "the stalled attempt is reported lost once")
-	require.Equal(t, adapter.Succeeded, f.state)
-	require.Equal(t, j.AttemptsMade, f.attempt)
+	f := c.Final("mails:1")
+	require.Equal(t, map[int]bool{1: true}, f.Lost, "the stalled attempt is reported lost")
+	require.NotEmpty(t, f.Workers, "the worker of the running attempt, from its lock")
+	require.Equal(t, adapter.Succeeded, f.State)
+	require.Equal(t, j.AttemptsMade, f.Attempt)
 }
 
 func TestParseJobHashBadFields(t *testing.T) {
