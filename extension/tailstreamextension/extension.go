@@ -272,6 +272,10 @@ func (m traceMetrics) Lookup(source string) {
 	m.tb.TailstreamTraceLookups.Add(context.Background(), 1, metric.WithAttributes(attribute.String("source", source)))
 }
 
+func (m traceMetrics) CatalogConflict(field string) {
+	m.tb.TailstreamCatalogConflicts.Add(context.Background(), 1, metric.WithAttributes(attribute.String("field", field)))
+}
+
 // countRequests counts API answers by status code.
 func (t *tailstream) countRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -27,6 +27,7 @@ type TelemetryBuilder struct {
 	mu                             sync.Mutex
 	registrations                  []metric.Registration
 	TailstreamAPIRequests          metric.Int64Counter
+	TailstreamCatalogConflicts     metric.Int64Counter
 	TailstreamFilterEvaluations    metric.Int64Counter
 	TailstreamLinesDropped         metric.Int64Counter
 	TailstreamLinesFiltered        metric.Int64Counter
@@ -69,6 +70,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_tailstream_api_requests",
 		metric.WithDescription("API requests answered, by HTTP status code. [Development]"),
 		metric.WithUnit("{requests}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.TailstreamCatalogConflicts, err = builder.meter.Int64Counter(
+		"otelcol_tailstream_catalog_conflicts",
+		metric.WithDescription("Observations of a job (instrumentation spans, other sources' lifecycle logs) that disagreed with what the queuejob receiver observed; the receiver's value was kept. [Development]"),
+		metric.WithUnit("{observations}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.TailstreamFilterEvaluations, err = builder.meter.Int64Counter(

@@ -20,6 +20,7 @@ func TestSetupTelemetry(t *testing.T) {
 	require.NoError(t, err)
 	defer tb.Shutdown()
 	tb.TailstreamAPIRequests.Add(context.Background(), 1)
+	tb.TailstreamCatalogConflicts.Add(context.Background(), 1)
 	tb.TailstreamFilterEvaluations.Add(context.Background(), 1)
 	tb.TailstreamLinesDropped.Add(context.Background(), 1)
 	tb.TailstreamLinesFiltered.Add(context.Background(), 1)
@@ -28,6 +29,9 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.TailstreamTraceBackendRequests.Add(context.Background(), 1)
 	tb.TailstreamTraceLookups.Add(context.Background(), 1)
 	AssertEqualTailstreamAPIRequests(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualTailstreamCatalogConflicts(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualTailstreamFilterEvaluations(t, testTel,
