@@ -112,10 +112,12 @@ func (r *queueJobReceiver) start(_ context.Context, host component.Host) error {
 		r.startErr = fmt.Errorf("trace_context: %w", err)
 		return r.startErr
 	}
-	ex, err := tracecontext.NewExtractor(tcCfg)
-	if err != nil {
-		r.startErr = fmt.Errorf("trace_context: %w", err)
-		return r.startErr
+	var ex *tracecontext.Extractor
+	if r.cfg.TraceContext.Enabled {
+		if ex, err = tracecontext.NewExtractor(tcCfg); err != nil {
+			r.startErr = fmt.Errorf("trace_context: %w", err)
+			return r.startErr
+		}
 	}
 	tb, err := metadata.NewTelemetryBuilder(r.settings.TelemetrySettings)
 	if err != nil {
