@@ -246,4 +246,3 @@ func isNANP(v string, gs []group) bool {
 	a := v[gs[0].ds]
 	return a >= '2' && a <= '9'
 }
-
