@@ -221,6 +221,11 @@ func hasPrefixFold(s, p string) bool {
 	return len(s) >= len(p) && strings.EqualFold(s[:len(p)], p)
 }
 
+// KnownPhoneRegion reports whether libphonenumber has metadata for the region code (any case).
+func KnownPhoneRegion(r string) bool {
+	return len(r) == 2 && phonenumbers.GetSupportedRegions()[strings.ToUpper(r)]
+}
+
 // phoneJudge asks libphonenumber about a candidate.
 type phoneJudge struct {
 	regions []string
