@@ -160,7 +160,7 @@ func TestFreeTextSecrets(t *testing.T) {
 }
 
 func TestSecretRulesSwitch(t *testing.T) {
-	in := "password is hunter2; secret for prod: 7Fq2LmZ9xR4tW8kP3sV6yB1n; secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	in := "password is hunter2; the token for prod got rotated, new one 7Fq2LmZ9xR4tW8kP3sV6yB1n; secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 	all := scanHits(New(Options{}), in)
 	assert.Equal(t, []hit{{"secret_keyword", "hunter2"}, {"secret_entropy", "7Fq2LmZ9xR4tW8kP3sV6yB1n"}, {"aws_secret_key", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}}, all)
 	noKw := scanHits(New(Options{Disabled: []Kind{SecretKeyword}}), in)
@@ -176,4 +176,11 @@ func TestIBANAnyCase(t *testing.T) {
 	assert.Equal(t, []hit{{"iban", "gb82west12345698765432"}}, scanHits(s, "to gb82west12345698765432"))
 	assert.Equal(t, []hit{{"iban", "Fr1420041010050500013M02606"}}, scanHits(s, "Fr1420041010050500013M02606"))
 	assert.Nil(t, scanHits(s, "de89370400440532013001"))
+}
+
+func TestAWSSecretLeadingSlash(t *testing.T) {
+	s := New(Options{})
+	assert.Equal(t, []hit{{"aws_access_key", "AKIAIOSFODNN7EXAMPLE"}, {"aws_secret_key", "/Jalr+XUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY1"}},
+		scanHits(s, "creds AKIAIOSFODNN7EXAMPLE /Jalr+XUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY1"))
+	assert.Nil(t, scanHits(s, "path /Jalr+XUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY1"))
 }

@@ -60,8 +60,8 @@ var phoneNegativeWords = []string{
 
 const contextWindow = 32
 
-// phoneContext reports whether a context word (positive) or a word naming something else
-// (negative) comes first among the few words before start.
+// phoneContext reports whether a context word is among the few words before start
+// (positive), or the nearest word names something else (negative).
 func phoneContext(v string, start int) (pos, neg bool) {
 	lo := max(0, start-contextWindow)
 	words := 0
@@ -89,7 +89,10 @@ func phoneContext(v string, start int) (pos, neg bool) {
 		case inFold(phoneContextWords, w):
 			return true, false
 		case inFold(phoneNegativeWords, w):
-			return false, true
+			if words == 0 {
+				return false, true // "order 4155552671", "ticket #555-201-7788"
+			}
+			words++ // "user bob left number …": the number is not the user's id
 		case !inFold(phoneNeutralWords, w):
 			words++
 		}
@@ -138,6 +141,9 @@ func phoneShape(v string, gs []group, intl bool) (int, bool) {
 		return 0, false
 	}
 	if k == 1 {
+		if d == 10 && v[gs[0].ds] == '1' {
+			return 0, false // epoch seconds (2001–2033); no NANP, UK or Indian number starts so
+		}
 		return shapeWeak, true
 	}
 	if isNANP(v, gs) && (sameSep || gs[0].paren) {

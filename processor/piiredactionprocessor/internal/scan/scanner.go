@@ -176,11 +176,24 @@ func (s *Scanner) Scan(v string, dst []Match) []Match {
 			case '+', '(':
 				if i+1 < n && (isDigit(v[i+1]) || (v[i+1] == '(' && c == '+')) && (i == 0 || !isIdent(v[i-1])) {
 					end, dst = s.numeric(v, i, dst)
+				} else if c == '+' && s.on[AWSSecretKey] && (i == 0 || v[i-1] == ' ') && n-i >= awsSecretLen {
+					if e := s.awsFreeSecret(v, i); e > 0 {
+						dst = append(dst, Match{i, e, int(AWSSecretKey)})
+						end = e
+					}
 				}
 			case '-':
 				if s.on[PrivateKey] && strings.HasPrefix(v[i:], "-----BEGIN") {
 					if e := pemEnd(v, i); e > 0 {
 						dst = append(dst, Match{i, e, int(PrivateKey)})
+						end = e
+					}
+				}
+			case '/':
+				// A 40-character AWS secret may start with either: "… AKIA… /Q7i+Hgt…".
+				if s.on[AWSSecretKey] && (i == 0 || v[i-1] == ' ' || v[i-1] == '\t') && n-i >= awsSecretLen {
+					if e := s.awsFreeSecret(v, i); e > 0 {
+						dst = append(dst, Match{i, e, int(AWSSecretKey)})
 						end = e
 					}
 				}
@@ -529,7 +542,9 @@ func (s *Scanner) param(v string, i, j int) (int, Match, bool) {
 			ve = n
 		}
 	} else {
-		for ve < n && !paramStop(v[ve], quotedJSON) {
+		// Outside a query string "&" and "#" belong to the value: DB_PASSWORD=monkey&93.
+		inQuery := i > 0 && (v[i-1] == '?' || v[i-1] == '&')
+		for ve < n && !paramStop(v[ve], quotedJSON, inQuery) {
 			ve++
 		}
 	}
@@ -545,12 +560,12 @@ func (s *Scanner) param(v string, i, j int) (int, Match, bool) {
 	return ve, Match{vs, ve, int(kind)}, true
 }
 
-func paramStop(c byte, json bool) bool {
+func paramStop(c byte, json, inQuery bool) bool {
 	switch c {
-	case '&', ' ', '\t', '\n', '\r', '"', '\'', '#', ';', ')', ']', '}', '>', '<':
+	case ' ', '\t', '\n', '\r', '"', '\'', ';', ')', ']', '}', '>', '<', ',':
 		return true
-	case ',':
-		return json || true
+	case '&', '#':
+		return inQuery || json
 	}
 	return false
 }

@@ -79,7 +79,16 @@ func (s *Scanner) keywordEnd(v string, i, j int) int {
 // keyword that starts at kwStart and ends at ke.
 func (s *Scanner) secretAfterKeyword(v string, kwStart, ke int) (Match, bool) {
 	if s.on[SecretKeyword] {
-		if vs, ve, strong, ok := keywordValue(v, ke); ok && valueLooksSecret(v[vs:ve], strong) {
+		vs, ve, strong, ok := keywordValue(v, ke)
+		if !ok || !valueLooksSecret(v[vs:ve], strong) {
+			// "the secret for the db is …", "password for bob: …": a few words, then the value.
+			if ge := gapEnd(v, ke); ge > ke {
+				// Words in between make it prose: hold the value to the stricter test.
+				vs, ve, _, ok = keywordValue(v, ge)
+				strong = false
+			}
+		}
+		if ok && valueLooksSecret(v[vs:ve], strong) {
 			if s.otherDetectorClaims(v[vs:ve]) {
 				return Match{}, false
 			}
@@ -91,7 +100,7 @@ func (s *Scanner) secretAfterKeyword(v string, kwStart, ke int) (Match, bool) {
 		}
 	}
 	if s.on[SecretEntropy] || s.on[AWSSecretKey] {
-		if vs, ve, ok := entropyToken(v, ke); ok && !s.otherDetectorClaims(v[vs:ve]) {
+		if vs, ve, ok := s.entropyToken(v, ke); ok && !s.otherDetectorClaims(v[vs:ve]) {
 			k := s.secretKind(v, kwStart, vs, ve, SecretEntropy)
 			if s.on[k] {
 				return Match{vs, ve, int(k)}, true
@@ -155,6 +164,8 @@ func keywordValue(v string, ke int) (vs, ve int, strong, ok bool) {
 		k += 3
 	case k > sp && hasPrefixFold(v[k:], "was "):
 		k += 4
+	case k > sp && hasPrefixFold(v[k:], "to "):
+		k += 3
 	case k > sp:
 	default:
 		return 0, 0, false, false
@@ -185,6 +196,33 @@ func keywordValue(v string, ke int) (vs, ve int, strong, ok bool) {
 	return vs, k, strong, true
 }
 
+// maxKeywordGap bounds the words between a keyword and its operator (gitleaks' generic rule
+// allows 25 characters there too).
+const maxKeywordGap = 25
+
+// gapEnd returns the end of up to maxKeywordGap bytes of letters, spaces, '_', '.' and '-'
+// after ke that are followed by ":", "=", " is ", " was " or " to ", or ke when there are none.
+func gapEnd(v string, ke int) int {
+	n := len(v)
+	lim := min(n, ke+maxKeywordGap)
+	for k := ke + 1; k < lim; k++ {
+		c := v[k]
+		if c == ':' || c == '=' {
+			return k
+		}
+		if c == ' ' && k > ke+1 && k+1 < n {
+			rest := v[k+1:]
+			if hasPrefixFold(rest, "is ") || hasPrefixFold(rest, "was ") || hasPrefixFold(rest, "to ") {
+				return k
+			}
+		}
+		if !isAlpha(c) && c != ' ' && c != '_' && c != '.' && c != '-' && c != '\'' {
+			return ke
+		}
+	}
+	return ke
+}
+
 func valueStop(c byte) bool {
 	switch c {
 	case ' ', '\t', '\n', '\r', '"', '\'', '`', ',', ';', ')', ']', '}', '>', '<':
@@ -203,14 +241,17 @@ func valueLooksSecret(val string, strong bool) bool {
 	if placeholder(val) {
 		return false
 	}
-	var digit, symbol, letter bool
+	var digit, symbol, letter, lower, innerUpper bool
 	for i := 0; i < len(val); i++ {
 		c := val[i]
 		switch {
 		case isDigit(c):
 			digit = true
-		case isAlpha(c):
+		case isLower(c):
+			letter, lower = true, true
+		case isUpper(c):
 			letter = true
+			innerUpper = innerUpper || i > 0
 		default:
 			symbol = true
 		}
@@ -218,7 +259,9 @@ func valueLooksSecret(val string, strong bool) bool {
 	if strong {
 		return len(val) >= 3 && (digit || symbol || len(val) >= 6)
 	}
-	return len(val) >= 6 && (digit || symbol) && (letter || len(val) >= 8) && !numberLike(val)
+	// Words are lower case or capitalised; "hunter2", "Tr0ub4dor&3" and "xKqLmWvTz" are not.
+	mixed := digit || symbol || (lower && innerUpper)
+	return len(val) >= 6 && mixed && (letter || len(val) >= 8) && !numberLike(val)
 }
 
 // placeholder matches values that stand for a secret without being one: [REDACTED:…],
@@ -250,8 +293,9 @@ func numberLike(val string) bool {
 
 // entropyToken finds the first token of minEntropyLen+ characters, mixing letters and digits,
 // with at least minEntropyBits of Shannon entropy per character, starting within
-// entropyLookahead bytes after ke.
-func entropyToken(v string, ke int) (int, int, bool) {
+// entropyLookahead bytes after ke. It stops at a token another detector claims, so that
+// "access key AKIA… and secret …" leaves the key id to its own detector.
+func (s *Scanner) entropyToken(v string, ke int) (int, int, bool) {
 	n := len(v)
 	lim := min(n, ke+entropyLookahead)
 	for k := ke; k < lim; {
@@ -269,6 +313,9 @@ func entropyToken(v string, ke int) (int, int, bool) {
 		}
 		if t-k >= minEntropyLen && mixesLettersDigits(v[k:t]) && !hexOrUUID(v[k:t]) && shannon(v[k:t]) >= minEntropyBits {
 			return k, t, true
+		}
+		if t-k >= 8 && s.otherDetectorClaims(v[k:t]) {
+			return 0, 0, false
 		}
 		k = e
 	}
