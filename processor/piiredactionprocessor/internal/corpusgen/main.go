@@ -40,9 +40,11 @@ type Line struct {
 }
 
 var gens = map[string]gen{
-	"card":       {"credit_card", card("visa", "mastercard", "amex", "discover", "jcb", "jcb15", "diners", "maestro", "unionpay", "mir")},
-	"card_new":   {"credit_card", card("jcb", "jcb15", "diners", "maestro", "unionpay", "mir", "discover")},
-	"maestro12":  {"credit_card", func(r *rand.Rand) string { return cardDigits(r, brand{[]string{"5018", "5020", "6759", "6304"}, []int{12}, nil}) }},
+	"card":     {"credit_card", card("visa", "mastercard", "amex", "discover", "jcb", "jcb15", "diners", "maestro", "unionpay", "mir")},
+	"card_new": {"credit_card", card("jcb", "jcb15", "diners", "maestro", "unionpay", "mir", "discover")},
+	"maestro12": {"credit_card", func(r *rand.Rand) string {
+		return cardDigits(r, brand{[]string{"5018", "5020", "6759", "6304"}, []int{12}, nil})
+	}},
 	"phone":      {"phone", anyPhone},
 	"phone_us":   {"phone", usPhone},
 	"phone_uk":   {"phone", ukPhone},
