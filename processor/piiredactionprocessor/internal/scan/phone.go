@@ -132,7 +132,7 @@ func phoneShape(v string, gs []group, intl bool) (int, bool) {
 		}
 	}
 	if intl {
-		if d > maxPhoneDigits+2 {
+		if d < minPhoneDigits || d > maxPhoneDigits+2 {
 			return 0, false
 		}
 		return shapeInternational, true
