@@ -1,12 +1,19 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -154,4 +161,106 @@ func TestJobtailTerminalInjectionTmux(t *testing.T) {
 	}
 	assertTerminalUntouched("interactive UI")
 	tmux("send-keys", "-t", "ui", "q")
+}
+
+// TestSlowHeadersAreCut opens, on every HTTP server of collector.yaml (OTLP/HTTP, health_check,
+// the tailstream API), a connection that sends half a request header and then nothing. Each
+// server must close it (read_header_timeout: 10s); 40 s is the test's patience, not a target.
+func TestSlowHeadersAreCut(t *testing.T) {
+	c := StartCollector(t)
+	servers := map[string]string{
+		"otlp http":    c.Env["OTLP_HTTP_ENDPOINT"],
+		"health_check": c.Env["HEALTH_ENDPOINT"],
+		"tailstream":   c.Env["TAILSTREAM_ENDPOINT"],
+	}
+	var wg sync.WaitGroup
+	for name, addr := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+				return
+			}
+			defer conn.Close()
+			if _, err := io.WriteString(conn, "GET / HTTP/1.1\r\nHost: "+addr+"\r\nX-Slow: "); err != nil {
+				t.Errorf("%s: %v", name, err)
+				return
+			}
+			_ = conn.SetReadDeadline(time.Now().Add(40 * time.Second))
+			_, err = io.Copy(io.Discard, conn) // returns at EOF (closed) or at the deadline
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Errorf("%s (%s) kept a connection with unfinished headers open for 40s: no read_header_timeout", name, addr)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// TestHTTPServersHaveTimeouts checks collector.yaml and every example: each HTTP server block
+// (the extensions' endpoints and OTLP's http protocol) sets read_header_timeout and idle_timeout.
+func TestHTTPServersHaveTimeouts(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(repoRoot, "examples", "*.yaml"))
+	files = append(files, filepath.Join(repoRoot, "collector.yaml"))
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cfg struct {
+			Extensions map[string]map[string]any `yaml:"extensions"`
+			Receivers  map[string]struct {
+				Protocols struct {
+					HTTP map[string]any `yaml:"http"`
+				} `yaml:"protocols"`
+			} `yaml:"receivers"`
+		}
+		if err := yaml.Unmarshal(raw, &cfg); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		servers := map[string]map[string]any{}
+		for name, ext := range cfg.Extensions {
+			typ, _, _ := strings.Cut(name, "/")
+			if typ == "health_check" || typ == "tailstream" {
+				servers["extensions."+name] = ext
+			}
+		}
+		for name, r := range cfg.Receivers {
+			if typ, _, _ := strings.Cut(name, "/"); typ == "otlp" && r.Protocols.HTTP != nil {
+				servers["receivers."+name+".protocols.http"] = r.Protocols.HTTP
+			}
+		}
+		for where, srv := range servers {
+			if srv["endpoint"] == nil {
+				continue // an overlay adding settings to a server defined elsewhere
+			}
+			for _, key := range []string{"read_header_timeout", "idle_timeout"} {
+				if srv[key] == nil {
+					t.Errorf("%s: %s has no %s", filepath.Base(f), where, key)
+				}
+			}
+		}
+	}
+}
+
+// TestOTLPAuthExample validates examples/otlp-auth.yaml over collector.yaml when the
+// distribution includes the bearertokenauth extension it needs.
+func TestOTLPAuthExample(t *testing.T) {
+	comps, err := RunBinary(t, "components")
+	if err != nil {
+		t.Fatalf("components: %v\n%s", err, comps)
+	}
+	if !strings.Contains(comps, "bearertokenauth") {
+		t.Skip("the distribution has no bearertokenauth extension (builder-config.yaml); examples/otlp-auth.yaml says how to add it")
+	}
+	// validate does not read the certificate files.
+	t.Setenv("OTLP_TOKEN", "secret")
+	t.Setenv("OTLP_TLS_CERT", "/nonexistent/server.crt")
+	t.Setenv("OTLP_TLS_KEY", "/nonexistent/server.key")
+	out, err := RunBinary(t, "validate", "--config", filepath.Join(repoRoot, "collector.yaml"), "--config", filepath.Join(repoRoot, "examples", "otlp-auth.yaml"))
+	if err != nil {
+		t.Fatalf("validate with examples/otlp-auth.yaml: %v\n%s", err, out)
+	}
 }
