@@ -14,6 +14,7 @@ import (
 	"github.com/jobtrace/jobtrace/cmd/jobtail/ui"
 	"github.com/jobtrace/jobtrace/internal/jobtailclient"
 	"github.com/jobtrace/jobtrace/internal/termsafe"
+	"github.com/jobtrace/jobtrace/internal/timeparam"
 )
 
 func splitList(s string) []string {
@@ -26,19 +27,17 @@ func splitList(s string) []string {
 	return out
 }
 
-// parseSince accepts an RFC 3339 time or a duration back from now (15m).
+// parseSince reads --since with the server's rule (internal/timeparam): an RFC 3339 time or
+// a non-negative duration back from now (15m).
 func parseSince(s string, now time.Time) (*time.Time, error) {
-	if s == "" {
+	t, err := timeparam.Parse(s, now)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--since %w", err)}
+	}
+	if t.IsZero() {
 		return nil, nil
 	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return &t, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return nil, usageError{fmt.Errorf("--since %q: want an RFC 3339 time or a positive duration like 15m", s)}
-	}
-	t := now.Add(-d).UTC()
+	t = t.UTC()
 	return &t, nil
 }
 

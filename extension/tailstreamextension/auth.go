@@ -3,7 +3,6 @@ package tailstreamextension // import "github.com/jobtrace/jobtrace/extension/ta
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
@@ -35,15 +34,9 @@ func newAuthenticator(users []UserConfig) (a *authenticator, disabled []string, 
 			disabled = append(disabled, u.Name)
 			continue
 		}
-		var h [32]byte
-		if u.Token != "" {
-			h = sha256.Sum256([]byte(u.Token))
-		} else {
-			b, err := hex.DecodeString(strings.ToLower(u.TokenSHA256))
-			if err != nil || len(b) != 32 {
-				return nil, nil, fmt.Errorf("users[%d].token_sha256: must be 64 hex digits", i)
-			}
-			copy(h[:], b)
+		h, err := u.tokenHash()
+		if err != nil {
+			return nil, nil, fmt.Errorf("users[%d].%w", i, err)
 		}
 		a.users = append(a.users, authUser{hash: h, p: &principal{Name: u.Name, roles: u.Roles, scope: u.Scope}})
 	}
@@ -110,10 +103,10 @@ func (a *authenticator) authenticate(r *http.Request, queryOK bool) (p *principa
 
 // entryScope returns the caller's scope as a check on log entries (nil when unscoped).
 func (p *principal) entryScope() func(*ring.Entry) bool {
-	if !p.scoped() {
+	if !p.Scoped() {
 		return nil
 	}
-	return func(e *ring.Entry) bool { return p.allowsJob(e.QueueName, e.Attr) }
+	return func(e *ring.Entry) bool { return p.AllowsJob(e.QueueName, e.Attr) }
 }
 
 // isLoopback reports whether endpoint (host:port) only listens on a loopback address.

@@ -1,11 +1,9 @@
 package tailstreamextension // import "github.com/jobtrace/jobtrace/extension/tailstreamextension"
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -16,30 +14,7 @@ import (
 
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/hub"
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/logfilter"
-	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/ring"
 )
-
-// LogEntry is one log line in the design's LogEntry JSON shape, with its ring sequence
-// number "seq". Entries are shared and immutable: never modify one.
-type LogEntry = ring.Entry
-
-// logsForJob returns up to limit of the most recent retained log lines of jobID, oldest
-// first (limit <= 0 means all retained). It is for the trace side's correlation view,
-// which applies the caller's scope to the job itself.
-func (t *tailstream) logsForJob(jobID string, limit int) []*LogEntry {
-	snap := t.ring.Snapshot(0, 0, t.now())
-	var out []*LogEntry
-	for i := len(snap) - 1; i >= 0; i-- {
-		if snap[i].JobID == jobID {
-			out = append(out, snap[i])
-			if limit > 0 && len(out) == limit {
-				break
-			}
-		}
-	}
-	slices.Reverse(out)
-	return out
-}
 
 // logsHealth describes the log side for /health/logging.
 func (t *tailstream) logsHealth() map[string]any {
@@ -100,81 +75,6 @@ type streamView struct {
 	EstimatedRate  *float64       `json:"estimated_rate,omitempty"`
 }
 
-const maxBodyBytes = 1 << 20
-
-// decodeBody decodes a request body that must be exactly one JSON object into v, rejecting
-// unknown fields, and writes the error itself: 413 past maxBodyBytes; 400 for an empty body,
-// `null` or another non-object, a type mismatch, an unknown field, or data after the object.
-func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	var raw json.RawMessage
-	err := dec.Decode(&raw)
-	if err == nil {
-		// Anything but whitespace after the object is a malformed request, not ignorable.
-		if _, terr := dec.Token(); !errors.Is(terr, io.EOF) {
-			err = errTrailingData
-			if terr != nil && !isSyntaxError(terr) {
-				err = terr
-			}
-		}
-	}
-	if err == nil && (len(raw) == 0 || raw[0] != '{') {
-		writeError(w, http.StatusBadRequest, "invalid_body", "request body must be a JSON object, not "+jsonKind(raw), "")
-		return false
-	}
-	if err == nil {
-		strict := json.NewDecoder(bytes.NewReader(raw))
-		strict.DisallowUnknownFields()
-		err = strict.Decode(v)
-	}
-	if err == nil {
-		return true
-	}
-	var mbe *http.MaxBytesError
-	var ute *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &mbe):
-		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body exceeds %d bytes", maxBodyBytes), "")
-	case errors.As(err, &ute):
-		writeError(w, http.StatusBadRequest, "invalid_field", fmt.Sprintf("%s: must be %s", ute.Field, ute.Type), ute.Field)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		writeError(w, http.StatusBadRequest, "unknown_field", "unknown field "+strconv.Quote(f), f)
-	case errors.Is(err, io.EOF):
-		writeError(w, http.StatusBadRequest, "invalid_body", "request body is empty; send a JSON object", "")
-	case errors.Is(err, errTrailingData):
-		writeError(w, http.StatusBadRequest, "invalid_body", "request body has data after the JSON object; send exactly one object", "")
-	default:
-		writeError(w, http.StatusBadRequest, "invalid_body", "request body is not valid JSON: "+err.Error(), "")
-	}
-	return false
-}
-
-var errTrailingData = errors.New("data after the JSON object")
-
-func isSyntaxError(err error) bool {
-	var se *json.SyntaxError
-	return errors.As(err, &se)
-}
-
-// jsonKind names the JSON value raw starts with, for error messages.
-func jsonKind(raw json.RawMessage) string {
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	switch raw[0] {
-	case 'n':
-		return "null"
-	case '[':
-		return "an array"
-	case '"':
-		return "a string"
-	case 't', 'f':
-		return "a boolean"
-	}
-	return "a number"
-}
-
 // compile validates filters for p: size, syntax, and scope.
 func (t *tailstream) compile(w http.ResponseWriter, p *principal, spec logfilter.Spec) (*logfilter.Filter, bool) {
 	b, _ := json.Marshal(spec)
@@ -195,7 +95,7 @@ func (t *tailstream) compile(w http.ResponseWriter, p *principal, spec logfilter
 	}
 	// The scope is enforced on every line whatever the filter; asking for a queue outside it
 	// is refused up front so the caller learns why nothing arrives.
-	if p.scoped() && len(p.scope.Queues) > 0 && spec.QueueName != "" && !slices.Contains(p.scope.Queues, spec.QueueName) {
+	if p.Scoped() && len(p.scope.Queues) > 0 && spec.QueueName != "" && !slices.Contains(p.scope.Queues, spec.QueueName) {
 		writeError(w, http.StatusForbidden, "forbidden", "queue "+strconv.Quote(spec.QueueName)+" is outside your scope", "filters.queue_name")
 		return nil, false
 	}
@@ -460,19 +360,6 @@ func specFromQuery(q map[string][]string) logfilter.Spec {
 		Service: get("service"), TraceID: get("trace_id"), Since: get("since"), Until: get("until"),
 		Text: get("text"), OTTL: get("ottl"),
 	}
-}
-
-func queryInt(w http.ResponseWriter, q map[string][]string, key string) (*int, bool) {
-	v := q[key]
-	if len(v) == 0 || v[0] == "" {
-		return nil, true
-	}
-	n, err := strconv.Atoi(v[0])
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_parameter", key+": must be an integer", key)
-		return nil, false
-	}
-	return &n, true
 }
 
 func (t *tailstream) handleHistory(w http.ResponseWriter, r *http.Request, p *principal) {
