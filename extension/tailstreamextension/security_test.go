@@ -17,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
 // TestAccessTokenOnlyOnStreams (finding 10): ?access_token= authenticates the WebSocket and
@@ -128,4 +129,89 @@ func TestREADMEStallTimeoutMatchesCode(t *testing.T) {
 	assert.Contains(t, doc, "longer than `max(10s, 2×ping_interval)`")
 	worst := ts.cfg.Streams.PingInterval + ts.writeTimeout()
 	assert.Contains(t, doc, fmt.Sprintf("within `ping_interval + max(10s, 2×ping_interval)` (%d s with the defaults)", int(worst.Seconds())))
+}
+
+// sharedTrace is finding 4's reproduction: a high_priority job's payload carried the trace id
+// of a low_priority job, so one trace holds both jobs' spans. The viewer scoped to
+// low_priority must see lo1's subtree and the job-less enqueue span, never hi1's spans.
+const sharedTrace = "5c0be5c0be5c0be5c0be5c0be5c0be50"
+
+func publishSharedTrace(t *testing.T, ext *tailstream) {
+	t.Helper()
+	require.NoError(t, ext.PublishTraces(context.Background(), buildTraces(sharedTrace,
+		spanSpec{Service: "api", Name: "enqueue", ID: "e000000000000001", Kind: ptrace.SpanKindProducer, Start: 0, End: 5},
+		spanSpec{Service: "jobqueue", Name: "process low_priority", ID: "1000000000000001", Parent: "e000000000000001", Kind: ptrace.SpanKindConsumer,
+			Start: 10, End: 100, Attrs: jobAttrs("lo1", "low_priority", "w1", "succeeded", 1, nil)},
+		spanSpec{Service: "worker", Name: "db mine", ID: "1000000000000002", Parent: "1000000000000001", Start: 20, End: 30,
+			Attrs: map[string]any{"db.statement": "SELECT low"}},
+		spanSpec{Service: "jobqueue", Name: "process high_priority", ID: "2000000000000001", Parent: "e000000000000001", Kind: ptrace.SpanKindConsumer,
+			Start: 10, End: 200, ErrMsg: "boom", Attrs: jobAttrs("hi1", "high_priority", "w2", "dead_lettered", 1, nil)},
+		// Correlation over the whole trace may have tagged this span with the other job's id:
+		// its place under hi1's job span decides.
+		spanSpec{Service: "worker", Name: "db secret", ID: "2000000000000002", Parent: "2000000000000001", Start: 20, End: 40,
+			Attrs: map[string]any{"db.statement": "SELECT password FROM high", "job.id": "lo1"}},
+		spanSpec{Service: "worker", Name: "db secret child", ID: "2000000000000003", Parent: "2000000000000002", Start: 21, End: 22},
+	)))
+}
+
+// TestScopeAppliesPerSpan (finding 4): /spans, /summary and /correlation of a shared trace.
+func TestScopeAppliesPerSpan(t *testing.T) {
+	srv := startTraceServer(t, nil)
+	publishSharedTrace(t, srv.ext)
+	names := func(spans any) []string {
+		var out []string
+		for _, s := range spans.([]any) {
+			out = append(out, s.(map[string]any)["operation_name"].(string))
+		}
+		return out
+	}
+	code, body := srv.get(t, "/traces/"+sharedTrace+"/spans", tokScoped)
+	require.Equal(t, http.StatusOK, code, body)
+	assert.ElementsMatch(t, []string{"enqueue", "process low_priority", "db mine"}, names(body["spans"]))
+	assert.NotContains(t, toJSONString(t, body), "SELECT password")
+
+	code, body = srv.get(t, "/traces/"+sharedTrace+"/summary", tokScoped)
+	require.Equal(t, http.StatusOK, code, body)
+	assert.ElementsMatch(t, []string{"enqueue", "process low_priority", "db mine"}, names(body["spans"]))
+	js := toJSONString(t, body)
+	for _, leak := range []string{"2000000000000001", "2000000000000002", "process high_priority", "boom"} {
+		assert.NotContains(t, js, leak, "summary leaks %s", leak)
+	}
+
+	code, body = srv.get(t, "/correlation/lo1", tokScoped)
+	require.Equal(t, http.StatusOK, code, body)
+	js = toJSONString(t, body)
+	assert.NotContains(t, js, "SELECT password")
+	assert.NotContains(t, js, "hi1", "another scope's job id")
+	assert.Contains(t, js, "SELECT low")
+
+	// An unscoped viewer still sees the whole trace.
+	code, body = srv.get(t, "/traces/"+sharedTrace+"/spans", tokViewer)
+	require.Equal(t, http.StatusOK, code)
+	assert.Len(t, body["spans"], 6)
+}
+
+// TestCorrelationScopesEachLine (finding 5): the job is in scope, but a line naming it is
+// judged on its own queue, as history does: an OTLP sender can write any job id.
+func TestCorrelationScopesEachLine(t *testing.T) {
+	srv := startTraceServer(t, nil)
+	publishSharedTrace(t, srv.ext)
+	srv.publish(t,
+		rec{job: "lo1", queue: "low_priority", msg: "low line"},
+		rec{job: "lo1", queue: "high_priority", msg: "high secret line"},
+		rec{job: "lo1", msg: "line without a queue"},
+	)
+	code, body := srv.get(t, "/correlation/lo1", tokScoped)
+	require.Equal(t, http.StatusOK, code, body)
+	js := toJSONString(t, body)
+	assert.Contains(t, js, "low line")
+	assert.NotContains(t, js, "high secret line")
+	assert.NotContains(t, js, "line without a queue", "an absent queue never widens a scope")
+	code, body = srv.get(t, "/logs/history?job_id=lo1", tokScoped)
+	require.Equal(t, http.StatusOK, code)
+	assert.Len(t, body["entries"], 1, "history and correlation agree")
+
+	code, body = srv.get(t, "/correlation/lo1", tokViewer)
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, toJSONString(t, body), "high secret line", "unscoped viewers see every line")
 }
