@@ -164,7 +164,7 @@ func TestPutTracingConfig(t *testing.T) {
 	// headers without them being sent again.
 	put := `{"trace_url_template":"http://ui.example/t/{trace_id}","trace_cache":{"max_age":"10m"},` +
 		`"backends":[{"name":"old","type":"jaeger","endpoint":"http://127.0.0.1:1"},{"name":"zk","type":"zipkin","endpoint":"` + zk.URL + `"}]}`
-	code, body = srv.do(t, http.MethodPut, "/config/tracing", tokAdmin, put)
+	code, body = srv.api(t, http.MethodPut, "/config/tracing", tokAdmin, put)
 	require.Equal(t, http.StatusOK, code, "%v", body)
 	assert.Equal(t, true, body["effective_until_restart"])
 	cfg := srv.ext.traces.Settings()
@@ -197,7 +197,7 @@ func TestPutTracingConfig(t *testing.T) {
 		{`{"surprise":true}`, "surprise"},
 		{`not json`, ""},
 	} {
-		code, body = srv.do(t, http.MethodPut, "/config/tracing", tokAdmin, tc.body)
+		code, body = srv.api(t, http.MethodPut, "/config/tracing", tokAdmin, tc.body)
 		assert.Equal(t, http.StatusBadRequest, code, tc.body)
 		e := errorOf(t, body)
 		if tc.field != "" {
@@ -214,16 +214,16 @@ func TestPutLoggingConfig(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	assert.EqualValues(t, 1000, body["config"].(map[string]any)["streams"].(map[string]any)["default_rate_limit"])
 
-	code, body = srv.do(t, http.MethodPut, "/config/logging", tokAdmin, `{"streams":{"default_rate_limit":50,"max_rate_limit":500}}`)
+	code, body = srv.api(t, http.MethodPut, "/config/logging", tokAdmin, `{"streams":{"default_rate_limit":50,"max_rate_limit":500}}`)
 	require.Equal(t, http.StatusOK, code, "%v", body)
 	assert.Equal(t, true, body["effective_until_restart"])
 	assert.Equal(t, 50, srv.ext.streamsConfig().DefaultRateLimit)
 	assert.Equal(t, 500, srv.ext.streamsConfig().MaxRateLimit)
 
-	code, body = srv.do(t, http.MethodPut, "/config/logging", tokAdmin, `{"streams":{"default_rate_limit":5000}}`)
+	code, body = srv.api(t, http.MethodPut, "/config/logging", tokAdmin, `{"streams":{"default_rate_limit":5000}}`)
 	assert.Equal(t, http.StatusBadRequest, code)
 	assert.Equal(t, "streams.default_rate_limit", errorOf(t, body)["field"])
-	code, body = srv.do(t, http.MethodPut, "/config/logging", tokAdmin, `{"retention":{"buffer_size":10}}`)
+	code, body = srv.api(t, http.MethodPut, "/config/logging", tokAdmin, `{"retention":{"buffer_size":10}}`)
 	assert.Equal(t, http.StatusBadRequest, code)
 	assert.Equal(t, "not_tunable", errorOf(t, body)["code"])
 	assert.Equal(t, 50, srv.ext.streamsConfig().DefaultRateLimit)

@@ -1,29 +1,15 @@
 package tailstreamextension
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configopaque"
-	"go.opentelemetry.io/collector/confmap/confmaptest"
 
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracequery"
 )
-
-func loadTracesConfig(t *testing.T, name string) (*Config, error) {
-	t.Helper()
-	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config_traces.yaml"))
-	require.NoError(t, err)
-	cfg := NewFactory().CreateDefaultConfig().(*Config)
-	sub, err := cm.Sub(component.MustNewIDWithName("tailstream", name).String())
-	require.NoError(t, err)
-	require.NoError(t, sub.Unmarshal(cfg))
-	return cfg, cfg.Validate()
-}
 
 func TestTracesConfigDefaults(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
@@ -36,7 +22,7 @@ func TestTracesConfigDefaults(t *testing.T) {
 }
 
 func TestLoadTracesConfig(t *testing.T) {
-	cfg, err := loadTracesConfig(t, "traces")
+	cfg, err := loadConfig(t, "config_traces.yaml", "traces")
 	require.NoError(t, err)
 	assert.Equal(t, TracesConfig{
 		TraceCache:       TraceCacheConfig{MaxBytes: 50 << 20, MaxAge: 30 * time.Minute, RefetchAfter: time.Minute},
@@ -52,13 +38,13 @@ func TestLoadTracesConfig(t *testing.T) {
 		},
 	}, cfg.TracesConfig)
 
-	cfg, err = loadTracesConfig(t, "many_backends")
+	cfg, err = loadConfig(t, "config_traces.yaml", "many_backends")
 	require.NoError(t, err)
 	assert.Len(t, cfg.Backends, 12)
 }
 
 func TestTracesConfigInvalid(t *testing.T) {
-	_, err := loadTracesConfig(t, "bad_traces")
+	_, err := loadConfig(t, "config_traces.yaml", "bad_traces")
 	require.Error(t, err)
 	for _, want := range []string{
 		"trace_cache.max_bytes: must be positive",

@@ -26,7 +26,7 @@ func BenchmarkTraceSummaryHTTP1000(b *testing.B) {
 	srv := startTraceServer(t, nil)
 	b.Cleanup(func() { _ = srv.ext.Shutdown(context.Background()) })
 	require.NoError(b, srv.ext.PublishTraces(context.Background(), bigTrace(traceID, 1000)))
-	req, _ := http.NewRequest(http.MethodGet, srv.base+"/traces/"+traceID+"/summary", http.NoBody)
+	req, _ := http.NewRequest(http.MethodGet, srv.base+"/api/v1/traces/"+traceID+"/summary", http.NoBody)
 	req.Header.Set("Authorization", "Bearer "+tokViewer)
 	durs := make([]time.Duration, 0, b.N)
 	b.ResetTimer()

@@ -125,9 +125,9 @@ func TestTraceAPIAuth(t *testing.T) {
 	code, _ = srv.get(t, "/config/logging", tokViewer)
 	assert.Equal(t, http.StatusForbidden, code)
 	// PUT needs admin.
-	code, _ = srv.do(t, http.MethodPut, "/config/tracing", tokViewer, `{}`)
+	code, _ = srv.api(t, http.MethodPut, "/config/tracing", tokViewer, `{}`)
 	assert.Equal(t, http.StatusForbidden, code)
-	code, _ = srv.do(t, http.MethodPut, "/config/logging", tokScoped, `{}`)
+	code, _ = srv.api(t, http.MethodPut, "/config/logging", tokScoped, `{}`)
 	assert.Equal(t, http.StatusForbidden, code)
 }
 

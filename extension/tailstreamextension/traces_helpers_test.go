@@ -1,19 +1,13 @@
 package tailstreamextension
 
 import (
-	"context"
 	"encoding/json"
-	"io"
-	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracetest"
-	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configopaque"
-	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 )
@@ -27,22 +21,8 @@ const (
 	tokOwner    = "tok-owner-bob" // trace_viewer, jobs whose job.owner is bob
 )
 
-type traceTestServer struct {
-	ext  *tailstream
-	base string
-}
-
-func startTraceServer(t *testing.T, mutate func(*Config)) *traceTestServer {
-	t.Helper()
-	srv, _ := startTraceServerWithLogs(t, mutate)
-	return srv
-}
-
-// startTraceServerWithLogs also records the extension's logs (audit lines among them).
-func startTraceServerWithLogs(t *testing.T, mutate func(*Config)) (*traceTestServer, *observer.ObservedLogs) {
-	t.Helper()
-	cfg := createDefaultConfig().(*Config)
-	cfg.NetAddr.Endpoint = "127.0.0.1:0"
+// traceUsers are the users every trace API test server has.
+func traceUsers(cfg *Config) {
 	cfg.Users = []UserConfig{
 		{Name: "ops", Token: configopaque.String(tokAdmin), Roles: []string{roleAdmin}},
 		{Name: "viewer", Token: configopaque.String(tokViewer), Roles: []string{roleTraceViewer}},
@@ -52,47 +32,19 @@ func startTraceServerWithLogs(t *testing.T, mutate func(*Config)) (*traceTestSer
 		{Name: "bob", Token: configopaque.String(tokOwner), Roles: []string{roleTraceViewer},
 			Scope: ScopeConfig{Attribute: &AttributeRule{Key: "job.owner", Values: []string{"bob"}}}},
 	}
-	if mutate != nil {
-		mutate(cfg)
-	}
-	require.NoError(t, cfg.Validate())
-	set := extensiontest.NewNopSettings(NewFactory().Type())
-	core, logs := observer.New(zap.DebugLevel)
-	set.Logger = zap.New(core)
-	ext, err := NewFactory().Create(context.Background(), set, cfg)
-	require.NoError(t, err)
-	require.NoError(t, ext.Start(context.Background(), componenttest.NewNopHost()))
-	t.Cleanup(func() { require.NoError(t, ext.Shutdown(context.Background())) })
-	ts := ext.(*tailstream)
-	return &traceTestServer{ext: ts, base: "http://" + ts.Addr() + "/api/v1"}, logs
 }
 
-// do sends a request and decodes the JSON answer into a generic map (or into out if given).
-func (s *traceTestServer) do(t *testing.T, method, path, token, body string) (int, map[string]any) {
+func startTraceServer(t *testing.T, mutate func(*Config)) *testServer {
 	t.Helper()
-	var rd io.Reader = http.NoBody
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, s.base+path, rd)
-	require.NoError(t, err)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	out := map[string]any{}
-	if len(raw) > 0 {
-		require.NoError(t, json.Unmarshal(raw, &out), "body: %s", raw)
-	}
-	return resp.StatusCode, out
+	srv, _ := startTraceServerWithLogs(t, mutate)
+	return srv
 }
 
-func (s *traceTestServer) get(t *testing.T, path, token string) (int, map[string]any) {
-	return s.do(t, http.MethodGet, path, token, "")
+// startTraceServerWithLogs also records the extension's logs (audit lines among them).
+func startTraceServerWithLogs(t *testing.T, mutate func(*Config)) (*testServer, *observer.ObservedLogs) {
+	t.Helper()
+	srv := launch(t, withUsers(traceUsers, mutate), serverOpts{level: zap.DebugLevel})
+	return srv, srv.audit
 }
 
 // errorOf returns the error object of an error answer.

@@ -135,7 +135,8 @@ type Service struct {
 
 // New returns a service holding s. The cache and the catalog exist at once: the pipeline may
 // publish before the extension starts. An error means a backend could not be built (a TLS
-// file that cannot be read, say); the service then runs without backends.
+// file that cannot be read, say); the service then runs without backends until an Apply
+// succeeds.
 func New(s Settings, opts Options) (*Service, error) {
 	svc := &Service{
 		logger:  opts.Logger,
@@ -157,8 +158,9 @@ func New(s Settings, opts Options) (*Service, error) {
 	svc.SetClientFactory(opts.NewClient)
 	err := svc.apply(s)
 	if err != nil {
-		svc.settings = s
-		svc.settings.Backends = nil
+		// Keep the wanted settings without live backends: the next Apply (the extension's
+		// Start) tries again and fails the start with the same error.
+		svc.settings = cloneSettings(s)
 	}
 	return svc, err
 }
