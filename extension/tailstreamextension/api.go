@@ -55,13 +55,30 @@ func (p *principal) AllowsJob(queue string, attr func(key string) (string, bool)
 }
 
 // withRole authenticates the request and checks role before calling h: 401 without a valid
-// token, 403 without the role.
+// token, 403 without the role. The token must come in the Authorization header.
 func (t *tailstream) withRole(role string, h func(http.ResponseWriter, *http.Request, *principal)) http.HandlerFunc {
+	return t.authorize(role, func(*http.Request) bool { return false }, h)
+}
+
+// withStreamRole is withRole for the endpoints a browser attaches to with WebSocket or
+// EventSource: there, and only for such requests (streaming tells), the token may also come as
+// ?access_token=.
+func (t *tailstream) withStreamRole(role string, streaming func(*http.Request) bool, h func(http.ResponseWriter, *http.Request, *principal)) http.HandlerFunc {
+	return t.authorize(role, streaming, h)
+}
+
+func alwaysStreaming(*http.Request) bool { return true }
+
+func (t *tailstream) authorize(role string, queryOK func(*http.Request) bool, h func(http.ResponseWriter, *http.Request, *principal)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p, ok := t.auth.authenticate(r)
+		p, ok, queryRefused := t.auth.authenticate(r, queryOK(r))
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="jobtrace"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required (Authorization: Bearer <token>)", "")
+			msg := "a valid bearer token is required (Authorization: Bearer <token>)"
+			if queryRefused {
+				msg = "access_token is only accepted on WebSocket and SSE stream endpoints; send Authorization: Bearer <token>"
+			}
+			writeError(w, http.StatusUnauthorized, "unauthorized", msg, "")
 			return
 		}
 		if !p.can(role) {

@@ -44,25 +44,51 @@ func newAuthenticator(users []UserConfig) (a *authenticator, disabled []string, 
 	return a, disabled, nil
 }
 
-// bearerToken takes the token from the Authorization header or, for browsers whose
-// WebSocket and EventSource APIs cannot set headers, the access_token query parameter.
-func bearerToken(r *http.Request) string {
+// bearerToken takes the token from the Authorization header or, when queryOK, from the
+// access_token query parameter. The parameter exists for browsers, whose WebSocket and
+// EventSource APIs cannot set headers; anywhere else a token in a URL only ends up in proxy
+// logs, browser history and Referer headers, so it is refused (queryRefused).
+func bearerToken(r *http.Request, queryOK bool) (tok string, queryRefused bool) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-			return strings.TrimSpace(h[7:])
+			return strings.TrimSpace(h[7:]), false
 		}
-		return ""
+		return "", false
 	}
-	return r.URL.Query().Get("access_token")
+	q := r.URL.Query()
+	if !q.Has(accessTokenParam) {
+		return "", false
+	}
+	if !queryOK {
+		return "", true
+	}
+	return q.Get(accessTokenParam), false
 }
 
-func (a *authenticator) authenticate(r *http.Request) (*principal, bool) {
-	if a.open {
-		return anonymous, true
+const accessTokenParam = "access_token"
+
+// stripAccessToken removes the token from the request's URL once it has been read, so no
+// handler, error message or log line downstream can repeat it.
+func stripAccessToken(r *http.Request) {
+	q := r.URL.Query()
+	if !q.Has(accessTokenParam) {
+		return
 	}
-	tok := bearerToken(r)
+	q.Del(accessTokenParam)
+	u := *r.URL
+	u.RawQuery = q.Encode()
+	r.URL = &u
+	r.RequestURI = u.RequestURI()
+}
+
+func (a *authenticator) authenticate(r *http.Request, queryOK bool) (p *principal, ok, queryRefused bool) {
+	tok, queryRefused := bearerToken(r, queryOK)
+	stripAccessToken(r)
+	if a.open {
+		return anonymous, true, false
+	}
 	if tok == "" {
-		return nil, false
+		return nil, false, queryRefused
 	}
 	sum := sha256.Sum256([]byte(tok))
 	var found *principal
@@ -72,7 +98,7 @@ func (a *authenticator) authenticate(r *http.Request) (*principal, bool) {
 			found = a.users[i].p
 		}
 	}
-	return found, found != nil
+	return found, found != nil, false
 }
 
 // entryScope returns the caller's scope as a check on log entries (nil when unscoped).

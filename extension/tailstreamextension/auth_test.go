@@ -66,9 +66,9 @@ func TestAuthMatrix(t *testing.T) {
 	// The WebSocket attach refuses before upgrading.
 	_, err := tryDialWS("ws"+srv.base[4:]+"/api/v1/logs/tail", "", nil)
 	assert.ErrorContains(t, err, "401")
-	// The query parameter works for browsers.
+	// The query parameter is for browsers' WebSocket and EventSource only (security_test.go).
 	code, _ := srv.do(t, http.MethodGet, "/api/v1/logs/streams?access_token=tok-admin", "", nil)
-	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, http.StatusUnauthorized, code)
 	// The OpenAPI document and health need no token.
 	code, _ = srv.do(t, http.MethodGet, "/api/v1/openapi.json", "", nil)
 	assert.Equal(t, http.StatusOK, code)

@@ -5,6 +5,7 @@ package tailstreamextension // import "github.com/jobtrace/jobtrace/extension/ta
 // false, so a handler reads as a list of parameters.
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,31 +39,77 @@ func writeError(w http.ResponseWriter, status int, code, message, field string) 
 
 const maxBodyBytes = 1 << 20
 
-// decodeBody decodes a JSON request body into v, rejecting unknown fields (unknown_field),
-// wrong types (invalid_field), bodies over 1 MiB (body_too_large) and anything else that is
-// not one JSON object (invalid_body). It writes the error answer itself.
+// decodeBody decodes a request body that must be exactly one JSON object into v, rejecting
+// unknown fields, and writes the error itself: 413 past maxBodyBytes; 400 for an empty body,
+// `null` or another non-object, a type mismatch, an unknown field, or data after the object.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		var ute *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &mbe):
-			writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body exceeds %d bytes", maxBodyBytes), "")
-		case errors.As(err, &ute):
-			writeError(w, http.StatusBadRequest, "invalid_field", fmt.Sprintf("%s: must be %s", ute.Field, ute.Type), ute.Field)
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			writeError(w, http.StatusBadRequest, "unknown_field", "unknown field "+strconv.Quote(f), f)
-		case errors.Is(err, io.EOF):
-			writeError(w, http.StatusBadRequest, "invalid_body", "request body is empty; send a JSON object", "")
-		default:
-			writeError(w, http.StatusBadRequest, "invalid_body", "request body is not valid JSON: "+err.Error(), "")
+	var raw json.RawMessage
+	err := dec.Decode(&raw)
+	if err == nil {
+		// Anything but whitespace after the object is a malformed request, not ignorable.
+		if _, terr := dec.Token(); !errors.Is(terr, io.EOF) {
+			err = errTrailingData
+			if terr != nil && !isSyntaxError(terr) {
+				err = terr
+			}
 		}
+	}
+	if err == nil && (len(raw) == 0 || raw[0] != '{') {
+		writeError(w, http.StatusBadRequest, "invalid_body", "request body must be a JSON object, not "+jsonKind(raw), "")
 		return false
 	}
-	return true
+	if err == nil {
+		strict := json.NewDecoder(bytes.NewReader(raw))
+		strict.DisallowUnknownFields()
+		err = strict.Decode(v)
+	}
+	if err == nil {
+		return true
+	}
+	var mbe *http.MaxBytesError
+	var ute *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &mbe):
+		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body exceeds %d bytes", maxBodyBytes), "")
+	case errors.As(err, &ute):
+		writeError(w, http.StatusBadRequest, "invalid_field", fmt.Sprintf("%s: must be %s", ute.Field, ute.Type), ute.Field)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		writeError(w, http.StatusBadRequest, "unknown_field", "unknown field "+strconv.Quote(f), f)
+	case errors.Is(err, io.EOF):
+		writeError(w, http.StatusBadRequest, "invalid_body", "request body is empty; send a JSON object", "")
+	case errors.Is(err, errTrailingData):
+		writeError(w, http.StatusBadRequest, "invalid_body", "request body has data after the JSON object; send exactly one object", "")
+	default:
+		writeError(w, http.StatusBadRequest, "invalid_body", "request body is not valid JSON: "+err.Error(), "")
+	}
+	return false
+}
+
+var errTrailingData = errors.New("data after the JSON object")
+
+func isSyntaxError(err error) bool {
+	var se *json.SyntaxError
+	return errors.As(err, &se)
+}
+
+// jsonKind names the JSON value raw starts with, for error messages.
+func jsonKind(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	switch raw[0] {
+	case 'n':
+		return "null"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	}
+	return "a number"
 }
 
 // keyRE takes the config key from a Validate() message ("backends[0].endpoint: ...").

@@ -33,14 +33,15 @@ func (t *tailstream) logsHealth() map[string]any {
 
 func (t *tailstream) registerLogRoutes(mux *http.ServeMux) {
 	v := roleLogViewer
-	mux.HandleFunc("POST /api/v1/logs/streams", t.withRole(v, t.handleCreate))
+	mux.HandleFunc("POST /api/v1/logs/streams", t.withRole(v, t.streaming(t.handleCreate)))
 	mux.HandleFunc("GET /api/v1/logs/streams", t.withRole(v, t.handleList))
-	mux.HandleFunc("GET /api/v1/logs/streams/{id}", t.withRole(v, t.handleGetOrAttach))
-	mux.HandleFunc("GET /api/v1/logs/streams/{id}/ws", t.withRole(v, t.handleAttachWS))
-	mux.HandleFunc("GET /api/v1/logs/streams/{id}/events", t.withRole(v, t.handleAttachSSE))
+	mux.HandleFunc("GET /api/v1/logs/streams/{id}", t.withStreamRole(v, isWebSocket, t.streaming(t.handleGetOrAttach)))
+	mux.HandleFunc("GET /api/v1/logs/streams/{id}/ws", t.withStreamRole(v, alwaysStreaming, t.streaming(t.handleAttachWS)))
+	mux.HandleFunc("GET /api/v1/logs/streams/{id}/events", t.withStreamRole(v, alwaysStreaming, t.streaming(t.handleAttachSSE)))
 	mux.HandleFunc("PATCH /api/v1/logs/streams/{id}", t.withRole(v, t.handlePatch))
 	mux.HandleFunc("DELETE /api/v1/logs/streams/{id}", t.withRole(v, t.handleDelete))
-	mux.HandleFunc("GET /api/v1/logs/tail", t.withRole(v, t.handleTail))
+	// tail answers with SSE, WebSocket or NDJSON: a stream in every case.
+	mux.HandleFunc("GET /api/v1/logs/tail", t.withStreamRole(v, alwaysStreaming, t.streaming(t.handleTail)))
 	mux.HandleFunc("GET /api/v1/logs/history", t.withRole(v, t.handleHistory))
 	mux.HandleFunc("GET /api/v1/openapi.json", serveOpenAPI)
 }
@@ -113,7 +114,9 @@ func (t *tailstream) resolveOptions(w http.ResponseWriter, o streamOptions, defF
 			writeError(w, http.StatusBadRequest, "invalid_option", "tail_lines: must be -1 (all retained), 0 or positive", "options.tail_lines")
 			return opts, false
 		}
-		opts.TailLines = *o.TailLines
+		// No more lines than the ring retains can be replayed: a larger count means "all of
+		// them", and clamping keeps arithmetic on the count far from overflow.
+		opts.TailLines = min(*o.TailLines, t.ring.Cap())
 	}
 	if o.RateLimit != nil {
 		if *o.RateLimit <= 0 || *o.RateLimit > sc.MaxRateLimit {
@@ -435,5 +438,19 @@ func (t *tailstream) handleTail(w http.ResponseWriter, r *http.Request, p *princ
 		t.attachHTTP(w, r, p, s, ndjsonFraming)
 	default:
 		t.attachHTTP(w, r, p, s, sseFraming)
+	}
+}
+
+// streaming guards the endpoints that open live streams: with streams.enabled false (the
+// design's rollback switch for streaming) they answer 503, while history, the stream list and
+// the trace API keep working. A one-shot tail that does not follow is history and still works.
+func (t *tailstream) streaming(h func(http.ResponseWriter, *http.Request, *principal)) func(http.ResponseWriter, *http.Request, *principal) {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) {
+		if !t.cfg.Streams.Enabled && !(r.URL.Path == "/api/v1/logs/tail" && r.URL.Query().Get("follow") == "false") {
+			writeError(w, http.StatusServiceUnavailable, "streaming_disabled",
+				"live streams are turned off on this collector (streams.enabled: false); /api/v1/logs/history still answers", "")
+			return
+		}
+		h(w, r, p)
 	}
 }

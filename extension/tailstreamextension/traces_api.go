@@ -191,23 +191,35 @@ func (t *tailstream) handleCorrelation(w http.ResponseWriter, r *http.Request, p
 		writeQueryError(w, r, err)
 		return
 	}
-	out := t.traces.Correlate(r.Context(), p, &j, t.logsForJob(j.ID, limit))
+	out := t.traces.Correlate(r.Context(), p, &j, t.logsForJob(j.ID, limit, p.entryScope()))
 	t.audit(p, "trace.correlation", zap.String("job_id", j.ID))
 	writeJSON(w, http.StatusOK, out)
 }
 
-// logsForJob returns up to limit of the most recent retained log lines of jobID, oldest
-// first (limit <= 0 means all retained). The caller applied its scope to the job itself.
-func (t *tailstream) logsForJob(jobID string, limit int) []*ring.Entry {
+// logsForJob returns up to limit of the most recent retained log lines of jobID that scope
+// admits (nil: all), oldest first (limit <= 0 means all retained). The job being in scope says
+// nothing about each line: any OTLP sender can name a job id, so every line is checked on its
+// own queue and attributes, as history and streams do. The answer is nil when no line of the
+// job is retained at all, empty when the scope removed every one.
+func (t *tailstream) logsForJob(jobID string, limit int, scope func(*ring.Entry) bool) []*ring.Entry {
 	snap := t.ring.Snapshot(0, 0, t.now())
 	var out []*ring.Entry
+	seen := false
 	for i := len(snap) - 1; i >= 0; i-- {
-		if snap[i].JobID == jobID {
-			out = append(out, snap[i])
-			if limit > 0 && len(out) == limit {
-				break
-			}
+		if snap[i].JobID != jobID {
+			continue
 		}
+		seen = true
+		if scope != nil && !scope(snap[i]) {
+			continue
+		}
+		out = append(out, snap[i])
+		if limit > 0 && len(out) == limit {
+			break
+		}
+	}
+	if seen && out == nil {
+		out = []*ring.Entry{}
 	}
 	slices.Reverse(out)
 	return out

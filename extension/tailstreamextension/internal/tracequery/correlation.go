@@ -129,7 +129,7 @@ func (s *Service) JobSpans(ctx context.Context, j *jobcatalog.Job) (spansByTrace
 // Correlate builds the job's correlation view: attempts and trace contexts, parent and child
 // jobs, and a timeline of the job's spans (its attempt spans and what ran under them), their
 // events and logs, the job's log entries, oldest first; the HTTP layer reads them from the
-// log ring, already bounded. When logs is empty the catalog's lifecycle events stand in.
+// log ring, already bounded. When logs is nil (no line of the job retained) the catalog's lifecycle events stand in.
 func (s *Service) Correlate(ctx context.Context, scope Scope, j *jobcatalog.Job, logs []*ring.Entry) Correlation {
 	out := Correlation{
 		JobID:      j.ID,
@@ -149,8 +149,18 @@ func (s *Service) Correlate(ctx context.Context, scope Scope, j *jobcatalog.Job,
 		out.Relationships.RelatedTraces = append(out.Relationships.RelatedTraces, tr.String())
 	}
 	spansByTrace, partial := s.JobSpans(ctx, j)
+	for tr, spans := range spansByTrace {
+		// The job is in scope; other jobs sharing its traces may not be.
+		spansByTrace[tr] = s.ScopeSpans(scope, spans)
+	}
 	out.Partial = partial
-	out.Relationships.ParentJobs = s.ParentJobs(j, spansByTrace)
+	out.Relationships.ParentJobs = slices.DeleteFunc(s.ParentJobs(j, spansByTrace), func(id string) bool {
+		if !scope.Scoped() {
+			return false
+		}
+		p, ok := s.catalog.Get(id)
+		return !ok || !scope.AllowsJob(p.Queue, s.jobAttr(&p))
+	})
 	out.Relationships.ChildJobs = s.ChildJobs(j, scope)
 
 	jobSpans := AttemptSpans(j)
@@ -174,7 +184,9 @@ func (s *Service) Correlate(ctx context.Context, scope Scope, j *jobcatalog.Job,
 	for _, e := range out.LogEntries {
 		out.Timeline = append(out.Timeline, TimelineItem{Timestamp: e.Timestamp, Type: ItemLog, Data: e})
 	}
-	if len(out.LogEntries) == 0 {
+	if logs == nil {
+		// No line of the job is retained at all (nil, not empty: lines the caller's scope
+		// removed must not come back as events).
 		for _, ev := range j.Events {
 			out.Timeline = append(out.Timeline, TimelineItem{Timestamp: ev.Time, Type: ItemEvent, Data: map[string]any{
 				"name": ev.Name, "attempt": ev.Attempt, "worker_id": ev.WorkerID, "severity": ev.Severity, "message": ev.Body,

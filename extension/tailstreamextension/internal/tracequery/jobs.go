@@ -227,8 +227,8 @@ func (s *Service) jobTrace(j *jobcatalog.Job) (JobTrace, bool) {
 }
 
 // TraceAllowed applies a scoped caller's rules to a trace: some job of the trace, or some
-// span carrying a job's queue and attributes, must be in scope. A per-span scope would filter
-// the spans here instead of answering for the whole trace.
+// span carrying a job's queue and attributes, must be in scope. Trace then keeps only the
+// spans the caller may see (ScopeSpans).
 func (s *Service) TraceAllowed(scope Scope, id pcommon.TraceID, spans []tracecache.Span) bool {
 	if !scope.Scoped() {
 		return true
@@ -263,6 +263,8 @@ func (s *Service) Trace(ctx context.Context, scope Scope, id pcommon.TraceID) (T
 		s.countLookup("not_found")
 		return Trace{}, ErrTraceNotFound
 	}
+	// Admitted because one in-scope job is in it; the caller still sees only its spans.
+	res.Spans = s.ScopeSpans(scope, res.Spans)
 	if res.Partial {
 		s.countLookup("partial")
 	} else {
