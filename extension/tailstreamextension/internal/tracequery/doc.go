@@ -19,7 +19,9 @@
 //     writes them fast), Spans (paged full spans), CriticalPath, TraceURL, TraceAllowed.
 //   - Correlation: Correlate (attempts, trace contexts, the timeline) taking the job's log
 //     entries as an argument, built from JobSpans, ParentJobs, ChildJobs, JobSubtree.
-//   - Health: backends, cache and catalog state.
+//   - Scope per span: ScopeSpans keeps the spans a scoped caller may see (in-scope jobs'
+//     subtrees and job-less spans); Summary, Spans and Correlate apply it.
+//   - Health: Health (backends, cache and catalog state), BackendStatuses.
 //
 // Scope is the caller's job visibility; the HTTP layer's principal implements it and
 // Unscoped sees everything. A job outside the scope is reported as absent (ErrJobNotFound,
@@ -33,6 +35,5 @@
 //   - a durable store: a job absent from memory comes from a JobSource (Options.Jobs), which
 //     can rebuild it from stored lifecycle logs with EventObservation and a jobcatalog; a
 //     trace the cache lacks comes from the backends in Trace (Jaeger is one);
-//   - per-span scope: TraceAllowed is where spans would be filtered rather than the trace
-//     admitted whole.
+//   - finer scope rules: TraceAllowed admits a trace, ScopeSpans filters its spans.
 package tracequery // import "github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracequery"
