@@ -1,6 +1,7 @@
 package tracequery
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -95,7 +96,7 @@ func TestSingleConsumerSpanIsAJob(t *testing.T) {
 	require.Len(t, page.Jobs, 1)
 	assert.Equal(t, JobView{ID: "solo", Queue: "q", Status: conventions.StatusSucceeded, Attempts: 1, WorkerID: "w1",
 		StartedAt: timePtr(base), EndedAt: timePtr(base.Add(2 * time.Second)), TraceID: pcommon.TraceID{15: 1}.String()}, page.Jobs[0])
-	jt, err := svc.JobTrace(Unscoped, "solo")
+	jt, err := svc.JobTrace(context.Background(), Unscoped, "solo")
 	require.NoError(t, err)
 	assert.Equal(t, pcommon.TraceID{15: 1}.String(), jt.TraceID)
 	assert.Equal(t, 1, jt.SpansCount)
@@ -107,7 +108,7 @@ func TestBullMQOtelSpansMakeAttempts(t *testing.T) {
 	svc := newTestService(t, defaultSettings())
 	svc.IngestTraces(traces(bullmqSpan(2, 2, 5, "")))
 	svc.IngestTraces(traces(bullmqSpan(1, 1, 1, "flaky: first attempt fails")))
-	j, err := svc.Job(Unscoped, "mails:1")
+	j, err := svc.Job(context.Background(), Unscoped, "mails:1")
 	require.NoError(t, err)
 	assert.Equal(t, []string{conventions.StatusRetried, conventions.StatusSucceeded}, attemptStatuses(j))
 	assert.Equal(t, "mails", j.Queue)
@@ -117,7 +118,7 @@ func TestBullMQOtelSpansMakeAttempts(t *testing.T) {
 
 	svc.IngestTraces(traces(spanSpec{scope: "x", kind: ptrace.SpanKindConsumer, trace: 2, span: 9, err: true,
 		attrs: map[string]any{"messaging.message_id": "jid9", "messaging.destination": "default"}}))
-	j, err = svc.Job(Unscoped, "jid9")
+	j, err = svc.Job(context.Background(), Unscoped, "jid9")
 	require.NoError(t, err)
 	assert.Equal(t, conventions.StatusFailed, j.Status(), "an error with no later attempt: failed")
 	assert.Equal(t, "default", j.Queue)
@@ -130,7 +131,7 @@ func TestReceiverAndInstrumentationMerge(t *testing.T) {
 	svc.IngestTraces(traces(bullmqSpan(1, 1, 1, "boom"), bullmqSpan(2, 2, 5, "")))
 	svc.IngestTraces(traces(receiverSpan("mails:1", "mails", conventions.StatusRetried, 1, 11, 1),
 		receiverSpan("mails:1", "mails", conventions.StatusSucceeded, 2, 12, 5)))
-	j, err := svc.Job(Unscoped, "mails:1")
+	j, err := svc.Job(context.Background(), Unscoped, "mails:1")
 	require.NoError(t, err)
 	assert.Equal(t, []string{conventions.StatusRetried, conventions.StatusSucceeded}, attemptStatuses(j))
 	assert.Empty(t, svc.catalog.Stats().Conflicts)
@@ -147,7 +148,7 @@ func TestReceiverAndInstrumentationMerge(t *testing.T) {
 	svc.IngestTraces(traces(spanSpec{scope: "evil", kind: ptrace.SpanKindConsumer, trace: 7, span: 30, startS: 1, endS: 2,
 		attrs: map[string]any{conventions.AttrMessagingMessageID: "mails:1", conventions.AttrQueueName: "high_priority",
 			conventions.AttrJobAttempt: 1, conventions.AttrJobStatus: conventions.StatusSucceeded}}))
-	j, _ = svc.Job(Unscoped, "mails:1")
+	j, _ = svc.Job(context.Background(), Unscoped, "mails:1")
 	assert.Equal(t, "mails", j.Queue)
 	assert.Equal(t, []string{conventions.StatusRetried, conventions.StatusSucceeded}, attemptStatuses(j))
 	page, _ := svc.Jobs(queueScope{"high_priority"}, JobQuery{Limit: 10})
@@ -162,19 +163,19 @@ func TestSpansCarryingJobIDOnly(t *testing.T) {
 	svc := newTestService(t, defaultSettings())
 	svc.IngestTraces(traces(spanSpec{scope: "app", kind: ptrace.SpanKindInternal, trace: 3, span: 1, startS: 0, endS: 1,
 		attrs: map[string]any{conventions.AttrJobID: "tagged"}}))
-	_, err := svc.Job(Unscoped, "tagged")
+	_, err := svc.Job(context.Background(), Unscoped, "tagged")
 	assert.ErrorIs(t, err, ErrJobNotFound)
-	jt, err := svc.JobTrace(Unscoped, "tagged")
+	jt, err := svc.JobTrace(context.Background(), Unscoped, "tagged")
 	require.NoError(t, err)
 	assert.Equal(t, pcommon.TraceID{15: 3}.String(), jt.TraceID)
 	assert.Equal(t, StatusUnknown, jt.Status)
-	_, err = svc.JobTrace(queueScope{"q"}, "tagged")
+	_, err = svc.JobTrace(context.Background(), queueScope{"q"}, "tagged")
 	assert.ErrorIs(t, err, ErrJobNotFound, "a scoped caller needs an in-scope span of the job")
 
 	svc.IngestTraces(traces(receiverSpan("r1", "q", conventions.StatusSucceeded, 1, 20, 10),
 		spanSpec{scope: "kafka", kind: ptrace.SpanKindConsumer, trace: 7, span: 21, parent: 20, startS: 10, endS: 11,
 			attrs: map[string]any{conventions.AttrJobID: "r1"}}))
-	j, err := svc.Job(Unscoped, "r1")
+	j, err := svc.Job(context.Background(), Unscoped, "r1")
 	require.NoError(t, err)
 	assert.Len(t, j.Attempts, 1)
 
@@ -184,6 +185,6 @@ func TestSpansCarryingJobIDOnly(t *testing.T) {
 	require.NoError(t, svc.Apply(st))
 	svc.IngestTraces(traces(spanSpec{scope: "app", kind: ptrace.SpanKindInternal, trace: 4, span: 1, startS: 0, endS: 1,
 		attrs: map[string]any{conventions.AttrJobID: "tagged2"}}))
-	_, err = svc.Job(Unscoped, "tagged2")
+	_, err = svc.Job(context.Background(), Unscoped, "tagged2")
 	assert.NoError(t, err)
 }

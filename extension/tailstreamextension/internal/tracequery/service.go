@@ -102,6 +102,8 @@ type Options struct {
 	// NewClient builds backend clients; nil builds them without host extensions (no auth
 	// extension resolves), which is enough before the collector starts the extension.
 	NewClient ClientFactory
+	// Jobs, when set, is asked for jobs the catalog does not hold.
+	Jobs JobSource
 }
 
 // Service is the trace half of the extension; see the package documentation.
@@ -110,6 +112,7 @@ type Service struct {
 	now     func() time.Time
 	cache   *tracecache.Cache
 	catalog *jobcatalog.Catalog
+	jobs    JobSource
 	// spanJobs are the rules of IsJobSpan's instrumentation half, swapped by Apply.
 	spanJobs atomic.Pointer[spanJobRules]
 	// jobTraces remembers the trace of every job id seen on any span, for JobTrace of ids
@@ -143,6 +146,7 @@ func New(s Settings, opts Options) (*Service, error) {
 		now:     opts.Now,
 		cache:   tracecache.New(s.CacheMaxBytes, s.CacheMaxAge),
 		catalog: jobcatalog.New(s.MaxJobs),
+		jobs:    opts.Jobs,
 	}
 	svc.jobTraces = newJobTraceIndex(max(s.MaxJobs, 1))
 	svc.spanJobs.Store(&spanJobRules{})
