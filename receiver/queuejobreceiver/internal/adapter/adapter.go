@@ -157,7 +157,9 @@ type Scan struct {
 
 // Seen is a bounded set of hashes (payloads handled, bad payloads counted) for an adapter's own
 // "already done" memory. It forgets the oldest entries first.
-type Seen struct{ lru *simplelru.LRU[uint64, struct{}] }
+type Seen struct {
+	lru *simplelru.LRU[uint64, struct{}]
+}
 
 // NewSeen returns a set holding up to n hashes.
 func NewSeen(n int) *Seen {
