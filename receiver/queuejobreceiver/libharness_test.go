@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 
 	"net"
 	"os"
@@ -376,4 +377,13 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool, di
 		msg = diag()
 	}
 	t.Fatalf("timed out after %s waiting for %s\n%s", d, what, msg)
+}
+
+// eventSummary counts the lifecycle events per event and attempt, for timeout messages.
+func eventSummary(r *running) string {
+	n := map[string]int{}
+	for _, l := range libLogs(r) {
+		n[fmt.Sprintf("%s#%d", l.event, l.attempt)]++
+	}
+	return fmt.Sprint(n)
 }

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/jobtrace/jobtrace/receiver/queuejobreceiver/internal/adapter"
+	"github.com/jobtrace/jobtrace/receiver/queuejobreceiver/internal/adapters/rq"
 	"github.com/jobtrace/jobtrace/receiver/queuejobreceiver/internal/adapters/sidekiq"
 )
 
@@ -17,6 +18,7 @@ import (
 // keep their payload-hash poller (poller.go), whose dedup by payload suits lists of JSON copies.
 var libraries = map[string]adapter.Factory{
 	PresetSidekiq: sidekiq.New,
+	PresetRQ:      rq.New,
 }
 
 func presetNames() []string {
