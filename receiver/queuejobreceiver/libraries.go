@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/jobtrace/jobtrace/receiver/queuejobreceiver/internal/adapter"
+	"github.com/jobtrace/jobtrace/receiver/queuejobreceiver/internal/adapters/celery"
 	"github.com/jobtrace/jobtrace/receiver/queuejobreceiver/internal/adapters/rq"
 	"github.com/jobtrace/jobtrace/receiver/queuejobreceiver/internal/adapters/sidekiq"
 )
@@ -19,6 +20,7 @@ import (
 var libraries = map[string]adapter.Factory{
 	PresetSidekiq: sidekiq.New,
 	PresetRQ:      rq.New,
+	PresetCelery:  celery.New,
 }
 
 func presetNames() []string {
