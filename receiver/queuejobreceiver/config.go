@@ -149,6 +149,9 @@ type ScanConfig struct {
 
 // TraceContextConfig configures internal/tracecontext.
 type TraceContextConfig struct {
+	// Enabled false turns extraction off (the design's first rollback switch): jobs are still
+	// observed and emitted, each on its own trace derived from the job id.
+	Enabled bool `mapstructure:"enabled"`
 	// Precedence lists formats, first wins: w3c, b3, jaeger, xray, datadog, plain, upstream.
 	Precedence []string `mapstructure:"precedence"`
 	// ExtraPaths are extra dot-separated payload paths searched as carriers.
@@ -173,6 +176,7 @@ func createDefaultConfig() component.Config {
 		DedupSize:          500_000,
 		AbandonGrace:       time.Second,
 		Propagation:        "parent",
+		TraceContext:       TraceContextConfig{Enabled: true},
 		ServiceName:        "jobqueue",
 	}
 }

@@ -2,6 +2,7 @@ package queuejobreceiver // import "github.com/jobtrace/jobtrace/receiver/queuej
 
 import (
 	"github.com/jobtrace/jobtrace/internal/conventions"
+	"github.com/jobtrace/jobtrace/receiver/queuejobreceiver/internal/metadata"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -9,7 +10,7 @@ import (
 	"github.com/jobtrace/jobtrace/receiver/queuejobreceiver/internal/adapter"
 )
 
-const scopeName = "github.com/jobtrace/jobtrace/receiver/queuejobreceiver"
+var scopeName = metadata.ScopeName
 
 var eventSeverity = [numEventKinds]plog.SeverityNumber{
 	plog.SeverityNumberInfo, plog.SeverityNumberInfo, plog.SeverityNumberInfo,

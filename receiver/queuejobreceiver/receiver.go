@@ -112,10 +112,12 @@ func (r *queueJobReceiver) start(_ context.Context, host component.Host) error {
 		r.startErr = fmt.Errorf("trace_context: %w", err)
 		return r.startErr
 	}
-	ex, err := tracecontext.NewExtractor(tcCfg)
-	if err != nil {
-		r.startErr = fmt.Errorf("trace_context: %w", err)
-		return r.startErr
+	var ex *tracecontext.Extractor
+	if r.cfg.TraceContext.Enabled {
+		if ex, err = tracecontext.NewExtractor(tcCfg); err != nil {
+			r.startErr = fmt.Errorf("trace_context: %w", err)
+			return r.startErr
+		}
 	}
 	tb, err := metadata.NewTelemetryBuilder(r.settings.TelemetrySettings)
 	if err != nil {
@@ -160,13 +162,32 @@ func (z zapRedisLogger) Printf(_ context.Context, format string, v ...any) {
 	z.l.Debug(fmt.Sprintf(format, v...))
 }
 
-// eventAttrs are built once: per-event attribute options would allocate on the hot path.
-var eventAttrs = func() (out [numEventKinds]metric.AddOption) {
-	for k := range out {
-		out[k] = metric.WithAttributeSet(attribute.NewSet(attribute.String("event", eventKind(k).String())))
+// maxQueueAttrs bounds the queue names events_emitted is broken down by; further queues are
+// counted under "other", so a layout with unbounded queue names cannot grow the metric forever.
+const maxQueueAttrs = 256
+
+// eventAttrs holds the attribute options of events_emitted, by queue and event: built once per
+// queue, since per-event options would allocate on the hot path. Only the run loop uses it.
+type eventAttrs map[string]*[numEventKinds]metric.AddOption
+
+func (ea eventAttrs) get(queue string, k eventKind) metric.AddOption {
+	opts, ok := ea[queue]
+	if !ok {
+		if len(ea) >= maxQueueAttrs {
+			queue = "other"
+			if opts, ok = ea[queue]; ok {
+				return opts[k]
+			}
+		}
+		opts = new([numEventKinds]metric.AddOption)
+		for i := range opts {
+			opts[i] = metric.WithAttributeSet(attribute.NewSet(
+				attribute.String("event", eventKind(i).String()), attribute.String("queue", queue)))
+		}
+		ea[queue] = opts
 	}
-	return out
-}()
+	return opts[k]
+}
 
 func newTelemetry(tb *metadata.TelemetryBuilder) *telemetry {
 	return &telemetry{
@@ -174,6 +195,7 @@ func newTelemetry(tb *metadata.TelemetryBuilder) *telemetry {
 		rejections: tb.ReceiverQueuejobTraceContextRejections,
 		bad:        tb.ReceiverQueuejobPayloadsBad, emitted: tb.ReceiverQueuejobEventsEmitted, pollsFailed: tb.ReceiverQueuejobPollsFailed,
 		overflows: tb.ReceiverQueuejobWindowOverflows, pollDuration: tb.ReceiverQueuejobPollDuration,
+		eventAttrs: eventAttrs{},
 	}
 }
 
@@ -299,14 +321,16 @@ func (r *queueJobReceiver) deliver(ctx context.Context, em *emitter, tel *teleme
 	if len(events) == 0 {
 		return
 	}
-	var perKind [numEventKinds]int64
-	for i := range events {
-		perKind[events[i].kind]++
+	type queueKind struct {
+		queue string
+		kind  eventKind
 	}
-	for k, n := range perKind {
-		if n > 0 {
-			tel.emitted.Add(ctx, n, eventAttrs[k])
-		}
+	counts := map[queueKind]int64{}
+	for i := range events {
+		counts[queueKind{events[i].job.queue, events[i].kind}]++
+	}
+	for qk, n := range counts {
+		tel.emitted.Add(ctx, n, tel.eventAttrs.get(qk.queue, qk.kind))
 	}
 	td, ld, nspans := em.build(events)
 	r.mu.Lock()
