@@ -95,7 +95,7 @@ func (t *tracker) observe(o *adapter.Observation, now time.Time) {
 	case adapter.Active:
 		t.inferRetries(st, n, now)
 		a := st.attempt(n)
-		if a.ended && a.endedBy == evAbandoned && (o.Worker != a.worker || a.requeued) {
+		if a.ended && a.endedBy == evAbandoned && t.rerun(a, o) {
 			a.run++ // the requeued attempt runs again
 			a.ended, a.startObserved, a.start, a.requeued, a.activeSeen = false, false, time.Time{}, false, false
 		}
@@ -126,6 +126,16 @@ func (t *tracker) observe(o *adapter.Observation, now time.Time) {
 	case adapter.Lost:
 		t.end(st, n, evAbandoned, o, now)
 	}
+}
+
+// rerun tells whether an Active sighting of an abandoned attempt is a new run of it rather
+// than a stale in-progress entry of the abandoned run (Sidekiq rewrites its in-progress hash
+// only at its heartbeat, so a requeued job can still be listed there with its old start).
+func (t *tracker) rerun(a *attemptState, o *adapter.Observation) bool {
+	if !o.Started.IsZero() && a.startObserved && !a.start.IsZero() {
+		return o.Started.After(a.start)
+	}
+	return o.Worker != a.worker || a.requeued
 }
 
 // end closes attempt n of st with kind, once.

@@ -67,6 +67,16 @@ func TestObserveLifecycle(t *testing.T) {
 			want: []string{"job_started#1/0@w1", "job_abandoned#1/0@w1", "job_started#1/1@w1", "job_succeeded#1/1@w1"},
 		},
 		{
+			name: "a stale in-progress entry of the requeued run is not a re-run",
+			polls: [][]*adapter.Observation{
+				{started(obs(adapter.Active, "j", 1, "w1"), 100)},
+				{started(obs(adapter.Active, "j", 1, "w1"), 100), obs(adapter.Pending, "j", 1, "")},
+				{started(obs(adapter.Active, "j", 1, "w1"), 100), obs(adapter.Pending, "j", 1, "")},
+				{started(obs(adapter.Active, "j", 1, "w1"), 103)},
+			},
+			want: []string{"job_started#1/0@w1", "job_abandoned#1/0@w1", "job_started#1/1@w1"},
+		},
+		{
 			name: "declared lost, then failed for good by the library",
 			polls: [][]*adapter.Observation{
 				{obs(adapter.Active, "j", 1, "w1")},
@@ -99,6 +109,11 @@ func TestObserveLifecycle(t *testing.T) {
 			require.Equal(t, tt.want, got)
 		})
 	}
+}
+
+func started(o *adapter.Observation, sec int64) *adapter.Observation {
+	o.Started = time.Unix(sec, 0)
+	return o
 }
 
 func TestObserveBaselineSkipsHistory(t *testing.T) {
