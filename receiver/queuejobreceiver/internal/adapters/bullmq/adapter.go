@@ -83,7 +83,8 @@ func New(s adapter.Settings) (*Adapter, error) {
 	return a, nil
 }
 
-// StreamGaps counts the times an events stream was trimmed past the last entry read.
+// StreamGaps counts the times an events stream was trimmed past the last entry read (each is
+// also reported to Settings.Overflow, the receiver's window-overflow counter).
 func (a *Adapter) StreamGaps() int64 { return a.gaps.Load() }
 
 func (a *Adapter) addQueue(q string) {
@@ -279,6 +280,9 @@ func (a *Adapter) checkGap(qs *queueState, info *redis.XInfoStreamCmd) {
 	}
 	if trimmed > qs.read {
 		a.gaps.Add(1)
+		if a.s.Overflow != nil {
+			a.s.Overflow(qs.events)
+		}
 		qs.recover = true
 		a.s.Logger.Warn("BullMQ events stream was trimmed past the last entry read; recovering from the job hashes",
 			zap.String("stream", qs.events), zap.String("last_read", qs.lastID), zap.Int64("missed", trimmed-qs.read))

@@ -77,7 +77,10 @@ func TestStreamTrimGapRecovers(t *testing.T) {
 		srv.Cmd("HSET", "bull:"+q+":meta", "opts.maxLenEvents", "8")
 		srv.Cmd("XADD", "bull:"+q+":events", "*", "event", "setup")
 	}
-	a, err := New(settings(t))
+	s := settings(t)
+	var overflows []string
+	s.Overflow = func(what string) { overflows = append(overflows, what) }
+	a, err := New(s)
 	require.NoError(t, err)
 	c := &adaptertest.Collector{}
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
@@ -88,6 +91,8 @@ func TestStreamTrimGapRecovers(t *testing.T) {
 	w.Run("run", "3")
 	require.NoError(t, a.Poll(context.Background(), r, time.Now(), c.Emit))
 	require.Positive(t, a.StreamGaps(), "a trimmed stream must be detected")
+	require.Subset(t, []string{"bull:mails:events", "bull:reports:events"}, overflows)
+	require.Len(t, overflows, int(a.StreamGaps()), "each gap is counted by the receiver")
 	require.NoError(t, a.Poll(context.Background(), r, time.Now(), c.Emit))
 	checkAgainstView(t, w.View(), c)
 }
