@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -58,6 +59,9 @@ type Adapter struct {
 	// decoded messages by queue, id, state and score/position: a task sitting unchanged in a
 	// set is decoded once and re-emitted from here.
 	cache *simplelru.LRU[string, []adapter.Observation]
+	// badSeen: undecodable messages already counted (by content), counted once however
+	// often the task moves.
+	badSeen *simplelru.LRU[uint64, struct{}]
 }
 
 // New validates the settings the way `validate` reports them.
@@ -81,7 +85,8 @@ func New(s adapter.Settings) (*Adapter, error) {
 	}
 	w := s.Windows
 	cache, _ := simplelru.NewLRU[string, []adapter.Observation](max(2*(w.Pending+w.Active+2*w.Retry+w.Finished+w.Dead), 1024), nil)
-	return &Adapter{s: s, fixed: s.Queues, cache: cache}, nil
+	badSeen, _ := simplelru.NewLRU[uint64, struct{}](4096, nil)
+	return &Adapter{s: s, fixed: s.Queues, cache: cache, badSeen: badSeen}, nil
 }
 
 const reasonUndecodable = "asynq_msg_undecodable"
@@ -245,13 +250,13 @@ func (a *Adapter) observe(ctx context.Context, r adapter.Reader, members []membe
 			return err
 		}
 		if len(raw) > a.s.MaxPayloadSize {
-			a.s.Bad("oversized")
+			a.badOnce(rd.m, raw, "oversized")
 			a.cache.Add(rd.key, nil)
 			continue
 		}
 		m, err := DecodeTaskMessage(raw)
 		if err != nil {
-			a.s.Bad(reasonUndecodable)
+			a.badOnce(rd.m, raw, reasonUndecodable)
 			a.s.Logger.Debug("skipping undecodable asynq task message", zap.String("queue", rd.m.q), zap.String("id", rd.m.id), zap.Error(err))
 			a.cache.Add(rd.key, nil)
 			continue
@@ -261,6 +266,14 @@ func (a *Adapter) observe(ctx context.Context, r adapter.Reader, members []membe
 		a.emitAll(obs, rd.m, workers, emit)
 	}
 	return nil
+}
+
+func (a *Adapter) badOnce(m member, raw []byte, reason string) {
+	h := xxhash.Sum64String(m.q + "\x00" + m.id + "\x00" + reason + "\x00" + string(raw))
+	if !a.badSeen.Contains(h) {
+		a.badSeen.Add(h, struct{}{})
+		a.s.Bad(reason)
+	}
 }
 
 func (a *Adapter) emitAll(obs []adapter.Observation, m member, workers map[string]workerInfo, emit func(*adapter.Observation)) {

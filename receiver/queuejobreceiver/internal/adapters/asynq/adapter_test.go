@@ -134,3 +134,29 @@ func TestNewRejectsPrefix(t *testing.T) {
 	_, err = New(s)
 	require.ErrorContains(t, err, "queues:")
 }
+
+// An undecodable task message is counted once, however often it is seen, and the other
+// tasks still come through.
+func TestUndecodableMessageCountedOnce(t *testing.T) {
+	srv := redistest.Start(t)
+	s := settings(t)
+	bad := map[string]int{}
+	s.Bad = func(r string) { bad[r]++ }
+	a, err := New(s)
+	require.NoError(t, err)
+	c := &adaptertest.Collector{}
+	stop := adaptertest.Poll(t, a, srv.Addr, c)
+	srv.Cmd("SADD", "asynq:queues", "default")
+	srv.Cmd("HSET", "asynq:{default}:t:junk", "msg", "not a protobuf \xff", "state", "pending")
+	srv.Cmd("LPUSH", "asynq:{default}:pending", "junk")
+	tasks := asynqtest.Enqueue(t, srv.Addr, 1)
+	time.Sleep(100 * time.Millisecond)
+	srv.Cmd("LREM", "asynq:{default}:pending", "0", "junk") // it moves: read again
+	srv.Cmd("ZADD", "asynq:{default}:retry", "1", "junk")
+	time.Sleep(100 * time.Millisecond)
+	stop()
+	require.Equal(t, map[string]int{reasonUndecodable: 1}, bad)
+	for _, w := range tasks {
+		require.True(t, c.Final(w.ID).Seen[adapter.Pending], "%s still seen", w.ID)
+	}
+}

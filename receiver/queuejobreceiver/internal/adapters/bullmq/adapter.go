@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -39,7 +40,10 @@ type Adapter struct {
 	// last observations of jobs sitting unchanged in a list or set, keyed by job id + where:
 	// re-emitted each poll without re-reading their hash (only an event changes them).
 	cache *simplelru.LRU[string, []adapter.Observation]
-	gaps  atomic.Int64
+	// badSeen: unusable fields already counted, so a bad job is counted once however often
+	// its hash is read again.
+	badSeen *simplelru.LRU[uint64, struct{}]
+	gaps    atomic.Int64
 }
 
 type queueState struct {
@@ -76,7 +80,8 @@ func New(s adapter.Settings) (*Adapter, error) {
 		s.MaxPayloadSize = 1 << 20
 	}
 	cache, _ := simplelru.NewLRU[string, []adapter.Observation](max(4*(s.Windows.Pending+s.Windows.Active+s.Windows.Retry), 1024), nil)
-	a := &Adapter{s: s, prefix: p, queues: map[string]*queueState{}, cache: cache, fixed: len(s.Queues) > 0}
+	badSeen, _ := simplelru.NewLRU[uint64, struct{}](4096, nil)
+	a := &Adapter{s: s, prefix: p, queues: map[string]*queueState{}, cache: cache, badSeen: badSeen, fixed: len(s.Queues) > 0}
 	for _, q := range s.Queues {
 		a.addQueue(q)
 	}
@@ -355,7 +360,13 @@ func (a *Adapter) observe(ctx context.Context, r adapter.Reader, qs *queueState,
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
-		j := parseJobHash(vals, a.s.MaxPayloadSize, a.s.Bad)
+		j := parseJobHash(vals, a.s.MaxPayloadSize, func(reason string) {
+			h := xxhash.Sum64String(qs.jobPfx + rd.s.id + "\x00" + reason + "\x00" + field(vals, fOpts) + "\x00" + field(vals, fStacktrace) + "\x00" + field(vals, fAtm))
+			if !a.badSeen.Contains(h) {
+				a.badSeen.Add(h, struct{}{})
+				a.s.Bad(reason)
+			}
+		})
 		if rd.lock != nil && j.Worker == "" {
 			if tok, err := rd.lock.Result(); err == nil {
 				j.Worker = workerFromLock(tok)
@@ -370,6 +381,15 @@ func (a *Adapter) observe(ctx context.Context, r adapter.Reader, qs *queueState,
 		}
 	}
 	return nil
+}
+
+func field(vals []any, i int) string {
+	if i < len(vals) {
+		if s, ok := vals[i].(string); ok {
+			return s
+		}
+	}
+	return ""
 }
 
 func cacheKey(q string, s *sighting) string {

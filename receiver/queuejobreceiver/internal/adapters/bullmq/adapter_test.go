@@ -141,3 +141,38 @@ func TestParseJobHashBadFields(t *testing.T) {
 	require.Equal(t, 1, compareIDs("2-0", "1-9"))
 	require.Equal(t, -1, compareIDs("1-2", "1-10"))
 }
+
+// A job hash whose opts or stacktrace BullMQ never wrote that way is counted once and the
+// rest of the job, and every other job, still come through.
+func TestBadJobHashCountedOnce(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Cmd("HSET", "bull:mails:meta", "version", "bullmq:6.7.0")
+	srv.Cmd("XADD", "bull:mails:events", "*", "event", "drained")
+	s := settings(t)
+	bad := map[string]int{}
+	s.Bad = func(r string) { bad[r]++ }
+	a, err := New(s)
+	require.NoError(t, err)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	r := adapter.ReadOnly(rdb)
+	c := &adaptertest.Collector{}
+	require.NoError(t, a.Poll(context.Background(), r, time.Now(), c.Emit))
+	srv.Cmd("HSET", "bull:mails:1", "name", "broken", "opts", "{not json", "atm", "0", "stacktrace", "[oops")
+	srv.Cmd("HSET", "bull:mails:2", "name", "fine", "opts", `{"tm":"{\"traceparent\":\"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\"}"}`, "atm", "0")
+	srv.Cmd("LPUSH", "bull:mails:wait", "1", "2")
+	for range 3 {
+		require.NoError(t, a.Poll(context.Background(), r, time.Now(), c.Emit))
+	}
+	// It moves on (an event makes the adapter read its hash again): still counted once.
+	srv.Cmd("LREM", "bull:mails:wait", "0", "1")
+	srv.Cmd("LPUSH", "bull:mails:active", "1")
+	srv.Cmd("XADD", "bull:mails:events", "*", "event", "active", "jobId", "1", "prev", "waiting")
+	for range 2 {
+		require.NoError(t, a.Poll(context.Background(), r, time.Now(), c.Emit))
+	}
+	require.Equal(t, map[string]int{reasonOptsNotJSON: 1, reasonStacktraceNotJSON: 1}, bad, "counted once, not once per read")
+	require.True(t, c.Final("mails:1").Seen[adapter.Active])
+	require.True(t, c.Final("mails:1").Seen[adapter.Pending], "the broken job is still seen waiting")
+	require.Equal(t, "0af7651916cd43dd8448eb211c80319c", c.Final("mails:2").TraceID)
+}
