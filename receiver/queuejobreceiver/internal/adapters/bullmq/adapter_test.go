@@ -176,3 +176,25 @@ func TestBadJobHashCountedOnce(t *testing.T) {
 	require.True(t, c.Final("mails:1").Seen[adapter.Pending], "the broken job is still seen waiting")
 	require.Equal(t, "0af7651916cd43dd8448eb211c80319c", c.Final("mails:2").TraceID)
 }
+
+// A custom BullMQ prefix (QueueOptions.prefix) is found with key_prefix alone.
+func TestCustomPrefix(t *testing.T) {
+	srv := redistest.Start(t)
+	s := settings(t)
+	s.Prefix = "myapp"
+	a, err := New(s)
+	require.NoError(t, err)
+	c := &adaptertest.Collector{}
+	stop := adaptertest.Poll(t, a, srv.Addr, c)
+	w := bullmqtest.New(t, srv.Port, "BULL_PREFIX=myapp", "QUEUES=mails")
+	w.Run("run", "1")
+	stop()
+	view := w.View()
+	require.Len(t, view, 3)
+	checkAgainstView(t, view, c)
+
+	_, err = New(adapter.Settings{Prefix: "my*app"})
+	require.ErrorContains(t, err, "key_prefix:")
+	_, err = New(adapter.Settings{Queues: []string{"a:b"}})
+	require.ErrorContains(t, err, "queues:")
+}
