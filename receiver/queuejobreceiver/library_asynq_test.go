@@ -1,6 +1,11 @@
 package queuejobreceiver
 
 import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,4 +103,71 @@ func TestAsynqShutdownRequeueAbandoned(t *testing.T) {
 	spans := byJob(libSpans(l.r))[info.ID][1]
 	require.Len(t, spans, 1)
 	require.Equal(t, conventions.StatusAbandoned, spans[0].status)
+}
+
+// TestAsynqWorkerProcess is not a test: TestAsynqLeaseExpiredAbandoned runs it in a child
+// process, an asynq server it can SIGKILL mid-task.
+func TestAsynqWorkerProcess(t *testing.T) {
+	addr := os.Getenv("JOBTRACE_ASYNQ_WORKER")
+	if addr == "" {
+		t.Skip("helper process of TestAsynqLeaseExpiredAbandoned")
+	}
+	stuck := make(chan string, 1)
+	asynqtest.RunServer(t, addr, stuck)
+	fmt.Printf("started %s\n", <-stuck)
+	select {} // killed by the parent
+}
+
+// TestAsynqLeaseExpiredAbandoned kills an asynq server mid-task. Its lease stops being extended
+// and runs out within 30 s; asynq's Inspector then reports the task orphaned, and the receiver
+// reports that attempt abandoned.
+func TestAsynqLeaseExpiredAbandoned(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits up to 30 s for asynq's lease to run out")
+	}
+	l := startLibrary(t, "asynq", aclAsynq, nil)
+	cl := libasynq.NewClient(libasynq.RedisClientOpt{Addr: l.srv.Addr})
+	defer cl.Close()
+	info, err := cl.Enqueue(libasynq.NewTask(asynqtest.TypeStuck, nil), libasynq.Queue(asynqtest.QueueMain))
+	require.NoError(t, err)
+
+	child := exec.Command(os.Args[0], "-test.run=^TestAsynqWorkerProcess$")
+	child.Env = append(os.Environ(), "JOBTRACE_ASYNQ_WORKER="+l.srv.Addr)
+	out, err := child.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, child.Start())
+	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
+	started := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if id, ok := strings.CutPrefix(sc.Text(), "started "); ok {
+				started <- id
+			}
+		}
+	}()
+	select {
+	case id := <-started:
+		require.Equal(t, info.ID, id)
+	case <-time.After(15 * time.Second):
+		t.Fatal("the worker process never started the task")
+	}
+	eventually(t, 10*time.Second, "job_started of the task", func() bool {
+		return countEvents(l.r, conventions.EventJobStarted, map[string]bool{info.ID: true}) > 0
+	}, func() string { return eventSummary(l.r) })
+	require.NoError(t, child.Process.Kill()) // SIGKILL: no shutdown, no requeue
+
+	insp := libasynq.NewInspector(libasynq.RedisClientOpt{Addr: l.srv.Addr})
+	defer insp.Close()
+	orphaned := func() bool {
+		tasks, err := insp.ListActiveTasks(asynqtest.QueueMain)
+		return err == nil && len(tasks) == 1 && tasks[0].IsOrphaned
+	}
+	eventually(t, 40*time.Second, "asynq to report the task orphaned", orphaned, func() string { return "" })
+	eventually(t, 5*time.Second, "the abandoned span", func() bool { return len(libSpans(l.r)) >= 1 },
+		func() string { return eventSummary(l.r) })
+	spans := byJob(libSpans(l.r))[info.ID][1]
+	require.Len(t, spans, 1)
+	require.Equal(t, conventions.StatusAbandoned, spans[0].status)
+	require.Equal(t, "asynq: task lease expired", spans[0].errMsg)
 }

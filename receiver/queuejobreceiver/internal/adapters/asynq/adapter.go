@@ -30,9 +30,12 @@ import (
 //     task id -> WorkerInfo, rewritten at each 5 s heartbeat.
 //
 // What asynq's scripts do, and so what each structure proves:
+//   - A running task's lease (score in :lease) is extended every 5 s by its server's heartbeat,
+//     30 s ahead. Once it lies in the past the worker is gone: asynq's Inspector then reports the
+//     task orphaned, and this adapter reports the attempt lost.
 //   - Retry (processor or recoverer): LREM active, ZADD retry, msg rewritten with retried+1,
 //     error_msg and last_failed_at. The recoverer does the same for a task whose lease expired
-//     more than 30 s ago, with error_msg "asynq: task lease expired": asynq declares it lost.
+//     more than 30 s ago, with error_msg "asynq: task lease expired" (the same lost attempt).
 //   - Archive: msg with error_msg and last_failed_at, retried unchanged (so the dead attempt is
 //     retried+1), ZADD archived.
 //   - Success: with a Retention, msg with completed_at and ZADD completed; without one, DEL of the
@@ -46,6 +49,10 @@ const (
 	// ErrLeaseExpired is the error asynq's recoverer records for a task whose worker was lost.
 	ErrLeaseExpired = "asynq: task lease expired"
 )
+
+// leaseSkew: a lease counts as run out this long after its expiry by the collector's clock
+// (asynq extends leases 30 s ahead every 5 s, so a live worker's is never this late).
+const leaseSkew = 2 * time.Second
 
 // NewFactory returns the adapter factory for `preset: asynq`.
 func NewFactory() adapter.Factory {
@@ -100,6 +107,7 @@ const (
 	stRetry
 	stArchived
 	stCompleted
+	stOrphaned // active, lease expired: the worker is gone (asynq's Inspector: IsOrphaned)
 )
 
 type member struct {
@@ -127,9 +135,9 @@ func (a *Adapter) Poll(ctx context.Context, r adapter.Reader, now time.Time, emi
 	w := a.s.Windows
 	p := r.Pipeline()
 	type qread struct {
-		q                            string
-		pending, active              *redis.StringSliceCmd
-		sched, retry, arch, complete *redis.ZSliceCmd
+		q                                   string
+		pending, active                     *redis.StringSliceCmd
+		sched, retry, arch, complete, lease *redis.ZSliceCmd
 	}
 	reads := make([]qread, 0, len(queues))
 	for _, q := range queues {
@@ -142,6 +150,10 @@ func (a *Adapter) Poll(ctx context.Context, r adapter.Reader, now time.Time, emi
 			retry:    p.ZRangeWithScores(ctx, k+"retry", 0, int64(max(w.Retry, 1)-1)),
 			arch:     p.ZRevRangeWithScores(ctx, k+"archived", 0, int64(max(w.Dead, 1)-1)),
 			complete: p.ZRevRangeWithScores(ctx, k+"completed", 0, int64(max(w.Finished, 1)-1)),
+			// Leases that ran out: asynq's Inspector reports such an active task orphaned. The
+			// margin absorbs clock skew between the collector and asynq's servers.
+			lease: p.ZRangeByScoreWithScores(ctx, k+"lease", &redis.ZRangeBy{Min: "-inf", Max: "(" + strconv.FormatInt(now.Add(-leaseSkew).Unix(), 10),
+				Count: int64(max(w.Active, 1))}),
 		})
 	}
 	workerKeys := p.ZRangeWithScores(ctx, allWorkers, 0, int64(max(w.Active, 1)-1))
@@ -150,6 +162,14 @@ func (a *Adapter) Poll(ctx context.Context, r adapter.Reader, now time.Time, emi
 	}
 	var members []member
 	for _, rd := range reads {
+		expired := map[string]bool{}
+		if zs, err := rd.lease.Result(); err == nil {
+			for _, z := range zs {
+				if id, ok := z.Member.(string); ok {
+					expired[id] = true
+				}
+			}
+		}
 		for _, l := range []struct {
 			cmd *redis.StringSliceCmd
 			st  state
@@ -159,7 +179,11 @@ func (a *Adapter) Poll(ctx context.Context, r adapter.Reader, now time.Time, emi
 				return err
 			}
 			for _, id := range ids {
-				members = append(members, member{q: rd.q, id: id, st: l.st})
+				st := l.st
+				if st == stActive && expired[id] {
+					st = stOrphaned
+				}
+				members = append(members, member{q: rd.q, id: id, st: st})
 			}
 		}
 		for _, z := range []struct {
@@ -339,6 +363,11 @@ func observations(st state, m *TaskMessage, q string) []adapter.Observation {
 		o.State = adapter.Pending
 	case stActive:
 		o.State = adapter.Active
+	case stOrphaned:
+		// asynq's own view: the task's lease expired, so its worker is lost; the recoverer
+		// will later retry or archive it with ErrLeaseExpired (the same attempt).
+		o.State = adapter.Lost
+		o.Error = &adapter.Error{Message: ErrLeaseExpired}
 	case stScheduled:
 		o.State = adapter.Scheduled
 	case stRetry:
