@@ -53,7 +53,8 @@ type queueState struct {
 	// read is the ordinal (1-based, as XINFO's entries-added counts) of the entry at lastID.
 	read         int64
 	lastFinished float64
-	recover      bool // a trim gap was found: re-read the finished sets
+	recover      bool    // a trim gap was found: re-read the finished sets
+	recoverFrom  float64 // from this finishedOn score: the last one known before the gap
 }
 
 // New validates the settings the way `validate` reports them.
@@ -181,7 +182,7 @@ func (a *Adapter) pollQueue(ctx context.Context, r adapter.Reader, qs *queueStat
 		comp = p.ZRevRangeWithScores(ctx, qs.completed, 0, int64(w.Finished-1))
 		fail = p.ZRevRangeWithScores(ctx, qs.failed, 0, int64(max(w.Dead, 1)-1))
 	} else if qs.recover {
-		min := strconv.FormatFloat(qs.lastFinished, 'f', -1, 64)
+		min := strconv.FormatFloat(qs.recoverFrom, 'f', -1, 64)
 		comp = p.ZRangeByScoreWithScores(ctx, qs.completed, &redis.ZRangeBy{Min: min, Max: "+inf", Count: int64(w.Finished)})
 		fail = p.ZRangeByScoreWithScores(ctx, qs.failed, &redis.ZRangeBy{Min: min, Max: "+inf", Count: int64(max(w.Dead, 1))})
 	}
@@ -230,10 +231,13 @@ func (a *Adapter) pollQueue(ctx context.Context, r adapter.Reader, qs *queueStat
 		}
 	}
 	if comp != nil {
+		full := false
+		batchMax := qs.recoverFrom
 		for _, c := range []struct {
-			cmd *redis.ZSliceCmd
-			wh  where
-		}{{comp, inCompleted}, {fail, inFailed}} {
+			cmd   *redis.ZSliceCmd
+			wh    where
+			limit int
+		}{{comp, inCompleted, w.Finished}, {fail, inFailed, w.Dead}} {
 			zs, err := c.cmd.Result()
 			if err != nil && !errors.Is(err, redis.Nil) {
 				return err
@@ -242,10 +246,14 @@ func (a *Adapter) pollQueue(ctx context.Context, r adapter.Reader, qs *queueStat
 				if id, ok := z.Member.(string); ok {
 					see(id, c.wh, true)
 					qs.lastFinished = max(qs.lastFinished, z.Score)
+					batchMax = max(batchMax, z.Score)
 				}
 			}
+			full = full || len(zs) >= max(c.limit, 1)
 		}
-		qs.recover = false
+		// A recovery that filled its window goes on from where it stopped next poll.
+		qs.recover = !first && full
+		qs.recoverFrom = batchMax
 	}
 
 	if first {
@@ -284,6 +292,9 @@ func (a *Adapter) checkGap(qs *queueState, info *redis.XInfoStreamCmd) {
 		return // Redis < 7 reports no entries-added: gaps cannot be told apart
 	}
 	if trimmed > qs.read {
+		if !qs.recover {
+			qs.recoverFrom = qs.lastFinished // before this poll's events move it on
+		}
 		a.gaps.Add(1)
 		if a.s.Overflow != nil {
 			a.s.Overflow(qs.events)
@@ -371,6 +382,10 @@ func (a *Adapter) observe(ctx context.Context, r adapter.Reader, qs *queueState,
 			if tok, err := rd.lock.Result(); err == nil {
 				j.Worker = workerFromLock(tok)
 			}
+		}
+		if rd.s.where >= inCompleted && !j.Finished.IsZero() {
+			// The finished sets are scored by finishedOn: where a recovery after a gap starts.
+			qs.lastFinished = max(qs.lastFinished, float64(j.Finished.UnixMilli()))
 		}
 		obs := observations(qs.name, rd.s, &j)
 		for i := range obs {
