@@ -387,11 +387,11 @@ func (a *Adapter) observe(ctx context.Context, r adapter.Reader, qs *queueState,
 			// The finished sets are scored by finishedOn: where a recovery after a gap starts.
 			qs.lastFinished = max(qs.lastFinished, float64(j.Finished.UnixMilli()))
 		}
-		obs := observations(qs.name, rd.s, &j)
+		obs, stale := observations(qs.name, rd.s, &j)
 		for i := range obs {
 			emit(&obs[i])
 		}
-		if rd.s.where <= inActive && j.Exists {
+		if rd.s.where <= inActive && j.Exists && !stale {
 			a.cache.Add(cacheKey(qs.name, rd.s), obs)
 		}
 	}
@@ -415,21 +415,49 @@ func cacheKey(q string, s *sighting) string {
 // (failed or completed); a stall does not count. So with atm = n: a finished job's attempts
 // 1..n-1 failed and were retried and n finished; an unfinished job's 1..n were retried and
 // n+1 is pending, scheduled or running.
-func observations(q string, s *sighting, j *jobHash) []adapter.Observation {
+//
+// The hash is read after the list or event that named the job, so the job may have moved on
+// in between (an "active" event read after the attempt already failed). stale reports that the
+// hash contradicts the sighting; then only the attempts the hash alone proves are returned and
+// the job's next event or list sighting tells the rest.
+func observations(q string, s *sighting, j *jobHash) (_ []adapter.Observation, stale bool) {
 	base := adapter.Observation{ID: JobID(q, s.id), Queue: q, Type: j.Name, Worker: j.Worker, Enqueued: j.Timestamp, Carrier: j.Carrier}
 	n := j.AttemptsMade
 	finished := s.where == inCompleted || s.where == inFailed
 	if !j.Exists {
 		// Removed on completion/failure: the event alone proves the outcome.
 		if !finished {
-			return nil
+			return nil, false
 		}
 		o := base
 		o.State = adapter.Succeeded
 		if s.where == inFailed {
 			o.State = adapter.Failed
 		}
-		return []adapter.Observation{o}
+		return []adapter.Observation{o}, false
+	}
+	hashFinished := !j.Finished.IsZero() && !j.Finished.Before(j.Started)
+	switch {
+	case !finished && hashFinished:
+		stale = true // it finished since: attempts 1..n-1 were retried, n ended (its event will say how)
+		n--
+	case s.where == inActive && j.AttemptsStarted <= j.AttemptsMade:
+		stale = true // no attempt runs now: 1..n were retried, n+1 waits
+	}
+	if stale {
+		out := make([]adapter.Observation, 0, max(n, 0))
+		for k := 1; k <= n; k++ {
+			o := base
+			o.State, o.Attempt = adapter.RetryWait, k
+			// Whether the ended attempt failed is unknown here, so count from the first
+			// entry: stacktrace is appended per failure (exact unless stackTraceLimit cut it).
+			if k <= len(j.Stacktrace) {
+				typ, msg := splitStack(j.Stacktrace[k-1])
+				o.Error = &adapter.Error{Type: typ, Message: msg, Stacktrace: j.Stacktrace[k-1]}
+			}
+			out = append(out, o)
+		}
+		return out, true
 	}
 	retried := n
 	if finished {
@@ -477,7 +505,7 @@ func observations(q string, s *sighting, j *jobHash) []adapter.Observation {
 		lost.Error = &adapter.Error{Message: "job stalled: its lock expired (BullMQ moved it back to wait)"}
 		out = append(out, lost)
 	}
-	return append(out, o)
+	return append(out, o), false
 }
 
 // stackError is the error of failed attempt k of failures, from the stacktrace array, which

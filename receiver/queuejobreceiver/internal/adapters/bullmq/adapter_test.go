@@ -167,6 +167,7 @@ func TestBadJobHashCountedOnce(t *testing.T) {
 	// It moves on (an event makes the adapter read its hash again): still counted once.
 	srv.Cmd("LREM", "bull:mails:wait", "0", "1")
 	srv.Cmd("LPUSH", "bull:mails:active", "1")
+	srv.Cmd("HSET", "bull:mails:1", "ats", "1", "processedOn", "1796117719871") // as moveToActive does
 	srv.Cmd("XADD", "bull:mails:events", "*", "event", "active", "jobId", "1", "prev", "waiting")
 	for range 2 {
 		require.NoError(t, a.Poll(context.Background(), r, time.Now(), c.Emit))
@@ -197,4 +198,36 @@ func TestCustomPrefix(t *testing.T) {
 	require.ErrorContains(t, err, "key_prefix:")
 	_, err = New(adapter.Settings{Queues: []string{"a:b"}})
 	require.ErrorContains(t, err, "queues:")
+}
+
+// The hash is read after the list or event that named the job: when the job moved on in
+// between, only what the hash proves is reported, never a phantom attempt.
+func TestStaleSightings(t *testing.T) {
+	done := &jobHash{Exists: true, Name: "flaky", AttemptsMade: 2, AttemptsStarted: 2,
+		Started: time.UnixMilli(2000), Finished: time.UnixMilli(2500), FailedReason: "boom",
+		Stacktrace: []string{"Error: boom\n    at x"}}
+	// An "active" (or "waiting") event read after the job completed.
+	for _, wh := range []where{inActive, inWait} {
+		obs, stale := observations("q", &sighting{id: "1", where: wh}, done)
+		require.True(t, stale)
+		require.Len(t, obs, 1)
+		require.Equal(t, adapter.RetryWait, obs[0].State)
+		require.Equal(t, 1, obs[0].Attempt)
+		require.Equal(t, "boom", obs[0].Error.Message)
+	}
+	// An "active" event read after the attempt failed and went back to wait.
+	waiting := &jobHash{Exists: true, AttemptsMade: 1, AttemptsStarted: 1, Started: time.UnixMilli(2000)}
+	obs, stale := observations("q", &sighting{id: "1", where: inActive}, waiting)
+	require.True(t, stale)
+	require.Len(t, obs, 1)
+	require.Equal(t, adapter.RetryWait, obs[0].State)
+	// Consistent sightings are not stale.
+	running := &jobHash{Exists: true, AttemptsMade: 1, AttemptsStarted: 2, Started: time.UnixMilli(3000), Finished: time.UnixMilli(2500)}
+	obs, stale = observations("q", &sighting{id: "1", where: inActive}, running)
+	require.False(t, stale)
+	require.Equal(t, adapter.Active, obs[len(obs)-1].State)
+	require.Equal(t, 2, obs[len(obs)-1].Attempt)
+	obs, stale = observations("q", &sighting{id: "1", where: inCompleted}, done)
+	require.False(t, stale)
+	require.Equal(t, adapter.Succeeded, obs[len(obs)-1].State)
 }
