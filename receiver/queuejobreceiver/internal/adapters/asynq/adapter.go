@@ -110,6 +110,12 @@ const (
 	stOrphaned // active, lease expired: the worker is gone (asynq's Inspector: IsOrphaned)
 )
 
+// hashStates are the `state` values of asynq's task hash.
+var hashStates = map[string]state{
+	"pending": stPending, "active": stActive, "scheduled": stScheduled, "retry": stRetry,
+	"archived": stArchived, "completed": stCompleted,
+}
+
 type member struct {
 	q, id string
 	st    state
@@ -247,7 +253,7 @@ func (a *Adapter) observe(ctx context.Context, r adapter.Reader, members []membe
 	type read struct {
 		m   member
 		key string
-		msg *redis.StringCmd
+		msg *redis.SliceCmd
 	}
 	var reads []read
 	p := r.Pipeline()
@@ -257,7 +263,7 @@ func (a *Adapter) observe(ctx context.Context, r adapter.Reader, members []membe
 			a.emitAll(obs, m, workers, emit)
 			continue
 		}
-		reads = append(reads, read{m: m, key: key, msg: p.HGet(ctx, keyPrefix+"{"+m.q+"}:t:"+m.id, "msg")})
+		reads = append(reads, read{m: m, key: key, msg: p.HMGet(ctx, keyPrefix+"{"+m.q+"}:t:"+m.id, "msg", "state")})
 	}
 	if len(reads) == 0 {
 		return nil
@@ -266,12 +272,23 @@ func (a *Adapter) observe(ctx context.Context, r adapter.Reader, members []membe
 		return fmt.Errorf("read asynq task messages: %w", err)
 	}
 	for _, rd := range reads {
-		raw, err := rd.msg.Bytes()
-		if errors.Is(err, redis.Nil) {
+		vals, err := rd.msg.Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		msgStr, ok := vals[0].(string)
+		if !ok {
 			continue // gone between the two reads (deleted on success, or expired): next poll knows
 		}
-		if err != nil {
-			return err
+		raw := []byte(msgStr)
+		// The hash's state is written with msg by asynq's scripts; the listing was read a round
+		// trip earlier. When the task moved on in between, the hash is the truth, and the
+		// observation is not cached under the listing's key.
+		st, stale := rd.m.st, false
+		if hs, ok := vals[1].(string); ok {
+			if cur, known := hashStates[hs]; known && cur != st && !(st == stOrphaned && cur == stActive) {
+				st, stale = cur, true
+			}
 		}
 		if len(raw) > a.s.MaxPayloadSize {
 			a.badOnce(rd.m, raw, "oversized")
@@ -285,8 +302,10 @@ func (a *Adapter) observe(ctx context.Context, r adapter.Reader, members []membe
 			a.cache.Add(rd.key, nil)
 			continue
 		}
-		obs := observations(rd.m.st, m, rd.m.q)
-		a.cache.Add(rd.key, obs)
+		obs := observations(st, m, rd.m.q)
+		if !stale {
+			a.cache.Add(rd.key, obs)
+		}
 		a.emitAll(obs, rd.m, workers, emit)
 	}
 	return nil

@@ -1,10 +1,12 @@
 package asynq
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	libasynq "github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 
@@ -159,4 +161,26 @@ func TestUndecodableMessageCountedOnce(t *testing.T) {
 	for _, w := range tasks {
 		require.True(t, c.Final(w.ID).Seen[adapter.Pending], "%s still seen", w.ID)
 	}
+}
+
+// The listing is read a round trip before the task hash: a task listed active whose hash
+// already says retry (it failed in between) is reported from the hash, with no phantom
+// running attempt.
+func TestHashStateWinsOverStaleListing(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Cmd("SADD", "asynq:queues", "default")
+	srv.Cmd("LPUSH", "asynq:{default}:active", "t1")
+	a, err := New(settings(t))
+	require.NoError(t, err)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	require.NoError(t, rdb.HSet(context.Background(), "asynq:{default}:t:t1", "msg", encodeMsg("t1", "default", 1, 0), "state", "retry").Err())
+	c := &adaptertest.Collector{}
+	for range 2 {
+		require.NoError(t, a.Poll(context.Background(), adapter.ReadOnly(rdb), time.Now(), c.Emit))
+	}
+	for _, o := range c.Observations("t1") {
+		require.NotEqual(t, adapter.Active, o.State, "%+v", o)
+	}
+	require.True(t, c.Final("t1").Seen[adapter.RetryWait])
 }
