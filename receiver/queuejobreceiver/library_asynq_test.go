@@ -71,7 +71,7 @@ func TestAsynqRealLibrary(t *testing.T) {
 		func() string { return eventSummary(l.r) })
 	time.Sleep(100 * time.Millisecond)
 	requireAsynqView(t, l.srv.Addr, tasks, byJob(libSpans(l.r)))
-	l.checkReadOnly(t, "smembers", "lrange", "zrange", "zrevrange", "hget")
+	l.checkReadOnly(t, "smembers", "lrange", "zrange", "zrevrange", "zrangebyscore", "hmget", "hgetall")
 }
 
 // TestAsynqShutdownRequeueAbandoned: a task still running when asynq's server stops is pushed
