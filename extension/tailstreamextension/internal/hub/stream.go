@@ -104,12 +104,12 @@ type Stream struct {
 
 	// The costly part of the filter runs on evalLoop: dispatch puts lines that passed the
 	// cheap checks in inbox (circular, bounded like queue) and evalLoop moves matches on.
-	inbox         []*ring.Entry
-	inHead, inLen int
-	evalNotify    chan struct{}
-	droppedBehind atomic.Uint64
+	inbox          []*ring.Entry
+	inHead, inLen  int
+	evalNotify     chan struct{}
+	droppedBehind  atomic.Uint64
 	reportedBehind uint64
-	strikes       []time.Time // evalLoop only
+	strikes        []time.Time // evalLoop only
 
 	streamed   atomic.Uint64
 	rateMu     sync.Mutex
