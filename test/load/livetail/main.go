@@ -49,13 +49,14 @@ import (
 )
 
 var (
-	role      = flag.String("role", "", "internal: sender or reader (child processes)")
-	duration  = flag.Duration("duration", 10*time.Second, "length of each latency scenario")
-	only      = flag.String("only", "", "latency or burst (default both)")
-	scenarios = flag.String("scenarios", "abcd", "latency scenarios to run")
-	burstN    = flag.Int("burst", 200_000, "records in the burst")
-	binary    = flag.String("binary", "otelcol-dev/otelcol-jobtrace", "the built distribution")
-	peerBin   = flag.String("peer", "bin/peer/otelcol-peer", "the contrib peer")
+	role        = flag.String("role", "", "internal: sender or reader (child processes)")
+	duration    = flag.Duration("duration", 10*time.Second, "length of each latency scenario")
+	only        = flag.String("only", "", "latency or burst (default both)")
+	scenarios   = flag.String("scenarios", "abcd", "latency scenarios to run")
+	burstN      = flag.Int("burst", 200_000, "records in the burst")
+	binary      = flag.String("binary", "otelcol-dev/otelcol-jobtrace", "the built distribution")
+	peerBin     = flag.String("peer", "bin/peer/otelcol-peer", "the contrib peer")
+	extraConfig = flag.String("config", "", "burst: one more config file for jobtrace (e.g. a smaller retention.buffer_size)")
 
 	// Child flags.
 	otlpURL  = flag.String("otlp", "", "sender: OTLP/HTTP base URL")
@@ -595,7 +596,11 @@ service:
       exporters: [file/bench]
 `), 0o600))
 	defer os.Remove(overlay)
-	ours := startCollector(filepath.Join(root, *binary), nil, filepath.Join(root, "collector.yaml"), overlay)
+	cfgs := []string{filepath.Join(root, "collector.yaml"), overlay}
+	if *extraConfig != "" {
+		cfgs = append(cfgs, *extraConfig)
+	}
+	ours := startCollector(filepath.Join(root, *binary), nil, cfgs...)
 	runBurst("jobtrace (collector.yaml)", ours, true)
 	ours.stop()
 
