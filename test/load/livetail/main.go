@@ -222,8 +222,21 @@ type summary struct {
 	Max       float64 `json:"max_ms"`
 }
 
+// limitsOverlay raises the stream limits for 550 streams of one (anonymous) user; the rest
+// is collector.yaml as shipped.
+const limitsOverlay = `
+extensions:
+  tailstream:
+    streams:
+      max_streams: 1000
+      max_streams_per_user: 1000
+`
+
 func runScenario(root string, s rune) {
-	col := startCollector(filepath.Join(root, *binary), nil, filepath.Join(root, "collector.yaml"))
+	overlay := filepath.Join(os.TempDir(), fmt.Sprintf("livetail-limits-%d.yaml", os.Getpid()))
+	must(os.WriteFile(overlay, []byte(limitsOverlay), 0o600))
+	defer os.Remove(overlay)
+	col := startCollector(filepath.Join(root, *binary), nil, filepath.Join(root, "collector.yaml"), overlay)
 	defer col.stop()
 	api := "http://" + col.env["TAILSTREAM_ENDPOINT"]
 	otlp := "http://" + col.env["OTLP_HTTP_ENDPOINT"]
