@@ -16,8 +16,8 @@ import (
 
 // jobSpanTraces is a queuejob attempt span of jobID in traceID.
 func jobSpanTraces(traceID, spanID, jobID, queue, worker string) ptrace.Traces {
-	return buildTraces(traceID, spanSpec{service: "jobqueue", name: "process " + queue, id: spanID, kind: ptrace.SpanKindConsumer,
-		start: 0, end: 10, attrs: map[string]any{"job.id": jobID, "job.status": "succeeded", "job.attempt": 1, "queue.name": queue, "worker.id": worker}})
+	return buildTraces(traceID, spanSpec{Service: "jobqueue", Name: "process " + queue, ID: spanID, Kind: ptrace.SpanKindConsumer,
+		Start: 0, End: 10, Attrs: map[string]any{"job.id": jobID, "job.status": "succeeded", "job.attempt": 1, "queue.name": queue, "worker.id": worker}})
 }
 
 // Issue 13, point 2: a stream following a known job receives a line that carries only the
@@ -87,7 +87,7 @@ func TestJobHistoryInTimeOrder(t *testing.T) {
 	assert.Equal(t, []string{"a started", "b failed", "c dead-lettered"}, messages(sse.readAll(t)), "replay is oldest first by timestamp")
 
 	var corr []string
-	for _, e := range srv.ext.logsForJob("dl1", 0) {
+	for _, e := range srv.ext.logsForJob("dl1", 0, nil) {
 		corr = append(corr, e.Message)
 	}
 	assert.Equal(t, []string{"a started", "b failed", "c dead-lettered"}, corr)

@@ -142,9 +142,6 @@ func New(rb *ring.Buffer, limits Limits, m Metrics) *Hub {
 	}
 }
 
-// Ring returns the hub's ring buffer.
-func (h *Hub) Ring() *ring.Buffer { return h.ring }
-
 // SetResolver installs the job lookup used to attribute lines (nil: none).
 func (h *Hub) SetResolver(r Resolver) {
 	if r == nil {
