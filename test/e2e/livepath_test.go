@@ -52,7 +52,7 @@ func readEntry(t *testing.T, ctx context.Context, ws *websocket.Conn) tsEntry {
 	}
 }
 
-func tracedLogs(service string, recs ...[2]string) plog.Logs { // {trace id hex or "", body}
+func liveTracedLogs(service string, recs ...[2]string) plog.Logs { // {trace id hex or "", body}
 	ld := plog.NewLogs()
 	rl := ld.ResourceLogs().AppendEmpty()
 	rl.Resource().Attributes().PutStr("service.name", service)
@@ -94,7 +94,7 @@ func TestLiveTailDoesNotWaitForTheHold(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	ws := openWS(t, ctx, c, map[string]any{})
-	c.SendLogs(t, tracedLogs("shop-api",
+	c.SendLogs(t, liveTracedLogs("shop-api",
 		[2]string{"7d3a1b2c3d4e5f60718293a4b5c6d7e8", "GET /cart handled"},
 		[2]string{"", "plain line after it"},
 	))
@@ -137,7 +137,7 @@ func TestJobStreamGetsTraceOnlyLineOfKnownJobAtOnce(t *testing.T) {
 	}, "the job span never reached the catalog")
 
 	ws := openWS(t, ctx, c, map[string]any{"job_id": "live-job-1"})
-	c.SendLogs(t, tracedLogs("worker",
+	c.SendLogs(t, liveTracedLogs("worker",
 		[2]string{"00000000000000000000000000c0ffee", "some request"},
 		[2]string{jobTrace, "uploading file, trace id only"},
 	))
