@@ -107,12 +107,10 @@ type Scanner struct {
 // New builds a Scanner.
 func New(o Options) *Scanner {
 	s := &Scanner{rules: o.Rules, params: map[string]Kind{}}
-	s.judge.regions = DefaultPhoneRegions
 	if o.PhoneRegions != nil {
-		s.judge.regions = make([]string, len(o.PhoneRegions))
-		for i, r := range o.PhoneRegions {
-			s.judge.regions[i] = strings.ToUpper(r)
-		}
+		s.judge = newPhoneJudge(o.PhoneRegions)
+	} else {
+		s.judge = newPhoneJudge(DefaultPhoneRegions)
 	}
 	for _, w := range o.SecretKeywords {
 		s.keywords = append(s.keywords, strings.ToLower(w))
