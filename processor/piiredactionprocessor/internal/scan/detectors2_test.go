@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestCardBrands covers every row of the brand table with a Luhn-valid number, and the
@@ -183,4 +184,37 @@ func TestAWSSecretLeadingSlash(t *testing.T) {
 	assert.Equal(t, []hit{{"aws_access_key", "AKIAIOSFODNN7EXAMPLE"}, {"aws_secret_key", "/Jalr+XUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY1"}},
 		scanHits(s, "creds AKIAIOSFODNN7EXAMPLE /Jalr+XUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY1"))
 	assert.Nil(t, scanHits(s, "path /Jalr+XUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY1"))
+}
+
+// The fast path stays allocation-free with the new detectors on: short digit runs, times,
+// ports, durations and keyword prose never reach libphonenumber or build a string.
+func TestScanNoAllocWithDigitsAndKeywords(t *testing.T) {
+	s := New(Options{SecretKeywords: []string{"pin code"}})
+	v := "job 42 took 1500ms at 10:30:00 on redis:6379, token expired, password reset for user 7, " +
+		"secret rotation v1.22.3 done, order 5001 of 612 345 items, trace 4bf92f3577b34da6a3ce929d0e0e4736"
+	var buf [8]Match
+	require.Empty(t, s.Scan(v, buf[:0]))
+	allocs := testing.AllocsPerRun(100, func() { _ = s.Scan(v, buf[:0]) })
+	assert.Zero(t, allocs)
+}
+
+// libphonenumber's caches are shared: scanning from many goroutines must be safe (go test -race).
+func TestScanConcurrentPhones(t *testing.T) {
+	s := New(Options{})
+	in := "call 07911 123 456 or +44 20 7946 0958 ext. 204 or (11) 2345-6789, password is hunter2"
+	want := scanHits(s, in)
+	require.Len(t, want, 4)
+	done := make(chan []hit)
+	for range 8 {
+		go func() {
+			var got []hit
+			for range 50 {
+				got = scanHits(s, in)
+			}
+			done <- got
+		}()
+	}
+	for range 8 {
+		assert.Equal(t, want, <-done)
+	}
 }

@@ -681,6 +681,11 @@ func ipv6End(v string, i int) int {
 	if colons < 2 || k-i < 3 || (k < n && isIdent(v[k])) {
 		return 0
 	}
+	// Without "::" an address has 7 colons (6 before an embedded IPv4): times such as
+	// 10:30:00 stop here instead of costing netip an error allocation.
+	if colons < 6 && !strings.Contains(v[i:k], "::") {
+		return 0
+	}
 	if !ValidIPv6(v[i:k]) {
 		return 0
 	}
