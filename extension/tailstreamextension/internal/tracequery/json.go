@@ -1,4 +1,4 @@
-package tailstreamextension // import "github.com/jobtrace/jobtrace/extension/tailstreamextension"
+package tracequery // import "github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracequery"
 
 import (
 	"strconv"
@@ -8,14 +8,14 @@ import (
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracecache"
 )
 
-// tagList is span attributes written as a JSON object in attribute order. encoding/json
+// Tags is span attributes written as a JSON object in attribute order. encoding/json
 // would need a map per span and sort its keys on every answer, which was most of the time
 // of a 1,000-span summary.
-type tagList []tracecache.KV
+type Tags []tracecache.KV
 
-func (l tagList) MarshalJSON() ([]byte, error) { return l.appendJSON(nil), nil }
+func (l Tags) MarshalJSON() ([]byte, error) { return l.appendJSON(nil), nil }
 
-func (l tagList) appendJSON(b []byte) []byte {
+func (l Tags) appendJSON(b []byte) []byte {
 	start := len(b)
 	b = append(b, '{')
 	for i, kv := range l {
@@ -32,7 +32,7 @@ func (l tagList) appendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
-func dupBefore(l tagList, i int) bool {
+func dupBefore(l Tags, i int) bool {
 	for j := 0; j < i; j++ {
 		if l[j].Key == l[i].Key {
 			return true
@@ -86,10 +86,10 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// appendJSON writes the summary by hand. encoding/json re-validates and compacts the output of
+// AppendJSON writes the summary by hand. encoding/json re-validates and compacts the output of
 // every MarshalJSON and reflects over each of a large trace's spans; for the 1,000-span summary
 // that was about two thirds of the request's CPU.
-func (s *traceSummary) appendJSON(b []byte) []byte {
+func (s *Summary) AppendJSON(b []byte) []byte {
 	b = append(b, `{"trace_id":`...)
 	b = appendJSONString(b, s.TraceID)
 	b = append(b, `,"trace_url":`...)
@@ -196,10 +196,10 @@ func (s *traceSummary) appendJSON(b []byte) []byte {
 }
 
 // MarshalJSON keeps encoding/json users (tests, callers) on the same bytes.
-func (s traceSummary) MarshalJSON() ([]byte, error) { return s.appendJSON(nil), nil }
+func (s Summary) MarshalJSON() ([]byte, error) { return s.AppendJSON(nil), nil }
 
 // appendSummaryJSON writes the fields a summary span has (spanView with full=false).
-func (v *spanJSON) appendSummaryJSON(b []byte) []byte {
+func (v *SpanView) appendSummaryJSON(b []byte) []byte {
 	b = append(b, `{"span_id":`...)
 	b = appendJSONString(b, v.SpanID)
 	if v.ParentSpanID != "" {

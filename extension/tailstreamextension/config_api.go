@@ -1,21 +1,29 @@
 package tailstreamextension // import "github.com/jobtrace/jobtrace/extension/tailstreamextension"
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
-	"regexp"
 	"slices"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.uber.org/zap"
 
-	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/backends"
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracequery"
 )
+
+// registerConfigRoutes adds the health and runtime-config endpoints of both halves.
+func (t *tailstream) registerConfigRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/v1/health/tracing", t.withRole(roleTraceViewer, t.handleHealthTracing))
+	mux.HandleFunc("GET /api/v1/health/logging", t.withRole(roleLogViewer, t.handleHealthLogging))
+	mux.HandleFunc("GET /api/v1/config/tracing", t.withRole(roleTraceViewer, t.handleGetTracingConfig))
+	mux.HandleFunc("PUT /api/v1/config/tracing", t.withRole(roleAdmin, t.handlePutTracingConfig))
+	mux.HandleFunc("GET /api/v1/config/logging", t.withRole(roleLogViewer, t.handleGetLoggingConfig))
+	mux.HandleFunc("PUT /api/v1/config/logging", t.withRole(roleAdmin, t.handlePutLoggingConfig))
+}
 
 // runtimeNote is said in every config answer and in the README: PUT changes live in memory.
 const runtimeNote = "changes made with PUT are effective until the collector restarts; the collector YAML stays the source of truth"
@@ -84,7 +92,8 @@ type configAnswer struct {
 
 func ptr[T any](v T) *T { return &v }
 
-func tracingConfigView(c TracesConfig) tracingConfigJSON {
+func tracingConfigView(s tracequery.Settings) tracingConfigJSON {
+	c := tracesConfigOf(s)
 	out := tracingConfigJSON{
 		TraceURLTemplate: ptr(c.TraceURLTemplate),
 		TraceCache: &traceCacheJSON{
@@ -103,7 +112,7 @@ func tracingConfigView(c TracesConfig) tracingConfigJSON {
 				OpenDuration:     ptr(durationJSON(b.CircuitBreaker.OpenDuration)),
 			},
 		}
-		for k := range b.Headers {
+		for k := range b.Headers.Iter {
 			bs[i].HeaderNames = append(bs[i].HeaderNames, k)
 		}
 		slices.Sort(bs[i].HeaderNames)
@@ -112,56 +121,40 @@ func tracingConfigView(c TracesConfig) tracingConfigJSON {
 	return out
 }
 
-// decodeStrict decodes a JSON body, rejecting unknown fields, and writes the 400 itself.
-func decodeStrict(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		field := ""
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			field = te.Field
-		} else if m := unknownFieldRE.FindStringSubmatch(err.Error()); m != nil {
-			field = m[1]
-		}
-		writeError(w, http.StatusBadRequest, "invalid_body", "request body: "+err.Error(), field)
-		return false
-	}
-	return true
-}
-
-var (
-	unknownFieldRE = regexp.MustCompile(`unknown field "([^"]+)"`)
-	// keyRE takes the config key from a Validate() message ("backends[0].endpoint: ...").
-	keyRE = regexp.MustCompile(`^([a-z_]+(\[\d+\])?(\.[a-z_]+)*):`)
-)
-
-func validationError(w http.ResponseWriter, err error) {
-	msg := err.Error()
-	field := ""
-	if m := keyRE.FindStringSubmatch(msg); m != nil {
-		field = m[1]
-	}
-	writeError(w, http.StatusBadRequest, "invalid_config", strings.ReplaceAll(msg, "\n", "; "), field)
-}
-
 func (t *tailstream) handleGetTracingConfig(w http.ResponseWriter, _ *http.Request, _ *principal) {
-	ts := t.traceState()
-	cfg, _ := ts.snapshot()
+	modified := t.traces.Modified()
 	writeJSON(w, http.StatusOK, configAnswer{
-		Config: tracingConfigView(cfg), EffectiveUntilRestart: ts.modified(), Modified: ts.modified(), Note: runtimeNote,
+		Config: tracingConfigView(t.traces.Settings()), EffectiveUntilRestart: modified, Modified: modified, Note: runtimeNote,
 	})
 }
 
 func (t *tailstream) handlePutTracingConfig(w http.ResponseWriter, r *http.Request, p *principal) {
 	var in tracingConfigJSON
-	if !decodeStrict(w, r, &in) {
+	if !decodeBody(w, r, &in) {
 		return
 	}
-	ts := t.traceState()
-	ts.putMu.Lock()
-	defer ts.putMu.Unlock()
-	cur, _ := ts.snapshot()
+	applied, err := t.traces.Update(func(cur tracequery.Settings) (tracequery.Settings, error) {
+		next := mergeTracingConfig(tracesConfigOf(cur), in)
+		if err := next.validate(); err != nil {
+			return cur, err
+		}
+		return next.settings(), nil
+	})
+	if err != nil {
+		validationError(w, err)
+		return
+	}
+	view := tracingConfigView(applied)
+	t.audit(p, "config.tracing.update", zap.Any("config", view))
+	t.settings.Logger.Info("tracing settings changed through the API until restart", zap.String("user", p.Name))
+	writeJSON(w, http.StatusOK, configAnswer{Config: view, EffectiveUntilRestart: true, Modified: true, Note: runtimeNote})
+}
+
+// mergeTracingConfig applies a PUT body to cur: absent fields keep their value; backends,
+// when present, replaces the list. A backend named like a current one keeps that one's client
+// settings (TLS, auth, and its headers unless the body sends headers), which the API cannot
+// express.
+func mergeTracingConfig(cur TracesConfig, in tracingConfigJSON) TracesConfig {
 	next := cur
 	if in.TraceURLTemplate != nil {
 		next.TraceURLTemplate = *in.TraceURLTemplate
@@ -180,96 +173,48 @@ func (t *tailstream) handlePutTracingConfig(w http.ResponseWriter, r *http.Reque
 	if in.JobCatalog != nil && in.JobCatalog.MaxJobs != nil {
 		next.JobCatalog.MaxJobs = *in.JobCatalog.MaxJobs
 	}
-	if in.Backends != nil {
-		next.Backends = make([]BackendConfig, len(*in.Backends))
-		for i, b := range *in.Backends {
-			bc := BackendConfig{Name: b.Name, Type: b.Type, Endpoint: b.Endpoint, URLTemplate: b.URLTemplate}
-			if b.Timeout != nil {
-				bc.Timeout = time.Duration(*b.Timeout)
-			}
-			if b.CircuitBreaker.FailureThreshold != nil {
-				bc.CircuitBreaker.FailureThreshold = *b.CircuitBreaker.FailureThreshold
-			}
-			if b.CircuitBreaker.OpenDuration != nil {
-				bc.CircuitBreaker.OpenDuration = time.Duration(*b.CircuitBreaker.OpenDuration)
-			}
-			switch {
-			case b.Headers != nil:
-				bc.Headers = make(map[string]configopaque.String, len(b.Headers))
-				for k, v := range b.Headers {
-					bc.Headers[k] = configopaque.String(v)
-				}
-			case b.Name != "":
-				for j := range cur.Backends {
-					if cur.Backends[j].name(j) == b.Name {
-						bc.Headers = cur.Backends[j].Headers
-					}
+	if in.Backends == nil {
+		return next
+	}
+	next.Backends = make([]BackendConfig, len(*in.Backends))
+	for i, b := range *in.Backends {
+		bc := newBackendConfig()
+		if b.Name != "" {
+			for j := range cur.Backends {
+				if cur.Backends[j].name(j) == b.Name {
+					bc.ClientConfig = cur.Backends[j].ClientConfig
 				}
 			}
-			next.Backends[i] = bc
 		}
+		bc.Name, bc.Type, bc.Endpoint, bc.URLTemplate, bc.Timeout = b.Name, b.Type, b.Endpoint, b.URLTemplate, 0
+		if b.Timeout != nil {
+			bc.Timeout = time.Duration(*b.Timeout)
+		}
+		if b.CircuitBreaker.FailureThreshold != nil {
+			bc.CircuitBreaker.FailureThreshold = *b.CircuitBreaker.FailureThreshold
+		}
+		if b.CircuitBreaker.OpenDuration != nil {
+			bc.CircuitBreaker.OpenDuration = time.Duration(*b.CircuitBreaker.OpenDuration)
+		}
+		if b.Headers != nil {
+			bc.Headers = make(configopaque.MapList, 0, len(b.Headers))
+			for k, v := range b.Headers {
+				bc.Headers.Set(k, configopaque.String(v))
+			}
+		}
+		next.Backends[i] = bc
 	}
-	if err := next.validate(); err != nil {
-		validationError(w, err)
-		return
-	}
-	if err := ts.apply(next); err != nil {
-		validationError(w, err)
-		return
-	}
-	ts.markModified()
-	view := tracingConfigView(next)
-	t.audit(p, "config.tracing.update", zap.Any("config", view))
-	t.settings.Logger.Info("tracing settings changed through the API until restart", zap.String("user", p.Name))
-	writeJSON(w, http.StatusOK, configAnswer{Config: view, EffectiveUntilRestart: true, Modified: true, Note: runtimeNote})
+	return next
 }
 
-// probeTimeout bounds each reachability probe of /health/tracing.
-const probeTimeout = 2 * time.Second
-
 func (t *tailstream) handleHealthTracing(w http.ResponseWriter, r *http.Request, _ *principal) {
-	ts := t.traceState()
-	_, bs := ts.snapshot()
-	probe := r.URL.Query().Get("probe") != "false"
-	statuses := make([]backends.Status, len(bs))
-	var wg sync.WaitGroup
-	for i, b := range bs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if probe {
-				ctx, cancel := context.WithTimeout(r.Context(), probeTimeout)
-				err := b.Probe(ctx)
-				cancel()
-				statuses[i] = b.Status()
-				statuses[i].Reachable = ptr(err == nil)
-				if err != nil && statuses[i].LastError == "" {
-					statuses[i].LastError = err.Error()
-				}
-				return
-			}
-			statuses[i] = b.Status()
-		}()
-	}
-	wg.Wait()
-	status := "ok"
-	for _, s := range statuses {
-		if (s.Reachable != nil && !*s.Reachable) || s.Breaker == backends.StateOpen {
-			status = "degraded"
-		}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"status":      status,
-		"backends":    statuses,
-		"trace_cache": ts.cache.Stats(),
-		"job_catalog": ts.catalog.Stats(),
-	})
+	writeJSON(w, http.StatusOK, t.traces.Health(r.Context(), r.URL.Query().Get("probe") != "false"))
 }
 
 func (t *tailstream) handleHealthLogging(w http.ResponseWriter, _ *http.Request, _ *principal) {
 	out := t.logsHealth()
 	out["status"] = "ok"
-	out["streams_settings_modified_at_runtime"] = t.traceState().streamsOverride.Load() != nil
+	out["streams_settings_modified_at_runtime"] = t.streams.modified()
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -322,21 +267,16 @@ func (t *tailstream) loggingConfigView() loggingConfigJSON {
 }
 
 // streamsConfig is the effective stream settings: the YAML's, or a runtime PUT's.
-func (t *tailstream) streamsConfig() StreamsConfig {
-	if sc := t.traceState().streamsOverride.Load(); sc != nil {
-		return *sc
-	}
-	return t.cfg.Streams
-}
+func (t *tailstream) streamsConfig() StreamsConfig { return t.streams.get() }
 
 func (t *tailstream) handleGetLoggingConfig(w http.ResponseWriter, _ *http.Request, _ *principal) {
-	modified := t.traceState().streamsOverride.Load() != nil
+	modified := t.streams.modified()
 	writeJSON(w, http.StatusOK, configAnswer{Config: t.loggingConfigView(), EffectiveUntilRestart: modified, Modified: modified, Note: runtimeNote})
 }
 
 func (t *tailstream) handlePutLoggingConfig(w http.ResponseWriter, r *http.Request, p *principal) {
 	var in loggingConfigJSON
-	if !decodeStrict(w, r, &in) {
+	if !decodeBody(w, r, &in) {
 		return
 	}
 	if in.Retention != nil || in.ReadOnly != nil {
@@ -347,29 +287,58 @@ func (t *tailstream) handlePutLoggingConfig(w http.ResponseWriter, r *http.Reque
 		writeError(w, http.StatusBadRequest, "not_tunable", field+" is sized at start and cannot change at runtime; change the collector YAML and restart", field)
 		return
 	}
-	ts := t.traceState()
-	ts.putMu.Lock()
-	defer ts.putMu.Unlock()
-	next := t.streamsConfig()
-	if s := in.Streams; s != nil {
-		set := func(dst *int, v *int) {
-			if v != nil {
-				*dst = *v
+	err := t.streams.update(func(next StreamsConfig) (StreamsConfig, error) {
+		if s := in.Streams; s != nil {
+			set := func(dst *int, v *int) {
+				if v != nil {
+					*dst = *v
+				}
 			}
+			set(&next.DefaultRateLimit, s.DefaultRateLimit)
+			set(&next.MaxRateLimit, s.MaxRateLimit)
+			set(&next.DefaultBufferSize, s.DefaultBufferSize)
+			set(&next.MaxBufferSize, s.MaxBufferSize)
+			set(&next.MaxHistoryLimit, s.MaxHistoryLimit)
 		}
-		set(&next.DefaultRateLimit, s.DefaultRateLimit)
-		set(&next.MaxRateLimit, s.MaxRateLimit)
-		set(&next.DefaultBufferSize, s.DefaultBufferSize)
-		set(&next.MaxBufferSize, s.MaxBufferSize)
-		set(&next.MaxHistoryLimit, s.MaxHistoryLimit)
-	}
-	check := LogsConfig{Retention: t.cfg.Retention, Streams: next}
-	if err := check.validate(); err != nil {
+		check := LogsConfig{Retention: t.cfg.Retention, Streams: next}
+		return next, check.validate()
+	})
+	if err != nil {
 		validationError(w, err)
 		return
 	}
-	ts.streamsOverride.Store(&next)
 	view := t.loggingConfigView()
 	t.audit(p, "config.logging.update", zap.Any("streams", view.Streams))
 	writeJSON(w, http.StatusOK, configAnswer{Config: view, EffectiveUntilRestart: true, Modified: true, Note: runtimeNote})
+}
+
+// streamSettings holds the log side's runtime settings: the YAML's stream settings, replaced
+// by a PUT /config/logging until restart.
+type streamSettings struct {
+	yaml     StreamsConfig
+	mu       sync.Mutex // serialises updates (read-modify-write)
+	override atomic.Pointer[StreamsConfig]
+}
+
+func newStreamSettings(yaml StreamsConfig) *streamSettings { return &streamSettings{yaml: yaml} }
+
+func (s *streamSettings) get() StreamsConfig {
+	if sc := s.override.Load(); sc != nil {
+		return *sc
+	}
+	return s.yaml
+}
+
+func (s *streamSettings) modified() bool { return s.override.Load() != nil }
+
+// update installs change's answer to the current settings unless it fails.
+func (s *streamSettings) update(change func(StreamsConfig) (StreamsConfig, error)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next, err := change(s.get())
+	if err != nil {
+		return err
+	}
+	s.override.Store(&next)
+	return nil
 }

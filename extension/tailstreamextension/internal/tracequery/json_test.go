@@ -1,4 +1,4 @@
-package tailstreamextension
+package tracequery
 
 import (
 	"encoding/json"
@@ -8,10 +8,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracecache"
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracetest"
 )
 
 func TestTagListJSON(t *testing.T) {
-	l := tagList{
+	l := Tags{
 		{Key: "db.statement", Value: "SELECT \"x\" FROM t\nWHERE a = '\\'"},
 		{Key: "ctl", Value: "a\x01b\tc\r"},
 		{Key: "utf8", Value: "héllo ✓"},
@@ -28,28 +29,28 @@ func TestTagListJSON(t *testing.T) {
 		"utf8":         "héllo ✓",
 		"bad":          "a\ufffdb",
 	}, got)
-	b, _ = json.Marshal(tagList(nil))
+	b, _ = json.Marshal(Tags(nil))
 	assert.Equal(t, "{}", string(b))
-	b, _ = json.Marshal(tagList([]tracecache.KV{}))
+	b, _ = json.Marshal(Tags([]tracecache.KV{}))
 	assert.Equal(t, "{}", string(b))
 }
 
 // The hand-written summary JSON must say exactly what encoding/json says for the struct.
 func TestSummaryJSONMatchesEncodingJSON(t *testing.T) {
-	res := traceResult{source: "cache+backend", partial: true, backendErrors: []string{`zipkin: HTTP 503: "down"`}}
-	res.spans = tracecache.FromPdata(buildTraces(t1,
-		spanSpec{service: "order-api", name: "POST /orders \"quoted\"", id: sA, kind: 2, start: 0, end: 50},
-		spanSpec{service: "", name: "no service\n", id: sB, parent: sA, start: 10, end: 12, errMsg: "boom <&>",
-			attrs: map[string]any{"k": "v\t", "n": 3, "ü": "✓"}},
-		spanSpec{service: "jobqueue", name: "process", id: sC1, parent: sB, kind: 5, start: 100, end: 300},
+	res := Trace{ID: tracetest.MustTID(tracetest.T1), Source: "cache+backend", Partial: true, BackendErrors: []string{`zipkin: HTTP 503: "down"`}}
+	res.Spans = tracecache.FromPdata(tracetest.Build(tracetest.T1,
+		tracetest.Span{Service: "order-api", Name: "POST /orders \"quoted\"", ID: tracetest.SA, Kind: 2, Start: 0, End: 50},
+		tracetest.Span{Service: "", Name: "no service\n", ID: tracetest.SB, Parent: tracetest.SA, Start: 10, End: 12, ErrMsg: "boom <&>",
+			Attrs: map[string]any{"k": "v\t", "n": 3, "ü": "✓"}},
+		tracetest.Span{Service: "jobqueue", Name: "process", ID: tracetest.SC1, Parent: tracetest.SB, Kind: 5, Start: 100, End: 300},
 	))
 	for _, maxSpans := range []int{1000, 1} {
-		sum := summarize(t1, res, maxSpans)
-		sum.TraceURL = "http://x/trace/" + t1
-		type plain traceSummary // same fields, no MarshalJSON
+		sum := Summarize(res, maxSpans)
+		sum.TraceURL = "http://x/trace/" + tracetest.T1
+		type plain Summary // same fields, no MarshalJSON
 		want, err := json.Marshal(plain(sum))
 		require.NoError(t, err)
-		got := sum.appendJSON(nil)
+		got := sum.AppendJSON(nil)
 		require.True(t, json.Valid(got), "%s", got)
 		var gotM, wantM map[string]any
 		require.NoError(t, json.Unmarshal(got, &gotM))
