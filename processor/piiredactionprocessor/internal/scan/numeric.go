@@ -55,6 +55,11 @@ func (s *Scanner) numeric(v string, i int, dst []Match) (int, []Match) {
 				sep = ')'
 				continue
 			}
+			if c == '(' && j+2 < n && isDigit(v[j+1]) && plus {
+				// +44(0)20 7946 0958: the trunk prefix in parentheses right after the country code.
+				sep = '('
+				continue
+			}
 		}
 		break
 	}
@@ -228,7 +233,7 @@ func cardContext(v string, start int) bool {
 	return false
 }
 
-// isNANP matches [1 ](NXX) NXX XXXX and 1-NXX-NXX-XXXX shapes with a valid area code.
+// isNANP matches the [1 ](XXX) XXX XXXX and 1-XXX-XXX-XXXX shapes.
 func isNANP(v string, gs []group) bool {
 	if len(gs) == 4 {
 		if gs[0].de-gs[0].ds != 1 || v[gs[0].ds] != '1' {
@@ -243,6 +248,5 @@ func isNANP(v string, gs []group) bool {
 	if l0 != 3 || l1 != 3 || l2 != 4 || gs[1].paren || gs[2].paren {
 		return false
 	}
-	a := v[gs[0].ds]
-	return a >= '2' && a <= '9'
+	return true
 }

@@ -147,6 +147,8 @@ func phoneShape(v string, gs []group, intl bool) (int, bool) {
 		return shapeWeak, true
 	}
 	if isNANP(v, gs) && (sameSep || gs[0].paren) {
+		// Any leading digit: fake and test numbers (555-…, 123-456-7890) are written the same way
+		// and still name a person; libphonenumber then only has to find the length possible.
 		return shapeNANP, true
 	}
 	if dateLike(gs) {
@@ -171,6 +173,9 @@ func phoneShape(v string, gs []group, intl bool) (int, bool) {
 	}
 	if !sameSep {
 		return 0, false
+	}
+	if len(gs) >= 4 {
+		return shapeTrunk, true // 6## ## ## ##, 91 234 56 78: counts are not written in pairs
 	}
 	return shapeGrouped, true
 }
@@ -288,8 +293,12 @@ func (p *phoneJudge) score(text string, intl bool, need int) int {
 			}
 			return judge(cc, d[l:], "", need)
 		}
+		// "+44 (0) 20 …": Parse knows the trunk prefix in parentheses.
+		if text[0] != '+' {
+			text = "+" + text[2:]
+		}
 		var num phonenumbers.PhoneNumber
-		if phonenumbers.ParseToNumber("+"+string(d), "ZZ", &num) != nil {
+		if phonenumbers.ParseToNumber(text, "ZZ", &num) != nil {
 			return -1
 		}
 		return verdict(&num, "", need)
