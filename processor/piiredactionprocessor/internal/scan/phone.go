@@ -154,9 +154,9 @@ func phoneShape(v string, gs []group, intl bool) (int, bool) {
 	if dateLike(gs) {
 		return 0, false
 	}
-	for _, g := range gs {
-		if l := g.de - g.ds; l > 8 {
-			return 0, false
+	for x, g := range gs {
+		if l := g.de - g.ds; l > 8 || (l == 1 && x > 0) {
+			return 0, false // "0 1 2 3 4 5 6 7 8 9" is a sequence, not a number
 		}
 	}
 	if hasParen {
@@ -174,10 +174,19 @@ func phoneShape(v string, gs []group, intl bool) (int, bool) {
 	if !sameSep {
 		return 0, false
 	}
-	if len(gs) >= 4 {
-		return shapeTrunk, true // 6## ## ## ##, 91 234 56 78: counts are not written in pairs
+	if len(gs) >= 4 && gs[0].de-gs[0].ds == 3 && pairsAfterFirst(gs) {
+		return shapeTrunk, true // 612 34 56 78 (Spain): counts are not written in pairs
 	}
 	return shapeGrouped, true
+}
+
+func pairsAfterFirst(gs []group) bool {
+	for _, g := range gs[1:] {
+		if g.de-g.ds != 2 {
+			return false
+		}
+	}
+	return true
 }
 
 // dateLike matches yyyy-mm-dd, dd-mm-yyyy, dd.mm.yyyy and yyyy mm dd groupings.
