@@ -179,15 +179,22 @@ func (s *Scanner) classify(v string, gs []group, plus bool, start int, endOK boo
 	return phone()
 }
 
-// cardGrouping accepts one run of digits or groups of 3–6 (the first at least 4) as cards are
-// printed: 4-4-4-4, 4-6-5 (Amex), 4-4-4-4-3.
+// cardGrouping accepts one run of digits or groups as cards are printed: 4-4-4-4, 4-6-5 (Amex),
+// 4-6-4 (Diners), 4-4-4-4-3, and 19-digit numbers whose tail is left whole (4-4-4-7, 4-6-9):
+// groups of 3–6, the first at least 4, the last 1–9.
 func cardGrouping(gs []group) bool {
 	if len(gs) == 1 {
 		return true
 	}
+	last := len(gs) - 1
 	for x, g := range gs {
 		l := g.de - g.ds
-		if l > 6 || (l < 3 && x < len(gs)-1) || (x == 0 && l < 4) {
+		switch {
+		case x == 0 && (l < 4 || l > 6):
+			return false
+		case x == last && x > 0 && l > 9:
+			return false
+		case x > 0 && x < last && (l < 3 || l > 6):
 			return false
 		}
 	}

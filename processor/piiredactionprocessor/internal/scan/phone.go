@@ -48,14 +48,15 @@ var phoneContextWords = []string{
 // phoneNeutralWords are skipped when looking for context: "phone number", "tel no.".
 var phoneNeutralWords = []string{"number", "no", "nr", "num", "at", "on", "me", "us", "him", "her", "them", "or", "and", "the", "my", "your", "our", "is", "was", "please", "back", "to"}
 
-// phoneNegativeWords mark the number as something else (an order number, an amount) unless a
-// context word comes first.
+// phoneNegativeWords name a number as something else (an order number, an amount) when they
+// come right before it. Words for people ("customer", "user") are not here: a number after them
+// is as likely their phone as their id, and weak shapes need a context word anyway.
 var phoneNegativeWords = []string{
 	"order", "orders", "invoice", "ref", "reference", "ticket", "id", "account", "acct", "txn",
 	"transaction", "tracking", "sku", "batch", "build", "pid", "port", "amount", "total", "price",
 	"balance", "usd", "eur", "gbp", "inr", "brl", "aud", "bytes", "rows", "records", "items",
 	"size", "offset", "seq", "sequence", "serial", "version", "case", "item", "shipment",
-	"parcel", "customer", "user", "job", "request", "req", "trace", "span", "code", "pin",
+	"parcel", "pin", "code",
 }
 
 const contextWindow = 32
