@@ -7,6 +7,7 @@ import (
 
 	"github.com/brianvoe/gofakeit/v7"
 	"github.com/brianvoe/gofakeit/v7/data"
+	"github.com/nyaruka/phonenumbers"
 	"github.com/stretchr/testify/assert"
 )
 
@@ -83,4 +84,52 @@ func TestFakeDataLibrary(t *testing.T) {
 			assert.Zero(t, caught, x.name)
 		}
 	}
+}
+
+// TestLibphonenumberExamples formats libphonenumber's own example numbers (fixed line and
+// mobile) the way its metadata says each country writes them: internationally for every
+// region, nationally for the configured ones, so the phone shapes are checked against
+// formatting rules this package did not write.
+func TestLibphonenumberExamples(t *testing.T) {
+	sc := New(Options{})
+	configured := map[string]bool{}
+	for _, r := range DefaultPhoneRegions {
+		configured[r] = true
+	}
+	var intl, intlCaught, natl, natlCaught, natlCtx, natlCtxCaught int
+	var missed []string
+	for region := range phonenumbers.GetSupportedRegions() {
+		for _, typ := range []phonenumbers.PhoneNumberType{phonenumbers.FIXED_LINE, phonenumbers.MOBILE} {
+			num := phonenumbers.GetExampleNumberForType(region, typ)
+			if num == nil {
+				continue
+			}
+			in := phonenumbers.Format(num, phonenumbers.INTERNATIONAL)
+			v := "customer " + in + " updated"
+			intl++
+			if caughtIn(sc, v, 9, 9+len(in)) {
+				intlCaught++
+			} else if len(missed) < 8 {
+				missed = append(missed, region+":"+in)
+			}
+			if !configured[region] {
+				continue
+			}
+			nat := phonenumbers.Format(num, phonenumbers.NATIONAL)
+			natl++
+			if caughtIn(sc, "customer "+nat+" updated", 9, 9+len(nat)) {
+				natlCaught++
+			}
+			natlCtx++
+			if caughtIn(sc, "please call "+nat+" today", 12, 12+len(nat)) {
+				natlCtxCaught++
+			} else {
+				missed = append(missed, region+" national:"+nat)
+			}
+		}
+	}
+	fmt.Printf("piiredaction libphonenumber examples: international %d/%d, national (configured regions) %d/%d without context, %d/%d after \"call\"; missed e.g. %v\n",
+		intlCaught, intl, natlCaught, natl, natlCtxCaught, natlCtx, missed)
+	assert.GreaterOrEqual(t, float64(intlCaught)/float64(intl), 0.95, "international examples")
+	assert.Equal(t, natlCtx, natlCtxCaught, "national examples of the configured regions after a context word")
 }
