@@ -145,6 +145,7 @@ func TestFreeTextSecrets(t *testing.T) {
 		{"aws secret starting with a digit", "secret 9Jalr/XUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY1", []hit{{"aws_secret_key", "9Jalr/XUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY1"}}},
 		{"github token keeps its label", "github token ghp_16C7e42F292c6912E7710c838347Ae178B4a", []hit{{"github_token", "ghp_16C7e42F292c6912E7710c838347Ae178B4a"}}},
 		{"access key id keeps its label", "access key AKIAIOSFODNN7EXAMPLE", []hit{{"aws_access_key", "AKIAIOSFODNN7EXAMPLE"}}},
+		{"scheme after token", "auth token: Bearer abc123def456", []hit{{"auth_header", "abc123def456"}}},
 		{"not secret: password is required", "password is required", nil},
 		{"not secret: token expired", "token expired for user 42", nil},
 		{"not secret: password reset", "password reset requested", nil},

@@ -36,6 +36,7 @@ var secretStopWords = []string{
 	"issued", "created", "deleted", "stored", "saved", "loaded", "used", "unknown", "type",
 	"undefined", "supplied", "present", "absent", "weak", "strong", "short", "long", "ttl",
 	"lifetime", "scope", "scopes", "bucket", "count", "limit", "file", "path", "env",
+	"bearer", "basic", // the scheme: the credential after it is auth_header's
 }
 
 const (
