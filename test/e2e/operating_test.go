@@ -247,16 +247,11 @@ processors:
 	// And a payload that is not a job at all: counted as bad and skipped.
 	c.Redis.Cmd("LPUSH", "jobqueue:low_priority", "not json at all")
 
-	done := startJobsim(t, c, 16, 60*time.Second)
 	c.SendLogs(t, tsLogs("e2e-worker",
 		[3]string{"e2e-job-1", "error", "card 4111 1111 1111 1111 declined for jane.customer@example.com"},
 	))
 	c.SendLogs(t, tracedLogs(50, "hold"))
-	select {
-	case <-done:
-	case <-time.After(90 * time.Second):
-		t.Fatal("jobsim did not finish")
-	}
+	runJobsimDrained(t, c, 16)
 
 	// API traffic, and a trace lookup the (down) backend has to answer.
 	tsRequest(t, http.MethodGet, api+"/jobs", "", nil)
@@ -374,6 +369,30 @@ func apiJobs(t *testing.T, c *Collector) []apiJob {
 	return page.Jobs
 }
 
+// runJobsimDrained runs a small failure-heavy jobsim (as startJobsim) until every job is final.
+func runJobsimDrained(t *testing.T, c *Collector, jobs int) *jobsim.Summary {
+	t.Helper()
+	cfg := jobsim.DefaultConfig()
+	cfg.Redis = c.Redis.Addr
+	cfg.Jobs = jobs
+	cfg.Rate = 8
+	cfg.Workers = 2
+	cfg.FailRatio = 0.45
+	cfg.MaxRetries = 2
+	cfg.WorkTime = 100 * time.Millisecond
+	cfg.RetryBackoff = 200 * time.Millisecond
+	cfg.Duration = 90 * time.Second
+	cfg.Drain = true
+	cfg.Seed = 11
+	cfg.LogFile = filepath.Join(c.Dir, "worker-logs", "jobsim.log")
+	cfg.OTLPEndpoint = c.OTLPHTTPURL
+	sum, err := jobsim.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("jobsim: %v", err)
+	}
+	return sum
+}
+
 // derivedTraceID is the trace the receiver gives a job without a trace context (CONVENTIONS.md).
 func derivedTraceID(jobID string) string {
 	sum := sha256.Sum256([]byte("jobtrace/trace/" + jobID))
@@ -389,8 +408,8 @@ receivers:
     trace_context:
       enabled: false
 `))
-	sum := <-startJobsim(t, c, 8, 60*time.Second)
-	if sum == nil || sum.Final() < 8 {
+	sum := runJobsimDrained(t, c, 8)
+	if sum.Final() < 8 {
 		t.Fatalf("jobsim did not finish its jobs: %+v", sum)
 	}
 	want := map[string]*jobsim.Job{}
@@ -431,8 +450,8 @@ extensions:
       - {name: jaeger, type: jaeger, endpoint: "http://127.0.0.1:%d", timeout: 300ms}
       - {name: zipkin, type: zipkin, endpoint: "http://127.0.0.1:%d", timeout: 300ms}
 `, dead[0], dead[1])))
-	sum := <-startJobsim(t, c, 6, 60*time.Second)
-	if sum == nil || sum.Final() < 6 {
+	sum := runJobsimDrained(t, c, 6)
+	if sum.Final() < 6 {
 		t.Fatalf("jobsim did not finish its jobs: %+v", sum)
 	}
 	var jobs []apiJob
