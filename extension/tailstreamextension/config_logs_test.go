@@ -33,7 +33,7 @@ func TestLoadLogsConfig(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, RetentionConfig{BufferSize: 5000, MaxAge: 10 * time.Minute}, cfg.Retention)
 	assert.Equal(t, StreamsConfig{
-		MaxStreams: 50, MaxStreamsPerUser: 5, Expiry: 30 * time.Minute, IdleTimeout: time.Minute,
+		Enabled: true, MaxStreams: 50, MaxStreamsPerUser: 5, Expiry: 30 * time.Minute, IdleTimeout: time.Minute,
 		MaxFilterBytes: 2048, DefaultRateLimit: 200, MaxRateLimit: 5000, DefaultBufferSize: 500,
 		MaxBufferSize: 10000, PingInterval: 5 * time.Second, MaxHistoryLimit: 200,
 	}, cfg.Streams)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/backends"
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/hub"
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/logfilter"
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/metadata"
@@ -105,6 +107,9 @@ func (t *tailstream) Start(ctx context.Context, host component.Host) error {
 		return err
 	}
 	t.traces.SetMetrics(traceMetrics{t.telemetry})
+	if err = t.telemetry.RegisterTailstreamBackendCircuitOpenCallback(t.observeBreakers); err != nil {
+		return err
+	}
 	t.traces.SetClientFactory(func(ctx context.Context, cc confighttp.ClientConfig) (*http.Client, error) {
 		return cc.ToClient(ctx, host.GetExtensions(), t.settings.TelemetrySettings)
 	})
@@ -275,11 +280,30 @@ func (m traceMetrics) Lookup(source string) {
 	m.tb.TailstreamTraceLookups.Add(context.Background(), 1, metric.WithAttributes(attribute.String("source", source)))
 }
 
-// countRequests counts API answers by status code.
+// observeBreakers reports each backend's circuit breaker for the alert on a backend that stays
+// unreachable.
+func (t *tailstream) observeBreakers(_ context.Context, o metric.Int64Observer) error {
+	for _, st := range t.traces.BackendStatuses() {
+		var open int64
+		if st.Breaker == backends.StateOpen {
+			open = 1
+		}
+		o.Observe(open, metric.WithAttributes(attribute.String("backend", st.Name)))
+	}
+	return nil
+}
+
+// countRequests counts API answers by status code, and times them.
 func (t *tailstream) countRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w}
+		start := time.Now()
 		next.ServeHTTP(rec, r)
+		// A WebSocket or SSE answer lasts as long as its client stays: timing it would say
+		// nothing about how fast the API answers.
+		if r.Header.Get("Upgrade") == "" && !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+			t.telemetry.TailstreamAPIRequestDuration.Record(r.Context(), time.Since(start).Seconds())
+		}
 		code := rec.status
 		if code == 0 {
 			code = http.StatusOK

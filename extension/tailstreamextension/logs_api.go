@@ -34,15 +34,15 @@ func (t *tailstream) logsHealth() map[string]any {
 
 func (t *tailstream) registerLogRoutes(mux *http.ServeMux) {
 	v := roleLogViewer
-	mux.HandleFunc("POST /api/v1/logs/streams", t.withRole(v, t.handleCreate))
+	mux.HandleFunc("POST /api/v1/logs/streams", t.withRole(v, t.streaming(t.handleCreate)))
 	mux.HandleFunc("GET /api/v1/logs/streams", t.withRole(v, t.handleList))
-	mux.HandleFunc("GET /api/v1/logs/streams/{id}", t.withStreamRole(v, isWebSocket, t.handleGetOrAttach))
-	mux.HandleFunc("GET /api/v1/logs/streams/{id}/ws", t.withStreamRole(v, alwaysStreaming, t.handleAttachWS))
-	mux.HandleFunc("GET /api/v1/logs/streams/{id}/events", t.withStreamRole(v, alwaysStreaming, t.handleAttachSSE))
+	mux.HandleFunc("GET /api/v1/logs/streams/{id}", t.withStreamRole(v, isWebSocket, t.streaming(t.handleGetOrAttach)))
+	mux.HandleFunc("GET /api/v1/logs/streams/{id}/ws", t.withStreamRole(v, alwaysStreaming, t.streaming(t.handleAttachWS)))
+	mux.HandleFunc("GET /api/v1/logs/streams/{id}/events", t.withStreamRole(v, alwaysStreaming, t.streaming(t.handleAttachSSE)))
 	mux.HandleFunc("PATCH /api/v1/logs/streams/{id}", t.withRole(v, t.handlePatch))
 	mux.HandleFunc("DELETE /api/v1/logs/streams/{id}", t.withRole(v, t.handleDelete))
 	// tail answers with SSE, WebSocket or NDJSON: a stream in every case.
-	mux.HandleFunc("GET /api/v1/logs/tail", t.withStreamRole(v, alwaysStreaming, t.handleTail))
+	mux.HandleFunc("GET /api/v1/logs/tail", t.withStreamRole(v, alwaysStreaming, t.streaming(t.handleTail)))
 	mux.HandleFunc("GET /api/v1/logs/history", t.withRole(v, t.handleHistory))
 	mux.HandleFunc("GET /api/v1/openapi.json", serveOpenAPI)
 }
@@ -465,5 +465,19 @@ func (t *tailstream) handleTail(w http.ResponseWriter, r *http.Request, p *princ
 		t.attachHTTP(w, r, p, s, ndjsonFraming)
 	default:
 		t.attachHTTP(w, r, p, s, sseFraming)
+	}
+}
+
+// streaming guards the endpoints that open live streams: with streams.enabled false (the
+// design's rollback switch for streaming) they answer 503, while history, the stream list and
+// the trace API keep working. A one-shot tail that does not follow is history and still works.
+func (t *tailstream) streaming(h func(http.ResponseWriter, *http.Request, *principal)) func(http.ResponseWriter, *http.Request, *principal) {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) {
+		if !t.cfg.Streams.Enabled && !(r.URL.Path == "/api/v1/logs/tail" && r.URL.Query().Get("follow") == "false") {
+			writeError(w, http.StatusServiceUnavailable, "streaming_disabled",
+				"live streams are turned off on this collector (streams.enabled: false); /api/v1/logs/history still answers", "")
+			return
+		}
+		h(w, r, p)
 	}
 }

@@ -55,3 +55,14 @@ func (s *Service) Health(ctx context.Context, probe bool) Health {
 	}
 	return h
 }
+
+// BackendStatuses reports each backend's breaker and last outcomes without probing: cheap
+// enough for a metrics callback.
+func (s *Service) BackendStatuses() []backends.Status {
+	_, bs := s.snapshot()
+	out := make([]backends.Status, len(bs))
+	for i, b := range bs {
+		out[i] = b.Status()
+	}
+	return out
+}
