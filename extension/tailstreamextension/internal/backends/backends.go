@@ -126,6 +126,10 @@ func (b *Backend) Fetch(ctx context.Context, traceID pcommon.TraceID) ([]traceca
 	if err == nil && len(spans) == 0 {
 		err = ErrNotFound
 	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		// Decoder errors quote pieces of the answer; health and logs get a fixed text.
+		err = &requestError{msg: b.opts.Name + ": the answer could not be decoded", cause: err}
+	}
 	b.record(err)
 	return spans, err
 }
@@ -256,7 +260,8 @@ func DecodeJaeger(body []byte) ([]tracecache.Span, error) {
 			if msg.Error.HTTPCode == http.StatusNotFound || msg.Error.Code == 5 { // gRPC NotFound
 				return nil, ErrNotFound
 			}
-			return nil, fmt.Errorf("jaeger error: %s", msg.Error.Message)
+			// The message is the backend's text: not repeated (see requestError).
+			return nil, fmt.Errorf("jaeger answered with error code %d (HTTP %d)", msg.Error.Code, msg.Error.HTTPCode)
 		}
 		if len(msg.Result) == 0 {
 			continue
