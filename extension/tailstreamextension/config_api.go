@@ -240,8 +240,13 @@ func (t *tailstream) handleHealthTracing(w http.ResponseWriter, r *http.Request,
 	writeJSON(w, http.StatusOK, v)
 }
 
-func (t *tailstream) handleHealthLogging(w http.ResponseWriter, _ *http.Request, _ *principal) {
+func (t *tailstream) handleHealthLogging(w http.ResponseWriter, _ *http.Request, p *principal) {
 	out := t.logsHealth()
+	if p.Scoped() {
+		// How many lines and streams the whole collector holds is not a scoped viewer's to know.
+		delete(out, "buffer_head_seq")
+		delete(out, "active_streams")
+	}
 	out["status"] = "ok"
 	out["streams_settings_modified_at_runtime"] = t.streams.modified()
 	writeJSON(w, http.StatusOK, out)

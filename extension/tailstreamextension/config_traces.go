@@ -191,8 +191,8 @@ func validateURLTemplate(s string) error {
 	if err := validateBaseURL(u); err != nil {
 		return err
 	}
-	if p, err := url.Parse(u); err == nil && p.User != nil {
-		return errors.New("must not hold credentials (user:password@): every viewer sees trace_url")
+	if backends.HasCredentials(u) {
+		return errors.New("must not hold credentials (user:password@, a token or key parameter): every viewer sees trace_url")
 	}
 	return nil
 }

@@ -244,9 +244,13 @@ func TestBackendCredentialsNotEchoed(t *testing.T) {
 		`{"trace_url_template":"http://ui:PASSWORD@ui.example/t/{trace_id}"}`)
 	assert.Equal(t, http.StatusBadRequest, code)
 	assert.NotContains(t, toJSONString(t, body), "PASSWORD")
-	code, _ = srv.api(t, http.MethodPut, "/config/tracing", tokAdmin,
+	code, body = srv.api(t, http.MethodPut, "/config/tracing", tokAdmin,
 		`{"backends":[{"name":"zipkin","type":"zipkin","endpoint":"`+zk.URL+`","url_template":"http://ui.example/t/{trace_id}?api_key=SECRETKEY&uiEmbed=v0"}]}`)
-	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, http.StatusBadRequest, code, "every viewer sees trace_url: no key in it")
+	assert.NotContains(t, toJSONString(t, body), "SECRETKEY")
+	code, _ = srv.api(t, http.MethodPut, "/config/tracing", tokAdmin,
+		`{"backends":[{"name":"zipkin","type":"zipkin","endpoint":"`+zk.URL+`","url_template":"http://ui.example/t/{trace_id}?uiEmbed=v0"}]}`)
+	require.Equal(t, http.StatusOK, code, "a query without credentials is fine in a template")
 
 	for _, path := range []string{"/config/tracing", "/health/tracing"} {
 		code, body = srv.get(t, path, tokAdmin)
@@ -393,4 +397,11 @@ func TestSmallerInconsistencies(t *testing.T) {
 	code, body = srv.get(t, "/health/tracing", tokViewer)
 	require.Equal(t, http.StatusOK, code)
 	assert.Contains(t, body, "job_catalog", "unscoped viewers keep the counts")
+	code, body = srv.get(t, "/health/logging", tokScoped)
+	require.Equal(t, http.StatusOK, code)
+	assert.NotContains(t, body, "buffer_head_seq")
+	assert.NotContains(t, body, "active_streams")
+	code, body = srv.get(t, "/health/logging", tokAdmin)
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "active_streams")
 }

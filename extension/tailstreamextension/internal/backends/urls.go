@@ -58,6 +58,24 @@ func sensitiveParam(name string) bool {
 	return false
 }
 
+// HasCredentials reports whether the URL s carries userinfo or a credential-like query
+// parameter (token, api_key, password, signature, …).
+func HasCredentials(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil {
+		return false
+	}
+	if u.User != nil {
+		return true
+	}
+	for k := range u.Query() {
+		if sensitiveParam(k) {
+			return true
+		}
+	}
+	return false
+}
+
 // RedactURL is s as it may be shown or logged: userinfo replaced by "redacted", the values of
 // credential-like query parameters by "redacted". Something that is not a URL is not shown.
 func RedactURL(s string) string {
