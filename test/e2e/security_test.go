@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.yaml.in/yaml/v3"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -22,6 +25,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/jobtrace/jobtrace/internal/conventions"
+	"github.com/jobtrace/jobtrace/internal/testutil/termcheck"
 )
 
 // escSequences is issue 18's payload: OSC 52 sets the clipboard to "hacked", OSC 0 sets the
@@ -395,4 +399,51 @@ func mustHex(t *testing.T, s string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestJobtailEscapesQueueData is finding 1 through the queue instead of OTLP: a job id in a
+// Redis payload and a worker id in a key name carry a title sequence; the queuejob receiver
+// reports them, and jobtail's jobs table and log lines show them escaped.
+func TestJobtailEscapesQueueData(t *testing.T) {
+	c := StartCollector(t, WithOverlay(`
+receivers:
+  queuejob:
+    poll_interval: 50ms
+`))
+	rdb := redis.NewClient(&redis.Options{Addr: c.Redis.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	ctx := context.Background()
+	jobID := "esc\u001b]0;pwned\u0007job\u009b2J"
+	worker := "h\u001b]52;c;aGFja2Vk\u0007st-4242-1764583200000000000-ab12-0"
+	payload, _ := json.Marshal(map[string]any{
+		"id": jobID, "filepath": "/srv/x.log", "filesize": 1, "priority": "high", "retries": 0,
+		"creation_time": time.Now().UTC().Format(time.RFC3339Nano), "trace_id": "", "span_id": "",
+	})
+	if err := rdb.LPush(ctx, "jobqueue:worker:"+worker+":processing", payload).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(ctx, "jobqueue:processing:worker:"+worker, payload, 30*time.Second).Err(); err != nil {
+		t.Fatal(err)
+	}
+	var table string
+	Eventually(t, 30*time.Second, func() bool {
+		var err error
+		table, err = runJobtail(t, c, "jobs")
+		return err == nil && strings.Contains(table, `esc\x1b]0;pwned\x07job`)
+	}, "the job never showed in `jobtail jobs`:\n%s", table)
+	if err := termcheck.Check(table, true); err != nil {
+		t.Errorf("jobs table: %v", err)
+	}
+	if !strings.Contains(table, `h\x1b]52;c;aGFja2Vk\x07st`) {
+		t.Errorf("the worker id is not shown escaped:\n%s", table)
+	}
+	var logs string
+	Eventually(t, 30*time.Second, func() bool {
+		var err error
+		logs, err = runJobtail(t, c, "logs", "--job-id", jobID, "--tail", "10")
+		return err == nil && strings.Contains(logs, "job started")
+	}, "no job_started line for the job:\n%s", logs)
+	if err := termcheck.Check(logs, true); err != nil {
+		t.Errorf("log lines: %v", err)
+	}
 }
