@@ -280,6 +280,10 @@ func (m traceMetrics) Lookup(source string) {
 	m.tb.TailstreamTraceLookups.Add(context.Background(), 1, metric.WithAttributes(attribute.String("source", source)))
 }
 
+func (m traceMetrics) CatalogConflict(field string) {
+	m.tb.TailstreamCatalogConflicts.Add(context.Background(), 1, metric.WithAttributes(attribute.String("field", field)))
+}
+
 // observeBreakers reports each backend's circuit breaker for the alert on a backend that stays
 // unreachable.
 func (t *tailstream) observeBreakers(_ context.Context, o metric.Int64Observer) error {
