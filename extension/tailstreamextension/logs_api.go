@@ -1,9 +1,11 @@
 package tailstreamextension // import "github.com/jobtrace/jobtrace/extension/tailstreamextension"
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -169,46 +171,82 @@ func (t *tailstream) handleCreate(w http.ResponseWriter, r *http.Request, p *pri
 	if !ok {
 		return
 	}
-	v := t.view(r, s, false)
-	rate := t.estimateRate(f, p)
+	v := t.view(s, false)
+	rate := t.estimateRate(r.Context(), f, p)
 	v.EstimatedRate = &rate
 	w.Header().Set("Location", "/api/v1/logs/streams/"+s.ID)
 	writeJSON(w, http.StatusCreated, v)
 }
 
 // estimateRate is the lines/s that matched the filter over the last minute of the buffer.
-func (t *tailstream) estimateRate(f *logfilter.Filter, p *principal) float64 {
+// It is an estimate: it evaluates at most maxEvals lines for at most estimateBudget (or
+// until the client leaves), and scales what it saw to the lines of the minute.
+func (t *tailstream) estimateRate(ctx context.Context, f *logfilter.Filter, p *principal) float64 {
 	const window = time.Minute
 	const maxEvals = 20_000
+	const estimateBudget = 100 * time.Millisecond
 	now := t.now()
 	snap := t.ring.Snapshot(0, 0, now)
+	inWindow := 0
+	for i := len(snap) - 1; i >= 0 && now.Sub(snap[i].Ingested) <= window; i-- {
+		inWindow++
+	}
 	scope := p.entryScope()
+	deadline := time.Now().Add(estimateBudget)
 	n, evals := 0, 0
-	for i := len(snap) - 1; i >= 0 && evals < maxEvals; i-- {
-		e := snap[i]
-		if now.Sub(e.Ingested) > window {
+	for i := len(snap) - 1; i >= len(snap)-inWindow && evals < maxEvals; i-- {
+		if evals%64 == 63 && (ctx.Err() != nil || time.Now().After(deadline)) {
 			break
 		}
 		evals++
-		if (scope == nil || scope(e)) && f.Match(e, nil) {
+		if e := snap[i]; (scope == nil || scope(e)) && f.Match(e) {
 			n++
 		}
 	}
-	return float64(n) / window.Seconds()
-}
-
-func baseURLs(r *http.Request, id string) (ws, sse string) {
-	scheme, wsScheme := "http", "ws"
-	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
-		scheme, wsScheme = "https", "wss"
+	if evals == 0 {
+		return 0
 	}
-	path := "/api/v1/logs/streams/" + id
-	return wsScheme + "://" + r.Host + path, scheme + "://" + r.Host + path + "/events"
+	return float64(n) * float64(inWindow) / float64(evals) / window.Seconds()
 }
 
-func (t *tailstream) view(r *http.Request, s *hub.Stream, withStats bool) streamView {
+// streamURLs are a stream's WebSocket and SSE endpoints: absolute from the configured base
+// (public_url or a named listen address), else paths relative to the API's origin.
+func (t *tailstream) streamURLs(id string) (ws, sse string) {
+	path := "/api/v1/logs/streams/" + id
+	if t.publicBase == "" {
+		return path, path + "/events"
+	}
+	wsBase := "ws" + strings.TrimPrefix(t.publicBase, "http") // http→ws, https→wss
+	return wsBase + path, t.publicBase + path + "/events"
+}
+
+// streamBase is where clients reach this server, for stream URLs: public_url, or the listen
+// address when it names a host (a wildcard one says nothing a client can dial), "" otherwise.
+func streamBase(cfg *Config, listen net.Addr) string {
+	if cfg.PublicURL != "" {
+		return strings.TrimRight(cfg.PublicURL, "/")
+	}
+	host, _, err := net.SplitHostPort(cfg.NetAddr.Endpoint)
+	if err != nil || host == "" || listen == nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return ""
+	}
+	_, port, err := net.SplitHostPort(listen.String())
+	if err != nil {
+		return ""
+	}
+	scheme := "http"
+	if cfg.TLS.HasValue() {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+func (t *tailstream) view(s *hub.Stream, withStats bool) streamView {
 	now := t.now()
-	ws, sse := baseURLs(r, s.ID)
+	ws, sse := t.streamURLs(s.ID)
 	v := streamView{
 		StreamID: s.ID, UserID: s.Owner, Filters: s.Filter().Spec(), Options: s.Options(),
 		Status: s.Status(now), CreatedAt: s.Created.UTC(), ExpiresAt: s.ExpiresAt().UTC(),
@@ -240,7 +278,7 @@ func (t *tailstream) handleList(w http.ResponseWriter, r *http.Request, p *princ
 	}
 	out := []streamView{}
 	for _, s := range t.hub.List(owner) {
-		out = append(out, t.view(r, s, true))
+		out = append(out, t.view(s, true))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"streams": out})
 }
@@ -258,7 +296,7 @@ func (t *tailstream) handleGetOrAttach(w http.ResponseWriter, r *http.Request, p
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, t.view(r, s, true))
+	writeJSON(w, http.StatusOK, t.view(s, true))
 }
 
 type patchRequest struct {
@@ -324,7 +362,7 @@ func (t *tailstream) handlePatch(w http.ResponseWriter, r *http.Request, p *prin
 		fields = append(fields, zap.Bool("paused", *paused))
 	}
 	t.audit(p, "stream.change", fields...)
-	writeJSON(w, http.StatusOK, t.view(r, s, true))
+	writeJSON(w, http.StatusOK, t.view(s, true))
 }
 
 func (t *tailstream) handleDelete(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -387,7 +425,10 @@ func (t *tailstream) handleHistory(w http.ResponseWriter, r *http.Request, p *pr
 		}
 		offset = *n
 	}
-	page, total := t.hub.Search(f, p.entryScope(), offset, limit, t.now())
+	page, total, partial := t.hub.Search(r.Context(), f, p.entryScope(), offset, limit, t.now())
+	if r.Context().Err() != nil {
+		return // the client left
+	}
 	entries := make([]json.RawMessage, len(page))
 	for i, e := range page {
 		entries[i] = e.JSON()
@@ -395,6 +436,10 @@ func (t *tailstream) handleHistory(w http.ResponseWriter, r *http.Request, p *pr
 	resp := map[string]any{"entries": entries, "total": total, "limit": limit, "offset": offset}
 	if offset+len(page) < total {
 		resp["next_offset"] = offset + len(page)
+	}
+	if partial {
+		// The filter's time budget ran out: total and the pages cover the newest part only.
+		resp["partial"] = true
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

@@ -38,6 +38,8 @@ const (
 // counts is what one batch did, added to the telemetry once per batch.
 type counts struct {
 	tagged, untagged, held, conflicts int64
+	// releasedEarly left before their job was known or their wait ended: the hold was full.
+	releasedEarly int64
 }
 
 // correlator holds the tagging rules. It is stateless apart from the shared index, so the
