@@ -125,10 +125,15 @@ func TestCeleryRealLibrary(t *testing.T) {
 			}
 		}
 	}
-	require.Len(t, got[slow.ID][1], 1, "%+v", got[slow.ID])
-	s := got[slow.ID][1][0]
-	assert.Equal(t, "abandoned", s.status)
-	assert.Equal(t, slow.TraceID, s.traceID)
-	require.Len(t, spans, total+1, "every attempt once")
+	// kombu may restore the message again while the second worker runs it (visibility_timeout
+	// is shorter than the task): each restore is one more abandoned run of attempt 1.
+	runs := got[slow.ID][1]
+	require.NotEmpty(t, runs, "%+v", got[slow.ID])
+	for _, s := range runs {
+		assert.Equal(t, "abandoned", s.status)
+		assert.Equal(t, slow.TraceID, s.traceID)
+	}
+	require.Len(t, spans, total+len(runs), "every attempt once")
+	requireDistinctSpans(t, libSpans(l.r))
 	l.checkReadOnly(t, "scan", "lrange", "zrange", "mget", "smembers")
 }

@@ -63,6 +63,8 @@ type celeryAdapter struct {
 	delivered    *simplelru.LRU[string, float64]  // id/attempt → delivery time of its unacked entry
 	held         *simplelru.LRU[string, struct{}] // id/attempt of retry messages held one poll
 	resultNow    map[string]int                   // id → attempt of the result read this poll
+	envs         *adapter.Cache[*envelope]        // decoded messages, by content
+	metas        *adapter.Cache[*resultMeta]      // decoded results, by content
 	bad          *adapter.Seen
 }
 
@@ -84,6 +86,8 @@ func New(s adapter.Settings) (adapter.Adapter, error) {
 	return &celeryAdapter{
 		s: s, prefix: s.Prefix, resultPrefix: rp, queues: map[string]bool{"celery": true},
 		watch: watch, done: adapter.NewSeen(500_000), bad: adapter.NewSeen(10_000), waiting: map[string]bool{}, delivered: delivered, held: held, resultNow: map[string]int{},
+		envs:  adapter.NewCache[*envelope](max(s.Windows.Active, 1)*2 + max(s.Windows.Pending, 1)*8),
+		metas: adapter.NewCache[*resultMeta](max(s.Windows.Active, 1) * 2),
 	}, nil
 }
 
@@ -302,8 +306,11 @@ func (a *celeryAdapter) message(raw, queue string, unacked bool, now time.Time, 
 		a.badOnce(raw, "oversized")
 		return nil
 	}
-	var env envelope
-	if err := json.Unmarshal([]byte(raw), &env); err != nil {
+	env, ok := a.envs.Get(raw, func(raw string) (*envelope, bool) {
+		var env envelope
+		return &env, json.Unmarshal([]byte(raw), &env) == nil
+	})
+	if !ok {
 		a.badOnce(raw, "not_json")
 		return nil
 	}
@@ -346,8 +353,11 @@ func (a *celeryAdapter) result(key, raw string, emit func(*adapter.Observation))
 		a.badOnce(raw, "oversized")
 		return
 	}
-	var m resultMeta
-	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+	m, ok := a.metas.Get(raw, func(raw string) (*resultMeta, bool) {
+		var m resultMeta
+		return &m, json.Unmarshal([]byte(raw), &m) == nil
+	})
+	if !ok {
 		a.badOnce(raw, "not_json")
 		return
 	}
@@ -376,12 +386,12 @@ func (a *celeryAdapter) result(key, raw string, emit func(*adapter.Observation))
 		}
 	case "RETRY":
 		o.State, final = adapter.RetryWait, false
-		o.Error = a.error(&m)
+		o.Error = a.error(m)
 	case "SUCCESS":
 		o.State = adapter.Succeeded
 	case "FAILURE", "REVOKED":
 		o.State = adapter.Failed
-		o.Error = a.error(&m)
+		o.Error = a.error(m)
 		if o.Error != nil && o.Error.Type == "WorkerLostError" {
 			o.State = adapter.Lost // the pool child running it died
 		}
