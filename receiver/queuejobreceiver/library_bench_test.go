@@ -75,9 +75,12 @@ func rqHash(id, status string) []any {
 		"worker_name", "w1", "meta", rqMeta, "data", "x\x9c\x03\x00\x00\x00\x00\x01", "timeout", "180"}
 }
 
-func benchLibraryPoller(b *testing.B, preset, addr string) (*libraryPoller, *emitter) {
+func benchLibraryPoller(b *testing.B, preset, addr string, mutate ...func(*Config)) (*libraryPoller, *emitter) {
 	cfg := testConfig(addr)
 	cfg.Preset = preset
+	for _, m := range mutate {
+		m(cfg)
+	}
 	res := cfg.resolved()
 	rdb := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true})
 	b.Cleanup(func() { _ = rdb.Close() })
@@ -119,6 +122,84 @@ func BenchmarkLibraryPollInFlight(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1000, "ms/poll")
 		})
 	}
+}
+
+// BenchmarkCeleryFinishedWatched is Celery's other path: tasks seen waiting (their trace
+// context is only there) are watched by id, and their results are read by MGET as soon as they
+// appear, without waiting for the SCAN cursor. Each iteration: 1,000 messages wait (one poll sees
+// them), then workers take them and write SUCCESS results; polls until all 1,000 are emitted.
+func BenchmarkCeleryFinishedWatched(b *testing.B) {
+	const batch = 1000
+	srv := redistest.Start(b)
+	// The head window must cover the messages enqueued between two polls (see README).
+	lp, em := benchLibraryPoller(b, PresetCelery, srv.Addr, func(c *Config) { c.Windows.Pending = batch })
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, DisableIdentity: true})
+	defer rdb.Close()
+	ctx := context.Background()
+	// 10,000 older results make the SCAN path slow, so only watching finds results at once.
+	p := rdb.Pipeline()
+	for i := range 10 * batch {
+		libLayouts[PresetCelery].finished(ctx, p, "old-"+strconv.Itoa(i))
+	}
+	_, err := p.Exec(ctx)
+	require.NoError(b, err)
+	for range 10 {
+		_, err = lp.poll(ctx, time.Now())
+		require.NoError(b, err)
+	}
+	require.NoError(b, err)
+	n, polls := 0, 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		p = rdb.Pipeline()
+		ids := make([]string, batch)
+		for k := range batch {
+			ids[k] = "w-" + strconv.Itoa(n)
+			n++
+			p.LPush(ctx, "celery", celeryMessage(ids[k]))
+		}
+		_, err = p.Exec(ctx)
+		require.NoError(b, err)
+		b.StartTimer()
+		if _, err := lp.poll(ctx, time.Now()); err != nil { // the messages are seen waiting
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		p = rdb.Pipeline()
+		p.Del(ctx, "celery")
+		for _, id := range ids {
+			libLayouts[PresetCelery].finished(ctx, p, id)
+		}
+		_, err = p.Exec(ctx)
+		require.NoError(b, err)
+		b.StartTimer()
+		got := 0
+		for got < batch {
+			evs, err := lp.poll(ctx, time.Now())
+			if err != nil {
+				b.Fatal(err)
+			}
+			polls++
+			for _, ev := range evs {
+				if ev.kind == evSucceeded {
+					got++
+				}
+			}
+			em.build(evs)
+			if polls > 100*b.N {
+				b.Fatalf("only %d of %d results emitted", got, batch)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "jobs/s")
+	b.ReportMetric(float64(polls)/float64(b.N), "polls/batch")
+}
+
+func celeryMessage(id string) string {
+	return `{"body":"W1swXSwge30sIHsiY2FsbGJhY2tzIjogbnVsbH1d","content-encoding":"utf-8","content-type":"application/json","headers":{"lang":"py","task":"app.ok","id":"` + id +
+		`","eta":null,"retries":0,"root_id":"` + id + `","parent_id":null,"argsrepr":"[0]","kwargsrepr":"{}","origin":"gen1@vm","traceparent":"` + benchTP +
+		`"},"properties":{"correlation_id":"` + id + `","reply_to":"r","delivery_mode":2,"delivery_info":{"exchange":"","routing_key":"celery"},"priority":0,"body_encoding":"base64","delivery_tag":"t` + id + `"}}`
 }
 
 // BenchmarkLibraryFinished is the rate of finished jobs each adapter absorbs: each iteration

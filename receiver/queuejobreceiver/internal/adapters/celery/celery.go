@@ -80,7 +80,8 @@ func New(s adapter.Settings) (adapter.Adapter, error) {
 			return nil, fmt.Errorf("queues[%d].name: give the queue name, not a priority sub-list", i)
 		}
 	}
-	watch, _ := simplelru.NewLRU[string, struct{}](max(s.Windows.Active, 1)*10, nil)
+	// Every task seen waiting is watched until its result appears, up to windows.completed.
+	watch, _ := simplelru.NewLRU[string, struct{}](max(s.Windows.Active*10, s.Windows.Finished, 1), nil)
 	delivered, _ := simplelru.NewLRU[string, float64](max(s.Windows.Active, 1)*10, nil)
 	held, _ := simplelru.NewLRU[string, struct{}](max(s.Windows.Active, 1)*10, nil)
 	return &celeryAdapter{
@@ -179,7 +180,7 @@ func (a *celeryAdapter) Poll(ctx context.Context, r adapter.Reader, now time.Tim
 		}
 	}
 	for _, id := range a.watch.Keys() {
-		if k := a.prefix + a.resultPrefix + id; !seenKey[k] && len(want) < len(resultKeys)+w.Active {
+		if k := a.prefix + a.resultPrefix + id; !seenKey[k] && len(want) < len(resultKeys)+w.Finished {
 			seenKey[k] = true
 			want = append(want, k)
 		}
