@@ -64,6 +64,8 @@ type celeryAdapter struct {
 	held         *simplelru.LRU[string, struct{}] // id/attempt of retry messages held one poll
 	resultNow    map[string]int                   // id → attempt of the result read this poll
 	envs         *adapter.Cache[*envelope]        // decoded messages, by content
+	retries      *adapter.Seen                    // RETRY results already reported, by content
+	msgRetries   *simplelru.LRU[string, int]      // task id → highest headers.retries seen
 	metas        *adapter.Cache[*resultMeta]      // decoded results, by content
 	bad          *adapter.Seen
 }
@@ -84,9 +86,11 @@ func New(s adapter.Settings) (adapter.Adapter, error) {
 	watch, _ := simplelru.NewLRU[string, struct{}](max(s.Windows.Active*10, s.Windows.Finished, 1), nil)
 	delivered, _ := simplelru.NewLRU[string, float64](max(s.Windows.Active, 1)*10, nil)
 	held, _ := simplelru.NewLRU[string, struct{}](max(s.Windows.Active, 1)*10, nil)
+	msgRetries, _ := simplelru.NewLRU[string, int](max(s.Windows.Active*10, s.Windows.Finished, 1), nil)
 	return &celeryAdapter{
 		s: s, prefix: s.Prefix, resultPrefix: rp, queues: map[string]bool{"celery": true},
 		watch: watch, done: adapter.NewSeen(500_000), bad: adapter.NewSeen(10_000), waiting: map[string]bool{}, delivered: delivered, held: held, resultNow: map[string]int{},
+		retries: adapter.NewSeen(100_000), msgRetries: msgRetries,
 		envs:  adapter.NewCache[*envelope](max(s.Windows.Active, 1)*2 + max(s.Windows.Pending, 1)*8),
 		metas: adapter.NewCache[*resultMeta](max(s.Windows.Active, 1) * 2),
 	}, nil
@@ -180,7 +184,7 @@ func (a *celeryAdapter) Poll(ctx context.Context, r adapter.Reader, now time.Tim
 		}
 	}
 	for _, id := range a.watch.Keys() {
-		if k := a.prefix + a.resultPrefix + id; !seenKey[k] && len(want) < len(resultKeys)+w.Finished {
+		if k := a.prefix + a.resultPrefix + id; !seenKey[k] && !a.done.Has(xxhash.Sum64String(k)) && len(want) < len(resultKeys)+w.Finished {
 			seenKey[k] = true
 			want = append(want, k)
 		}
@@ -345,6 +349,9 @@ func (a *celeryAdapter) message(raw, queue string, unacked bool, now time.Time, 
 		}
 	}
 	a.watch.Add(strings.Clone(id), struct{}{})
+	if r, ok := a.msgRetries.Get(id); !ok || o.Attempt-1 > r {
+		a.msgRetries.Add(strings.Clone(id), o.Attempt-1)
+	}
 	emit(o)
 	return o
 }
@@ -386,8 +393,19 @@ func (a *celeryAdapter) result(key, raw string, emit func(*adapter.Observation))
 			o.Worker = info.Hostname
 		}
 	case "RETRY":
+		// A RETRY result stays until the next attempt writes its own; report it once.
+		if !a.retries.Add(xxhash.Sum64String(raw)) {
+			return
+		}
 		o.State, final = adapter.RetryWait, false
 		o.Error = a.error(m)
+		if o.Attempt == 0 {
+			// Without result_extended the result does not say which attempt failed. The retry's
+			// message (retries r, published before this result) names it: attempt r failed.
+			if r, ok := a.msgRetries.Get(id); ok && r >= 1 {
+				o.Attempt = r
+			}
+		}
 	case "SUCCESS":
 		o.State = adapter.Succeeded
 	case "FAILURE", "REVOKED":
