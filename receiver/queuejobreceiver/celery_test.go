@@ -28,13 +28,21 @@ type celeryState struct {
 // result backend) with succeeding, once-retried and always-failing tasks carrying a traceparent
 // header, then kills a worker running an acks_late task; the next worker's kombu restores the
 // unacked message to its queue, which the receiver reports as the attempt abandoned.
+// It runs twice: with result_extended and task_track_started, and with Celery's defaults, where
+// results name neither the attempt nor the queue and no STARTED result is written.
 func TestCeleryRealLibrary(t *testing.T) {
 	requireTool(t, "python3-celery", "/usr/bin/python3", "-c", "import celery, kombu.transport.redis, redis")
 	readmeHasLine(t, aclCelery)
+	t.Run("result_extended", func(t *testing.T) { runCelery(t, true) })
+	t.Run("defaults", func(t *testing.T) { runCelery(t, false) })
+}
+
+func runCelery(t *testing.T, extended bool) {
 	l := startLibrary(t, PresetCelery, aclCelery, nil)
 	dir := testdataDir(t, "celery")
 	marks := t.TempDir()
-	env := []string{"JOBTRACE_REDIS_URL=redis://" + l.srv.Addr + "/0", "JOBTRACE_MARKS=" + marks, "PYTHONPATH=" + dir}
+	env := []string{"JOBTRACE_REDIS_URL=redis://" + l.srv.Addr + "/0", "JOBTRACE_MARKS=" + marks, "PYTHONPATH=" + dir,
+		"JOBTRACE_CELERY_EXTENDED=" + map[bool]string{true: "1", false: "0"}[extended]}
 
 	var jobs []enqueued
 	for _, c := range []string{"ok", "flaky", "fail"} {
@@ -89,8 +97,15 @@ func TestCeleryRealLibrary(t *testing.T) {
 	for _, st := range states {
 		j := byID[st.ID]
 		att := got[st.ID]
-		require.NotNil(t, st.Retries)
-		final := int64(*st.Retries + 1)
+		// Celery's view of the attempts: its result's retries with result_extended; without it
+		// Celery records none, and the workload's design says (ok: 1; flaky, fail: 2).
+		final := int64(1)
+		if extended {
+			require.NotNil(t, st.Retries)
+			final = int64(*st.Retries + 1)
+		} else if flaky[st.ID] || fails[st.ID] {
+			final = 2
+		}
 		require.Len(t, att[final], 1, "%s: %+v", st.ID, att)
 		f := att[final][0]
 		switch {
@@ -119,16 +134,25 @@ func TestCeleryRealLibrary(t *testing.T) {
 		for _, as := range att {
 			for _, s := range as {
 				assert.Equal(t, j.TraceID, s.traceID, "trace id of %s", st.ID)
-				assert.Equal(t, *st.Queue, s.queue)
+				assert.Equal(t, "celery", s.queue)
 				assert.Equal(t, "celery", s.system)
-				assert.Equal(t, *st.Name, s.typ)
+				assert.Equal(t, j.Class, s.typ)
+				if extended {
+					assert.Equal(t, *st.Queue, s.queue)
+					assert.Equal(t, *st.Name, s.typ)
+				}
 			}
 		}
 	}
-	require.Len(t, got[slow.ID][1], 1, "%+v", got[slow.ID])
-	s := got[slow.ID][1][0]
-	assert.Equal(t, "abandoned", s.status)
-	assert.Equal(t, slow.TraceID, s.traceID)
-	require.Len(t, spans, total+1, "every attempt once")
+	// kombu may restore the message again while the second worker runs it (visibility_timeout
+	// is shorter than the task): each restore is one more abandoned run of attempt 1.
+	runs := got[slow.ID][1]
+	require.NotEmpty(t, runs, "%+v", got[slow.ID])
+	for _, s := range runs {
+		assert.Equal(t, "abandoned", s.status)
+		assert.Equal(t, slow.TraceID, s.traceID)
+	}
+	require.Len(t, spans, total+len(runs), "every attempt once")
+	requireDistinctSpans(t, libSpans(l.r))
 	l.checkReadOnly(t, "scan", "lrange", "zrange", "mget", "smembers")
 }

@@ -166,8 +166,8 @@ func (m *monitor) commandsFrom(t *testing.T, addrs map[string]bool) map[string]i
 
 // attemptOut is one job span, the receiver's statement about one attempt.
 type attemptOut struct {
-	jobID, status, queue, traceID, system, typ, worker, errType, errMsg, statusMsg string
-	attempt                                                                        int64
+	jobID, status, queue, traceID, spanID, system, typ, worker, errType, errMsg, statusMsg string
+	attempt                                                                                int64
 }
 
 func libSpans(r *running) []attemptOut {
@@ -181,7 +181,7 @@ func libSpans(r *running) []attemptOut {
 					s := sp.At(k)
 					a := s.Attributes()
 					o := attemptOut{jobID: str(a, conventions.AttrJobID), status: str(a, conventions.AttrJobStatus),
-						queue: str(a, conventions.AttrQueueName), traceID: s.TraceID().String(),
+						queue: str(a, conventions.AttrQueueName), traceID: s.TraceID().String(), spanID: s.SpanID().String(),
 						system: str(a, conventions.AttrMessagingSystem), typ: str(a, conventions.AttrJobType),
 						worker: str(a, conventions.AttrWorkerID), errType: str(a, conventions.AttrJobErrorType),
 						errMsg: str(a, conventions.AttrJobErrorMessage), statusMsg: s.Status().Message()}
@@ -194,6 +194,16 @@ func libSpans(r *running) []attemptOut {
 		}
 	}
 	return out
+}
+
+// requireDistinctSpans: a re-run of an attempt is a span of its own, never a repeat.
+func requireDistinctSpans(t *testing.T, spans []attemptOut) {
+	seen := map[string]attemptOut{}
+	for _, s := range spans {
+		prev, dup := seen[s.spanID]
+		require.False(t, dup, "span id %s twice: %+v and %+v", s.spanID, prev, s)
+		seen[s.spanID] = s
+	}
 }
 
 // byJob groups spans by job id, keyed by attempt; a second span for one attempt (a re-run)

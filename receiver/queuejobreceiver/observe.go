@@ -33,14 +33,9 @@ func obsKey(kind eventKind, id string, attempt, run int) uint64 {
 	return dedupKey(kind, xxhash.Sum64String(id+"\x00"+strconv.Itoa(attempt)+"\x00"+strconv.Itoa(run)), "")
 }
 
-// latestAttempt is the highest attempt the tracker knows of, 0 if none.
-func (st *jobState) latestAttempt() int {
-	n := 0
-	for k := range st.attempts {
-		n = max(n, k)
-	}
-	return n
-}
+// latestAttempt is the highest attempt an observation named, 0 if none. (Attempt states
+// the tracker creates ahead, for the next attempt's lower bound, do not count.)
+func (st *jobState) latestAttempt() int { return st.observedAttempt }
 
 // observeState finds or creates the job's state from an adapter observation.
 func (t *tracker) observeState(o *adapter.Observation) *jobState {
@@ -78,6 +73,7 @@ func (t *tracker) observe(o *adapter.Observation, now time.Time) {
 	if n <= 0 {
 		n = max(st.latestAttempt(), 1)
 	}
+	st.observedAttempt = max(st.observedAttempt, n)
 	switch o.State {
 	case adapter.Pending, adapter.Scheduled:
 		if a := st.attempts[n]; a != nil && a.activeSeen && !a.ended {

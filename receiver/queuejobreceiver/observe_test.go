@@ -86,6 +86,16 @@ func TestObserveLifecycle(t *testing.T) {
 			want: []string{"job_started#1/0@w1", "job_abandoned#1/0@w1"},
 		},
 		{
+			name: "a repeated result of unknown attempt stays on its attempt",
+			polls: [][]*adapter.Observation{
+				{obs(adapter.Pending, "j", 2, "")},
+				{{State: adapter.Failed, ID: "j", Error: boom}},
+				{{State: adapter.Failed, ID: "j", Error: boom}},
+				{{State: adapter.Failed, ID: "j", Error: boom}},
+			},
+			want: []string{"job_dead_lettered#2/0@"},
+		},
+		{
 			name: "unknown attempt resolves to the latest known",
 			polls: [][]*adapter.Observation{
 				{obs(adapter.Pending, "j", 2, "")},

@@ -145,6 +145,7 @@ func TestSidekiqRealLibrary(t *testing.T) {
 		assert.Equal(t, j.Class, s.typ)
 	}
 	t.Logf("%d spans for %d jobs; dead %d", len(spans), len(got), len(state.Dead))
+	requireDistinctSpans(t, libSpans(l.r))
 	l.checkReadOnly(t, "smembers", "zrange", "lrange", "hgetall")
 
 }

@@ -60,6 +60,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"go.uber.org/zap"
 )
@@ -186,4 +187,28 @@ func (s *Seen) Add(h uint64) bool {
 func (s *Seen) Has(h uint64) bool {
 	_, ok := s.lru.Get(h)
 	return ok
+}
+
+// Cache remembers what a payload decoded to, by content hash, so an entry that stays in place
+// poll after poll (a running job, a waiting message) is decoded once. Decoded values are shared:
+// neither the adapter nor the tracker may modify them.
+type Cache[T any] struct{ lru *simplelru.LRU[uint64, T] }
+
+// NewCache returns a cache of up to n decoded payloads.
+func NewCache[T any](n int) *Cache[T] {
+	l, _ := simplelru.NewLRU[uint64, T](max(n, 1), nil)
+	return &Cache[T]{lru: l}
+}
+
+// Get returns the decoded value of raw, or calls decode and remembers its result when ok.
+func (c *Cache[T]) Get(raw string, decode func(string) (T, bool)) (T, bool) {
+	h := xxhash.Sum64String(raw)
+	if v, ok := c.lru.Get(h); ok {
+		return v, true
+	}
+	v, ok := decode(raw)
+	if ok {
+		c.lru.Add(h, v)
+	}
+	return v, ok
 }

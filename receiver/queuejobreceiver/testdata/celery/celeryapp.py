@@ -6,9 +6,11 @@ from celery import Celery
 
 url = os.environ["JOBTRACE_REDIS_URL"]
 app = Celery("jobtrace_test", broker=url, backend=url)
+# JOBTRACE_CELERY_EXTENDED=0 runs Celery's defaults: no result_extended, no task_track_started.
+extended = os.environ.get("JOBTRACE_CELERY_EXTENDED", "1") == "1"
 app.conf.update(
-    result_extended=True,  # name, worker, queue and retries on each result
-    task_track_started=True,  # a STARTED result while a task runs
+    result_extended=extended,  # name, worker, queue and retries on each result
+    task_track_started=extended,  # a STARTED result while a task runs
     worker_prefetch_multiplier=1,
     # A killed worker's unacked message is restored after this long (kombu's default: 1 h).
     broker_transport_options={"visibility_timeout": 3},

@@ -63,6 +63,10 @@ type celeryAdapter struct {
 	delivered    *simplelru.LRU[string, float64]  // id/attempt → delivery time of its unacked entry
 	held         *simplelru.LRU[string, struct{}] // id/attempt of retry messages held one poll
 	resultNow    map[string]int                   // id → attempt of the result read this poll
+	envs         *adapter.Cache[*envelope]        // decoded messages, by content
+	retries      *adapter.Seen                    // RETRY results already reported, by content
+	msgRetries   *simplelru.LRU[string, int]      // task id → highest headers.retries seen
+	metas        *adapter.Cache[*resultMeta]      // decoded results, by content
 	bad          *adapter.Seen
 }
 
@@ -78,12 +82,17 @@ func New(s adapter.Settings) (adapter.Adapter, error) {
 			return nil, fmt.Errorf("queues[%d].name: give the queue name, not a priority sub-list", i)
 		}
 	}
-	watch, _ := simplelru.NewLRU[string, struct{}](max(s.Windows.Active, 1)*10, nil)
+	// Every task seen waiting is watched until its result appears, up to windows.completed.
+	watch, _ := simplelru.NewLRU[string, struct{}](max(s.Windows.Active*10, s.Windows.Finished, 1), nil)
 	delivered, _ := simplelru.NewLRU[string, float64](max(s.Windows.Active, 1)*10, nil)
 	held, _ := simplelru.NewLRU[string, struct{}](max(s.Windows.Active, 1)*10, nil)
+	msgRetries, _ := simplelru.NewLRU[string, int](max(s.Windows.Active*10, s.Windows.Finished, 1), nil)
 	return &celeryAdapter{
 		s: s, prefix: s.Prefix, resultPrefix: rp, queues: map[string]bool{"celery": true},
 		watch: watch, done: adapter.NewSeen(500_000), bad: adapter.NewSeen(10_000), waiting: map[string]bool{}, delivered: delivered, held: held, resultNow: map[string]int{},
+		retries: adapter.NewSeen(100_000), msgRetries: msgRetries,
+		envs:  adapter.NewCache[*envelope](max(s.Windows.Active, 1)*2 + max(s.Windows.Pending, 1)*8),
+		metas: adapter.NewCache[*resultMeta](max(s.Windows.Active, 1) * 2),
 	}, nil
 }
 
@@ -175,7 +184,7 @@ func (a *celeryAdapter) Poll(ctx context.Context, r adapter.Reader, now time.Tim
 		}
 	}
 	for _, id := range a.watch.Keys() {
-		if k := a.prefix + a.resultPrefix + id; !seenKey[k] && len(want) < len(resultKeys)+w.Active {
+		if k := a.prefix + a.resultPrefix + id; !seenKey[k] && !a.done.Has(xxhash.Sum64String(k)) && len(want) < len(resultKeys)+w.Finished {
 			seenKey[k] = true
 			want = append(want, k)
 		}
@@ -302,8 +311,11 @@ func (a *celeryAdapter) message(raw, queue string, unacked bool, now time.Time, 
 		a.badOnce(raw, "oversized")
 		return nil
 	}
-	var env envelope
-	if err := json.Unmarshal([]byte(raw), &env); err != nil {
+	env, ok := a.envs.Get(raw, func(raw string) (*envelope, bool) {
+		var env envelope
+		return &env, json.Unmarshal([]byte(raw), &env) == nil
+	})
+	if !ok {
 		a.badOnce(raw, "not_json")
 		return nil
 	}
@@ -337,6 +349,9 @@ func (a *celeryAdapter) message(raw, queue string, unacked bool, now time.Time, 
 		}
 	}
 	a.watch.Add(strings.Clone(id), struct{}{})
+	if r, ok := a.msgRetries.Get(id); !ok || o.Attempt-1 > r {
+		a.msgRetries.Add(strings.Clone(id), o.Attempt-1)
+	}
 	emit(o)
 	return o
 }
@@ -346,8 +361,11 @@ func (a *celeryAdapter) result(key, raw string, emit func(*adapter.Observation))
 		a.badOnce(raw, "oversized")
 		return
 	}
-	var m resultMeta
-	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+	m, ok := a.metas.Get(raw, func(raw string) (*resultMeta, bool) {
+		var m resultMeta
+		return &m, json.Unmarshal([]byte(raw), &m) == nil
+	})
+	if !ok {
 		a.badOnce(raw, "not_json")
 		return
 	}
@@ -375,13 +393,24 @@ func (a *celeryAdapter) result(key, raw string, emit func(*adapter.Observation))
 			o.Worker = info.Hostname
 		}
 	case "RETRY":
+		// A RETRY result stays until the next attempt writes its own; report it once.
+		if !a.retries.Add(xxhash.Sum64String(raw)) {
+			return
+		}
 		o.State, final = adapter.RetryWait, false
-		o.Error = a.error(&m)
+		o.Error = a.error(m)
+		if o.Attempt == 0 {
+			// Without result_extended the result does not say which attempt failed. The retry's
+			// message (retries r, published before this result) names it: attempt r failed.
+			if r, ok := a.msgRetries.Get(id); ok && r >= 1 {
+				o.Attempt = r
+			}
+		}
 	case "SUCCESS":
 		o.State = adapter.Succeeded
 	case "FAILURE", "REVOKED":
 		o.State = adapter.Failed
-		o.Error = a.error(&m)
+		o.Error = a.error(m)
 		if o.Error != nil && o.Error.Type == "WorkerLostError" {
 			o.State = adapter.Lost // the pool child running it died
 		}

@@ -46,6 +46,7 @@ type rqAdapter struct {
 	bad    *adapter.Seen                     // bad payloads already counted
 	first  *simplelru.LRU[string, int]       // job id → retries_left when first seen
 	metas  *simplelru.LRU[uint64, carrierAt] // decoded meta by hash, so a waiting job is decoded once
+	top    map[string]float64                // registry key → highest score seen
 }
 
 type carrierAt struct{ m map[string]any }
@@ -63,7 +64,7 @@ func New(s adapter.Settings) (adapter.Adapter, error) {
 	}
 	first, _ := simplelru.NewLRU[string, int](100_000, nil)
 	metas, _ := simplelru.NewLRU[uint64, carrierAt](10_000, nil)
-	return &rqAdapter{s: s, prefix: p, done: adapter.NewSeen(200_000), bad: adapter.NewSeen(10_000), first: first, metas: metas}, nil
+	return &rqAdapter{s: s, prefix: p, done: adapter.NewSeen(200_000), bad: adapter.NewSeen(10_000), first: first, metas: metas, top: map[string]float64{}}, nil
 }
 
 var hashFields = []string{"status", "origin", "created_at", "enqueued_at", "started_at", "ended_at", "worker_name",
@@ -118,9 +119,9 @@ func (a *rqAdapter) Poll(ctx context.Context, r adapter.Reader, now time.Time, e
 			pending:   p.LRange(ctx, a.prefix+"queue:"+q, 0, int64(w.Pending-1)),
 			wip:       p.ZRangeWithScores(ctx, a.prefix+"wip:"+q, 0, int64(w.Active-1)),
 			scheduled: p.ZRangeWithScores(ctx, a.prefix+"scheduled:"+q, 0, int64(w.Retry-1)),
-			// Newest first (highest expiry): stop at the first id already handled.
-			finished: p.ZRevRangeWithScores(ctx, a.prefix+"finished:"+q, 0, int64(min(w.Page, w.Finished)-1)),
-			failed:   p.ZRevRangeWithScores(ctx, a.prefix+"failed:"+q, 0, int64(min(w.Page, w.Dead)-1)),
+			// Newest first (highest expiry), from a second below the highest score seen.
+			finished: p.ZRevRangeByScoreWithScores(ctx, a.prefix+"finished:"+q, a.since(a.prefix+"finished:"+q, min(w.Page, w.Finished), 0)),
+			failed:   p.ZRevRangeByScoreWithScores(ctx, a.prefix+"failed:"+q, a.since(a.prefix+"failed:"+q, min(w.Page, w.Dead), 0)),
 		})
 	}
 	if err := p.Exec(ctx); err != nil {
@@ -153,33 +154,34 @@ func (a *rqAdapter) Poll(ctx context.Context, r adapter.Reader, now time.Time, e
 			// Oldest first among the new ones, so the output follows the library's order.
 			// Scores are whole seconds (now + ttl), so ids finished in one second come in id
 			// order: skip those already handled rather than stopping at the first.
-			var fresh []string
-			for _, z := range fin.zs {
-				if id := member(z); !a.done.Has(doneKey(id, fin.st)) {
-					fresh = append(fresh, id)
-				}
-			}
-			// A full page of new ids: a burst finished since the last poll; read on, a page
-			// per round trip, up to the window.
 			window, key := w.Finished, a.prefix+"finished:"+q.name
 			if fin.st == adapter.Failed {
 				window, key = w.Dead, a.prefix+"failed:"+q.name
 			}
 			pg := min(w.Page, window)
-			for off := len(fin.zs); off > 0 && len(fresh) == off && off%pg == 0 && off < window; {
-				more, err := r.ZRevRangeWithScores(ctx, key, int64(off), int64(min(off+pg, window)-1)).Result()
+			zs := fin.zs
+			// A full page: more finished in the band than one page holds; read on, a page per
+			// round trip, up to the window.
+			for len(zs) > 0 && len(zs)%pg == 0 && len(zs) < window {
+				more, err := r.ZRevRangeByScoreWithScores(ctx, key, a.since(key, pg, len(zs))).Result()
 				if err != nil {
-					return fmt.Errorf("rq: ZREVRANGE %s: %w", key, err)
+					return fmt.Errorf("rq: ZREVRANGEBYSCORE %s: %w", key, err)
 				}
-				for _, z := range more {
-					if id := member(z); !a.done.Has(doneKey(id, fin.st)) {
-						fresh = append(fresh, id)
-					}
-				}
+				zs = append(zs, more...)
 				if len(more) < pg {
 					break
 				}
-				off += len(more)
+			}
+			var fresh []string
+			top := a.top[key]
+			for _, z := range zs {
+				top = max(top, z.Score)
+				if id := member(z); !a.done.Has(doneKey(id, fin.st)) {
+					fresh = append(fresh, id)
+				}
+			}
+			if len(a.top) < 10_000 {
+				a.top[key] = top
 			}
 			for i := len(fresh) - 1; i >= 0; i-- {
 				add(fresh[i], q.name, fin.st)
@@ -196,6 +198,17 @@ func (a *rqAdapter) Poll(ctx context.Context, r adapter.Reader, now time.Time, e
 		a.emitJob(&wants[i], emit)
 	}
 	return nil
+}
+
+// since is the score band a registry is read from: RQ's scores are whole seconds of expiry
+// (finish time + ttl), so from one second below the highest score seen, newest first. Records
+// kept forever (ttl -1, score -1) are only seen on the first poll.
+func (a *rqAdapter) since(key string, count, offset int) *redis.ZRangeBy {
+	by := &redis.ZRangeBy{Max: "+inf", Min: "-inf", Offset: int64(offset), Count: int64(count)}
+	if top, ok := a.top[key]; ok {
+		by.Min = strconv.FormatFloat(top-1, 'f', -1, 64)
+	}
+	return by
 }
 
 func member(z redis.Z) string {

@@ -42,6 +42,8 @@ type sidekiq struct {
 	prefix string
 	seen   *adapter.Seen // finished payloads (retry/dead members) already emitted or rejected
 	bad    *adapter.Seen
+	parsed *adapter.Cache[parsed] // decoded jobs by content: running and waiting jobs stay put
+	works  *adapter.Cache[work]
 	// deadFrom is the score from which the dead set is read next; NaN until the first poll.
 	deadFrom float64
 }
@@ -61,7 +63,9 @@ func New(s adapter.Settings) (adapter.Adapter, error) {
 			return nil, fmt.Errorf("queues[%d].name: give the queue name (%q), not its key", i, strings.TrimPrefix(q, "queue:"))
 		}
 	}
-	return &sidekiq{s: s, prefix: p, seen: adapter.NewSeen(200_000), bad: adapter.NewSeen(10_000), deadFrom: math.NaN()}, nil
+	return &sidekiq{s: s, prefix: p, seen: adapter.NewSeen(200_000), bad: adapter.NewSeen(10_000), deadFrom: math.NaN(),
+		parsed: adapter.NewCache[parsed](max(s.Windows.Active, 1)*2 + max(s.Windows.Pending, 1)*4),
+		works:  adapter.NewCache[work](max(s.Windows.Active, 1) * 2)}, nil
 }
 
 // job is the subset of a Sidekiq job hash the receiver uses.
@@ -227,27 +231,34 @@ type work struct {
 	Queue   string          `json:"queue"`
 	Payload json.RawMessage `json:"payload"`
 	RunAt   float64         `json:"run_at"`
+	payload string          // the job JSON, unquoted
 }
 
 func (a *sidekiq) work(identity, tid, raw string, emit func(*adapter.Observation)) {
-	var wk work
 	if len(raw) > a.s.MaxPayloadSize {
 		a.badOnce(raw, "oversized")
 		return
 	}
-	if err := json.Unmarshal([]byte(raw), &wk); err != nil {
+	wk, ok := a.works.Get(raw, func(raw string) (work, bool) {
+		var wk work
+		if err := json.Unmarshal([]byte(raw), &wk); err != nil {
+			return wk, false
+		}
+		wk.payload = string(wk.Payload)
+		if len(wk.Payload) > 0 && wk.Payload[0] == '"' {
+			// 6.x and 7.x store the job as a JSON string inside the JSON value.
+			if err := json.Unmarshal(wk.Payload, &wk.payload); err != nil {
+				return wk, false
+			}
+		}
+		wk.Payload = nil
+		return wk, true
+	})
+	if !ok {
 		a.badOnce(raw, "not_json")
 		return
 	}
-	payload := string(wk.Payload)
-	if len(wk.Payload) > 0 && wk.Payload[0] == '"' {
-		// 6.x and 7.x store the job as a JSON string inside the JSON value.
-		if err := json.Unmarshal(wk.Payload, &payload); err != nil {
-			a.badOnce(raw, "not_json")
-			return
-		}
-	}
-	j, m, ok := a.parse(payload)
+	j, m, ok := a.parse(wk.payload)
 	if !ok {
 		return
 	}
@@ -279,7 +290,20 @@ func className(j *job) string {
 	return s
 }
 
+type parsed struct {
+	j job
+	m map[string]any
+}
+
 func (a *sidekiq) parse(raw string) (job, map[string]any, bool) {
+	p, ok := a.parsed.Get(raw, func(raw string) (parsed, bool) {
+		j, m, ok := a.decode(raw)
+		return parsed{j, m}, ok
+	})
+	return p.j, p.m, ok
+}
+
+func (a *sidekiq) decode(raw string) (job, map[string]any, bool) {
 	var j job
 	if len(raw) > a.s.MaxPayloadSize {
 		a.badOnce(raw, "oversized")
