@@ -46,7 +46,7 @@ func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var q jobtailclient.JobsQuery
 	var asJSON bool
 	var since string
-	fs.StringVar(&q.Status, "status", "", "queued|running|succeeded|retried|dead_lettered|abandoned")
+	fs.StringVar(&q.Status, "status", "", "queued|running|succeeded|retried|dead_lettered|abandoned|failed")
 	fs.StringVar(&q.Queue, "queue", "", "queue name")
 	fs.StringVar(&q.WorkerID, "worker-id", "", "worker id")
 	fs.StringVar(&since, "since", "", "only jobs started after this time (RFC 3339 or a duration like 15m)")

@@ -17,10 +17,11 @@ const (
 	StatusRetried      = conventions.StatusRetried
 	StatusDeadLettered = conventions.StatusDeadLettered
 	StatusAbandoned    = conventions.StatusAbandoned
+	StatusFailed       = conventions.StatusFailed // known only from an instrumentation's failed consumer span
 )
 
 // JobStatuses lists the statuses the jobs filter cycles through, in display order.
-var JobStatuses = []string{StatusQueued, StatusRunning, StatusSucceeded, StatusRetried, StatusDeadLettered, StatusAbandoned}
+var JobStatuses = []string{StatusQueued, StatusRunning, StatusSucceeded, StatusRetried, StatusDeadLettered, StatusAbandoned, StatusFailed}
 
 // Job is one entry of GET /jobs.
 type Job struct {

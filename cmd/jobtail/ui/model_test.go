@@ -167,7 +167,7 @@ func TestTUIJobsFiltersAndLiveRefresh(t *testing.T) {
 	hs.srv.AddJob(jobtailclient.Job{ID: "job-new-4", Queue: "low_priority", Status: jobtailclient.StatusSucceeded, Attempts: 1, Started: base.Add(5 * time.Second)})
 	hs.waitFor(t, "job-new-4", "2 shown")
 
-	hs.keys("s", "s", "s", "s") // retried, dead_lettered, abandoned, all
+	hs.keys("s", "s", "s", "s", "s") // retried, dead_lettered, abandoned, failed, all
 	hs.waitFor(t, "status:all")
 	hs.keys("u") // first queue alphabetically
 	hs.waitFor(t, "queue:high_priority · 2 shown")

@@ -40,6 +40,7 @@ var (
 		jobtailclient.StatusRetried:      lipgloss.NewStyle().Foreground(lipgloss.Color("214")),
 		jobtailclient.StatusDeadLettered: lipgloss.NewStyle().Foreground(lipgloss.Color("196")).Bold(true),
 		jobtailclient.StatusAbandoned:    lipgloss.NewStyle().Foreground(lipgloss.Color("201")),
+		jobtailclient.StatusFailed:       lipgloss.NewStyle().Foreground(lipgloss.Color("196")),
 	}
 	levelStyles = map[string]lipgloss.Style{
 		"trace": lipgloss.NewStyle().Foreground(lipgloss.Color("240")),
@@ -67,6 +68,7 @@ var statusGlyphs = map[string]string{
 	jobtailclient.StatusRetried:      "↻",
 	jobtailclient.StatusDeadLettered: "✗",
 	jobtailclient.StatusAbandoned:    "?",
+	jobtailclient.StatusFailed:       "!",
 }
 
 // fit cuts or pads a (possibly styled) line to exactly width cells.
