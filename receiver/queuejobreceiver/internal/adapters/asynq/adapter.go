@@ -69,6 +69,7 @@ type Adapter struct {
 	// badSeen: undecodable messages already counted (by content), counted once however
 	// often the task moves.
 	badSeen *simplelru.LRU[uint64, struct{}]
+	polled  map[string]bool // queues read once (their first window is the baseline, no overflow)
 }
 
 // New validates the settings the way `validate` reports them.
@@ -93,7 +94,7 @@ func New(s adapter.Settings) (*Adapter, error) {
 	w := s.Windows
 	cache, _ := simplelru.NewLRU[string, []adapter.Observation](max(2*(w.Pending+w.Active+2*w.Retry+w.Finished+w.Dead), 1024), nil)
 	badSeen, _ := simplelru.NewLRU[uint64, struct{}](4096, nil)
-	return &Adapter{s: s, fixed: s.Queues, cache: cache, badSeen: badSeen}, nil
+	return &Adapter{s: s, fixed: s.Queues, cache: cache, badSeen: badSeen, polled: map[string]bool{}}, nil
 }
 
 const reasonUndecodable = "asynq_msg_undecodable"
@@ -211,7 +212,14 @@ func (a *Adapter) Poll(ctx context.Context, r adapter.Reader, now time.Time, emi
 	if err != nil {
 		return err
 	}
-	return a.observe(ctx, r, members, workers, emit)
+	a.checkOverflow(members)
+	err = a.observe(ctx, r, members, workers, emit)
+	if err == nil {
+		for _, q := range queues {
+			a.polled[q] = true
+		}
+	}
+	return err
 }
 
 // workers reads the in-flight tasks of live servers (asynq:workers, scored by expiry).
@@ -258,7 +266,7 @@ func (a *Adapter) observe(ctx context.Context, r adapter.Reader, members []membe
 	var reads []read
 	p := r.Pipeline()
 	for _, m := range members {
-		key := m.q + "\x00" + m.id + "\x00" + strconv.Itoa(int(m.st)) + "\x00" + strconv.FormatFloat(m.score, 'f', -1, 64)
+		key := memberKey(m)
 		if obs, ok := a.cache.Get(key); ok {
 			a.emitAll(obs, m, workers, emit)
 			continue
@@ -316,6 +324,43 @@ func (a *Adapter) badOnce(m member, raw []byte, reason string) {
 	if !a.badSeen.Contains(h) {
 		a.badSeen.Add(h, struct{}{})
 		a.s.Bad(reason)
+	}
+}
+
+func memberKey(m member) string {
+	return m.q + "\x00" + m.id + "\x00" + strconv.Itoa(int(m.st)) + "\x00" + strconv.FormatFloat(m.score, 'f', -1, 64)
+}
+
+// checkOverflow reports a finished set whose whole window is new since the last poll: more
+// tasks finished between two polls than the window holds, so some may never be read.
+func (a *Adapter) checkOverflow(members []member) {
+	if a.s.Overflow == nil {
+		return
+	}
+	type key struct {
+		q  string
+		st state
+	}
+	total, fresh := map[key]int{}, map[key]int{}
+	for _, m := range members {
+		if m.st != stCompleted && m.st != stArchived {
+			continue
+		}
+		k := key{m.q, m.st}
+		total[k]++
+		if !a.cache.Contains(memberKey(m)) {
+			fresh[k]++
+		}
+	}
+	for k, n := range total {
+		window := a.s.Windows.Finished
+		name := "completed"
+		if k.st == stArchived {
+			window, name = a.s.Windows.Dead, "archived"
+		}
+		if a.polled[k.q] && n >= max(window, 1) && fresh[k] == n {
+			a.s.Overflow(keyPrefix + "{" + k.q + "}:" + name)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package asynq
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -183,4 +184,41 @@ func TestHashStateWinsOverStaleListing(t *testing.T) {
 		require.NotEqual(t, adapter.Active, o.State, "%+v", o)
 	}
 	require.True(t, c.Final("t1").Seen[adapter.RetryWait])
+}
+
+// More tasks completing between two polls than windows.completed holds is reported as an
+// overflow (the receiver's window_overflows), not lost silently.
+func TestCompletedWindowOverflow(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Cmd("SADD", "asynq:queues", "default")
+	s := settings(t)
+	s.Windows.Finished = 5
+	var overflows []string
+	s.Overflow = func(what string) { overflows = append(overflows, what) }
+	a, err := New(s)
+	require.NoError(t, err)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	ctx := context.Background()
+	seed := func(from, to int) {
+		for i := from; i < to; i++ {
+			id := "done-" + strconv.Itoa(i)
+			require.NoError(t, rdb.HSet(ctx, "asynq:{default}:t:"+id, "msg", encodeMsg(id, "default", 0, 1700000000), "state", "completed").Err())
+			require.NoError(t, rdb.ZAdd(ctx, "asynq:{default}:completed", redis.Z{Score: float64(1700003600 + i), Member: id}).Err())
+		}
+	}
+	poll := func() {
+		require.NoError(t, a.Poll(ctx, adapter.ReadOnly(rdb), time.Now(), func(*adapter.Observation) {}))
+	}
+	seed(0, 8)
+	poll() // the first window is the baseline
+	require.Empty(t, overflows)
+	seed(8, 11) // 3 new: fits
+	poll()
+	require.Empty(t, overflows)
+	seed(11, 30) // 19 new, window 5
+	poll()
+	require.Equal(t, []string{"asynq:{default}:completed"}, overflows)
+	poll()
+	require.Len(t, overflows, 1, "nothing new: no second report")
 }
