@@ -44,6 +44,10 @@ type Adapter struct {
 	// its hash is read again.
 	badSeen *simplelru.LRU[uint64, struct{}]
 	gaps    atomic.Int64
+	// startMs is when the first Poll ran (ms), polledOnce that it completed: a queue found
+	// later reports only what finished since, not its whole history.
+	startMs    float64
+	polledOnce bool
 }
 
 type queueState struct {
@@ -143,7 +147,15 @@ type sighting struct {
 }
 
 // Poll reads every queue once; see adapter's package doc for the contract.
-func (a *Adapter) Poll(ctx context.Context, r adapter.Reader, now time.Time, emit func(*adapter.Observation)) error {
+func (a *Adapter) Poll(ctx context.Context, r adapter.Reader, now time.Time, emit func(*adapter.Observation)) (err error) {
+	if a.startMs == 0 {
+		a.startMs = float64(now.UnixMilli())
+	}
+	defer func() {
+		if err == nil {
+			a.polledOnce = true
+		}
+	}()
 	if err := a.discover(ctx, r); err != nil {
 		return err
 	}
@@ -176,12 +188,19 @@ func (a *Adapter) pollQueue(ctx context.Context, r adapter.Reader, qs *queueStat
 	delayed := p.ZRangeWithScores(ctx, qs.delayed, 0, int64(max(w.Retry, 1)-1))
 	prio := p.ZRangeWithScores(ctx, qs.prioritized, 0, int64(w.Pending-1))
 	var comp, fail *redis.ZSliceCmd
-	if first {
+	switch {
+	case first && !a.polledOnce:
 		// Baseline: the newest finished jobs, so the tracker knows them and reports only what
 		// finishes from now on.
 		comp = p.ZRevRangeWithScores(ctx, qs.completed, 0, int64(w.Finished-1))
 		fail = p.ZRevRangeWithScores(ctx, qs.failed, 0, int64(max(w.Dead, 1)-1))
-	} else if qs.recover {
+	case first:
+		// A queue found after the start (a new queue, or SCAN reaching it late): what finished
+		// since the start (the sets are scored by finishedOn), not its history.
+		since := strconv.FormatFloat(a.startMs, 'f', -1, 64)
+		comp = p.ZRevRangeByScoreWithScores(ctx, qs.completed, &redis.ZRangeBy{Min: since, Max: "+inf", Count: int64(max(w.Finished, 1))})
+		fail = p.ZRevRangeByScoreWithScores(ctx, qs.failed, &redis.ZRangeBy{Min: since, Max: "+inf", Count: int64(max(w.Dead, 1))})
+	case qs.recover:
 		min := strconv.FormatFloat(qs.recoverFrom, 'f', -1, 64)
 		comp = p.ZRangeByScoreWithScores(ctx, qs.completed, &redis.ZRangeBy{Min: min, Max: "+inf", Count: int64(w.Finished)})
 		fail = p.ZRangeByScoreWithScores(ctx, qs.failed, &redis.ZRangeBy{Min: min, Max: "+inf", Count: int64(max(w.Dead, 1))})

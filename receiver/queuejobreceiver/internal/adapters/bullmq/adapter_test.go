@@ -2,6 +2,7 @@ package bullmq
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -230,4 +231,27 @@ func TestStaleSightings(t *testing.T) {
 	obs, stale = observations("q", &sighting{id: "1", where: inCompleted}, done)
 	require.False(t, stale)
 	require.Equal(t, adapter.Succeeded, obs[len(obs)-1].State)
+}
+
+// A queue found after the start (SCAN reaching it late) reports what finished since the start,
+// not its whole history as if it had just happened.
+func TestLateQueueSkipsHistory(t *testing.T) {
+	srv := redistest.Start(t)
+	a, err := New(settings(t))
+	require.NoError(t, err)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	r := adapter.ReadOnly(rdb)
+	c := &adaptertest.Collector{}
+	start := time.Now()
+	require.NoError(t, a.Poll(context.Background(), r, start, c.Emit)) // no queue yet
+	now := strconv.FormatInt(start.Add(time.Second).UnixMilli(), 10)
+	srv.Cmd("HSET", "bull:old:meta", "version", "bullmq:6.7.0")
+	srv.Cmd("HSET", "bull:old:1", "name", "ancient", "atm", "1", "processedOn", "1000", "finishedOn", "1000", "returnvalue", "1")
+	srv.Cmd("ZADD", "bull:old:completed", "1000", "1")
+	srv.Cmd("HSET", "bull:old:2", "name", "fresh", "atm", "1", "processedOn", now, "finishedOn", now, "returnvalue", "1")
+	srv.Cmd("ZADD", "bull:old:completed", now, "2")
+	require.NoError(t, a.Poll(context.Background(), r, start.Add(2*time.Second), c.Emit))
+	require.Equal(t, adapter.Succeeded, c.Final("old:2").State)
+	require.Empty(t, c.Observations("old:1"), "history before the start is not news")
 }
