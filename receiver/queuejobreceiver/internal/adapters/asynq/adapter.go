@@ -70,6 +70,10 @@ type Adapter struct {
 	// often the task moves.
 	badSeen *simplelru.LRU[uint64, struct{}]
 	polled  map[string]bool // queues read once (their first window is the baseline, no overflow)
+	// start is the first Poll's time: a queue first read later reports the tasks that finished
+	// since, not its history (the first Poll's history is the tracker's baseline).
+	start     time.Time
+	anyPolled bool
 }
 
 // New validates the settings the way `validate` reports them.
@@ -130,6 +134,9 @@ type workerInfo struct {
 
 // Poll reads every queue once; see adapter's package doc for the contract.
 func (a *Adapter) Poll(ctx context.Context, r adapter.Reader, now time.Time, emit func(*adapter.Observation)) error {
+	if a.start.IsZero() {
+		a.start = now
+	}
 	queues := a.fixed
 	if len(queues) == 0 {
 		qs, err := r.SMembers(ctx, allQueues).Result()
@@ -218,6 +225,7 @@ func (a *Adapter) Poll(ctx context.Context, r adapter.Reader, now time.Time, emi
 		for _, q := range queues {
 			a.polled[q] = true
 		}
+		a.anyPolled = true
 	}
 	return err
 }
@@ -311,6 +319,9 @@ func (a *Adapter) observe(ctx context.Context, r adapter.Reader, members []membe
 			continue
 		}
 		obs := observations(st, m, rd.m.q)
+		if a.history(rd.m.q, st, m) {
+			obs = nil // finished before the receiver started, in a queue it found later
+		}
 		if !stale {
 			a.cache.Add(rd.key, obs)
 		}
@@ -325,6 +336,23 @@ func (a *Adapter) badOnce(m member, raw []byte, reason string) {
 		a.badSeen.Add(h, struct{}{})
 		a.s.Bad(reason)
 	}
+}
+
+// history: a task of a queue first read after the first Poll that finished before it.
+func (a *Adapter) history(q string, st state, m *TaskMessage) bool {
+	if !a.anyPolled || a.polled[q] {
+		return false
+	}
+	var done int64
+	switch st {
+	case stCompleted:
+		done = m.CompletedAt
+	case stArchived:
+		done = m.LastFailedAt
+	default:
+		return false
+	}
+	return done > 0 && done < a.start.Unix()
 }
 
 func memberKey(m member) string {

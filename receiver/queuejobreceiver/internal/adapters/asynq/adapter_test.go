@@ -222,3 +222,26 @@ func TestCompletedWindowOverflow(t *testing.T) {
 	poll()
 	require.Len(t, overflows, 1, "nothing new: no second report")
 }
+
+// A queue first read after the start reports the tasks that finished since, not its history.
+func TestLateQueueSkipsHistory(t *testing.T) {
+	srv := redistest.Start(t)
+	a, err := New(settings(t))
+	require.NoError(t, err)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	ctx := context.Background()
+	c := &adaptertest.Collector{}
+	start := time.Now()
+	require.NoError(t, a.Poll(ctx, adapter.ReadOnly(rdb), start, c.Emit)) // no queue yet
+	srv.Cmd("SADD", "asynq:queues", "late")
+	for id, at := range map[string]int64{"old": start.Add(-time.Hour).Unix(), "new": start.Add(time.Second).Unix()} {
+		require.NoError(t, rdb.HSet(ctx, "asynq:{late}:t:"+id, "msg", encodeMsg(id, "late", 0, at), "state", "completed").Err())
+		require.NoError(t, rdb.ZAdd(ctx, "asynq:{late}:completed", redis.Z{Score: float64(at + 3600), Member: id}).Err())
+	}
+	for range 2 {
+		require.NoError(t, a.Poll(ctx, adapter.ReadOnly(rdb), start.Add(2*time.Second), c.Emit))
+	}
+	require.Equal(t, adapter.Succeeded, c.Final("new").State)
+	require.Empty(t, c.Observations("old"), "history before the start is not news")
+}
