@@ -76,8 +76,9 @@ var libLayouts = map[string]struct {
 		},
 		finished: func(ctx context.Context, p redis.Pipeliner, id string) {
 			p.HSet(ctx, "bull:mails:meta", "opts.maxLenEvents", "10000")
-			p.HSet(ctx, "bull:mails:"+id, append(bullmqHash(id, 1, 1), "finishedOn", "1796117719890", "returnvalue", `"ok"`)...)
-			p.ZAdd(ctx, "bull:mails:completed", redis.Z{Score: 1796117719890, Member: id})
+			now := time.Now().UnixMilli() // BullMQ scores finished jobs by finishedOn
+			p.HSet(ctx, "bull:mails:"+id, append(bullmqHash(id, 1, 1), "finishedOn", strconv.FormatInt(now, 10), "returnvalue", `"ok"`)...)
+			p.ZAdd(ctx, "bull:mails:completed", redis.Z{Score: float64(now), Member: id})
 			p.XAdd(ctx, &redis.XAddArgs{Stream: "bull:mails:events", Values: []string{"event", "completed", "jobId", id, "returnvalue", `"ok"`, "prev", "active"}})
 		},
 	},

@@ -54,6 +54,10 @@ const (
 // (asynq extends leases 30 s ahead every 5 s, so a live worker's is never this late).
 const leaseSkew = 2 * time.Second
 
+// historySkew: a queue first read after the start also reports what finished this long before
+// it, since completed_at and last_failed_at come from asynq's clock.
+const historySkew = time.Minute
+
 // NewFactory returns the adapter factory for `preset: asynq`.
 func NewFactory() adapter.Factory {
 	return func(s adapter.Settings) (adapter.Adapter, error) { return New(s) }
@@ -352,7 +356,7 @@ func (a *Adapter) history(q string, st state, m *TaskMessage) bool {
 	default:
 		return false
 	}
-	return done > 0 && done < a.start.Unix()
+	return done > 0 && done < a.start.Add(-historySkew).Unix() // completed_at is asynq's clock
 }
 
 func memberKey(m member) string {

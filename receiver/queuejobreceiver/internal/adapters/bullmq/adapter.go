@@ -18,6 +18,10 @@ import (
 	"github.com/jobtrace/jobtrace/receiver/queuejobreceiver/internal/adapter"
 )
 
+// historySkew: a queue found after the start also reports what finished this long before it,
+// since finishedOn comes from BullMQ's clock.
+const historySkew = time.Minute
+
 // DefaultPrefix is BullMQ's default key prefix (QueueOptions.prefix).
 const DefaultPrefix = "bull"
 
@@ -197,7 +201,7 @@ func (a *Adapter) pollQueue(ctx context.Context, r adapter.Reader, qs *queueStat
 	case first:
 		// A queue found after the start (a new queue, or SCAN reaching it late): what finished
 		// since the start (the sets are scored by finishedOn), not its history.
-		since := strconv.FormatFloat(a.startMs, 'f', -1, 64)
+		since := strconv.FormatFloat(a.startMs-float64(historySkew.Milliseconds()), 'f', -1, 64)
 		comp = p.ZRevRangeByScoreWithScores(ctx, qs.completed, &redis.ZRangeBy{Min: since, Max: "+inf", Count: int64(max(w.Finished, 1))})
 		fail = p.ZRevRangeByScoreWithScores(ctx, qs.failed, &redis.ZRangeBy{Min: since, Max: "+inf", Count: int64(max(w.Dead, 1))})
 	case qs.recover:
