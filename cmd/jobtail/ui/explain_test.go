@@ -31,8 +31,8 @@ func deadExplanation() jobtailclient.Explanation {
 		return a
 	}
 	return jobtailclient.Explanation{JobID: jobtailtest.JobDead, Queue: "high_priority", Status: jobtailclient.StatusDeadLettered,
-		Summary:  "attempt 3 of 3 failed in worker › upload s3: dial tcp …: connection refused (after 700 ms); attempts 1–2 failed the same way",
-		Attempts: []jobtailclient.AttemptExplain{att(1, "retried"), att(2, "retried"), att(3, "dead_lettered")},
+		Summary:               "attempt 3 of 3 failed in worker › upload s3: dial tcp …: connection refused (after 700 ms); attempts 1–2 failed the same way",
+		Attempts:              []jobtailclient.AttemptExplain{att(1, "retried"), att(2, "retried"), att(3, "dead_lettered")},
 		SameFailureAsPrevious: true,
 		ComparedWith: &jobtailclient.Comparison{JobID: jobtailtest.JobOK, Attempt: 1, Status: "succeeded", SpansMissing: []string{"db query"},
 			SpansExtra: []string{"upload s3"}},
