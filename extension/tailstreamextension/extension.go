@@ -40,6 +40,8 @@ type tailstream struct {
 	hub         *hub.Hub
 	// traces is the trace half (trace cache, job catalog, backends), see trace_state.go.
 	traces *traceState
+	// queues feeds and answers GET /queues (queues_api.go).
+	queues *queueObserver
 
 	// handlers tracks the streaming handlers: WebSocket connections are hijacked, so
 	// http.Server.Shutdown does not wait for them.
@@ -58,6 +60,7 @@ func newTailstream(cfg *Config, set extension.Settings) *tailstream {
 		ring: ring.New(cfg.Retention.BufferSize, cfg.Retention.MaxAge),
 		// Like the ring, the trace state exists from creation: PublishTraces may come first.
 		traces: newTraceState(cfg.TracesConfig, set.Logger),
+		queues: newQueueObserver(),
 	}
 }
 
@@ -108,6 +111,7 @@ func (t *tailstream) Start(ctx context.Context, host component.Host) error {
 	})
 	t.registerLogRoutes(mux)
 	t.registerTraceRoutes(mux)
+	t.registerExplainRoutes(mux)
 	t.server, err = t.cfg.ToServer(ctx, host.GetExtensions(), t.settings.TelemetrySettings, t.countRequests(mux))
 	if err != nil {
 		_ = ln.Close()
@@ -205,6 +209,7 @@ func (t *tailstream) PublishLogs(_ context.Context, ld plog.Logs) error {
 
 func (t *tailstream) PublishTraces(_ context.Context, td ptrace.Traces) error {
 	t.ingestTraces(td)
+	t.queues.observe(td, t.traceState())
 	return nil
 }
 

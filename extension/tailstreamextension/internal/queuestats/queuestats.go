@@ -184,6 +184,34 @@ func (s *Stats) Observe(smp Sample) {
 	}
 }
 
+// ObserveError counts an error message for an attempt Observe already counted (without its
+// error): a worker's exception can reach the collector after the queue reported the attempt.
+func (s *Stats) ObserveError(queue, jobType string, at time.Time, msg string) {
+	if msg == "" || at.IsZero() {
+		return
+	}
+	msg = errnorm.Normalize(msg)
+	n := s.slotNumber(at)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	se := s.m[key{queue, jobType}]
+	if se == nil {
+		return
+	}
+	sl := &se.slots[int(n%int64(s.opts.Slots))]
+	if sl.n != n {
+		return
+	}
+	if sl.errors == nil {
+		sl.errors = map[string]int64{}
+	}
+	if _, ok := sl.errors[msg]; ok || len(sl.errors) < s.opts.MaxErrors {
+		sl.errors[msg]++
+	} else {
+		sl.others++
+	}
+}
+
 // Quantiles of a duration in milliseconds; nil when nothing was measured.
 type Quantiles struct {
 	Count int64    `json:"count"`

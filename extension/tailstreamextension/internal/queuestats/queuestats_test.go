@@ -175,3 +175,15 @@ func TestBounded(t *testing.T) {
 		}
 	}
 }
+
+func TestObserveErrorLate(t *testing.T) {
+	s := New(Options{})
+	s.ObserveError("q", "t", now, "lost: no attempt counted yet")
+	s.Observe(Sample{Queue: "q", JobType: "t", Status: conventions.StatusRetried, At: now, Wait: -1, Run: -1})
+	s.ObserveError("q", "t", now, "upstream 502")
+	s.ObserveError("q", "t", now.Add(-3*time.Hour), "too old")
+	got := s.Snapshot(time.Hour, now, nil)
+	require.Len(t, got, 1)
+	assert.Equal(t, []ErrorCount{{"upstream …", 1}}, got[0].TopErrors)
+	assert.EqualValues(t, 1, got[0].Attempts, "an error is not an attempt")
+}
