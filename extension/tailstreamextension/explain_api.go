@@ -3,6 +3,7 @@ package tailstreamextension // import "github.com/jobtrace/jobtrace/extension/ta
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -49,7 +50,7 @@ func (t *tailstream) handleExplain(w http.ResponseWriter, r *http.Request, p *pr
 		return
 	}
 	ts := t.traceState()
-	in := explain.Input{Job: explainJob(&j), Logs: t.logsForJob(j.ID, 0), Options: explain.Options{ContextLines: ctxLines}}
+	in := explain.Input{Job: explainJob(&j), Logs: t.jobLines(j.ID), Options: explain.Options{ContextLines: ctxLines}}
 	in.Spans, in.Partial = ts.jobTraceSpans(r.Context(), &j)
 	if n := len(j.Attempts); n > 0 && in.Job.Attempts[n-1].Failed() {
 		in.Baseline = ts.baseline(&j, p)
@@ -57,6 +58,23 @@ func (t *tailstream) handleExplain(w http.ResponseWriter, r *http.Request, p *pr
 	out := explain.Explain(in)
 	t.audit(p, "trace.explain", zap.String("job_id", j.ID), zap.Bool("partial", out.Partial))
 	writeJSON(w, http.StatusOK, out)
+}
+
+// maxJobLines bounds the lines of one job an explanation looks at (the newest are kept).
+const maxJobLines = 20000
+
+// jobLines returns the retained lines of the job, oldest first, walking the ring in place
+// rather than copying it.
+func (t *tailstream) jobLines(jobID string) []*LogEntry {
+	var out []*LogEntry
+	t.ring.Reverse(t.now(), func(e *LogEntry) bool {
+		if e.JobID == jobID {
+			out = append(out, e)
+		}
+		return len(out) < maxJobLines
+	})
+	slices.Reverse(out)
+	return out
 }
 
 // explainJob converts the catalog's job; enqueue times come from job_enqueued lines.
@@ -96,14 +114,17 @@ func (ts *traceState) jobTraceSpans(ctx context.Context, j *jobcatalog.Job) ([]t
 			switch {
 			case err != nil || !found:
 				partial = true
+			case spans == nil:
+				spans = res.spans // the common case, one trace: no copy
+				partial = partial || res.partial
 			default:
-				spans = append(spans, res.spans...)
+				spans = append(slices.Clip(spans), res.spans...)
 				partial = partial || res.partial
 			}
 			continue
 		}
 		if c, ok := ts.cache.Get(tr); ok {
-			spans = append(spans, c.Spans...)
+			spans = append(slices.Clip(spans), c.Spans...)
 		} else {
 			partial = true
 		}

@@ -236,12 +236,18 @@ func Explain(in Input) Explanation {
 		out.Missing = append(out.Missing, "a trace backend could not be asked, or answered with part of the trace")
 	}
 	byTrace := groupByTrace(in.Spans)
+	children := map[pcommon.TraceID]map[pcommon.SpanID][]*tracecache.Span{}
 	works := make([]*attemptWork, len(job.Attempts))
 	for i := range job.Attempts {
 		a := &job.Attempts[i]
 		w := &attemptWork{a: a}
 		works[i] = w
-		w.subtree(byTrace[a.TraceID], job.ID)
+		ch, ok := children[a.TraceID]
+		if !ok {
+			ch = childIndex(byTrace[a.TraceID])
+			children[a.TraceID] = ch
+		}
+		w.subtree(byTrace[a.TraceID], ch, job.ID)
 		if !a.SpanID.IsEmpty() && !w.found {
 			out.Partial = true
 			out.Missing = append(out.Missing, "the span of attempt "+strconv.Itoa(a.N))
@@ -304,20 +310,27 @@ func isReceiverSpan(s *tracecache.Span) bool {
 	return ok
 }
 
+// childIndex maps each span id of a trace to its children; the attempts of one trace share it.
+func childIndex(spans []*tracecache.Span) map[pcommon.SpanID][]*tracecache.Span {
+	children := make(map[pcommon.SpanID][]*tracecache.Span, len(spans))
+	for _, s := range spans {
+		if !s.ParentSpanID.IsEmpty() {
+			children[s.ParentSpanID] = append(children[s.ParentSpanID], s)
+		}
+	}
+	return children
+}
+
 // subtree collects the attempt's spans: its roots and their descendants, leaving out spans of
 // other jobs (a child job's spans belong to that job).
-func (w *attemptWork) subtree(spans []*tracecache.Span, jobID string) {
+func (w *attemptWork) subtree(spans []*tracecache.Span, children map[pcommon.SpanID][]*tracecache.Span, jobID string) {
 	w.roots = map[pcommon.SpanID]bool{}
 	w.inTree = map[pcommon.SpanID]bool{}
 	if len(spans) == 0 {
 		return
 	}
-	children := make(map[pcommon.SpanID][]*tracecache.Span, len(spans))
 	var queue []*tracecache.Span
 	for _, s := range spans {
-		if !s.ParentSpanID.IsEmpty() {
-			children[s.ParentSpanID] = append(children[s.ParentSpanID], s)
-		}
 		if s.SpanID == w.a.SpanID || isJobSpanOf(s, jobID, w.a.N) {
 			if s.SpanID == w.a.SpanID {
 				w.found = true

@@ -2,9 +2,12 @@ package explain
 
 import (
 	"cmp"
+	"encoding/hex"
 	"slices"
 	"strconv"
 	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/ring"
 	"github.com/jobtrace/jobtrace/internal/conventions"
@@ -20,11 +23,11 @@ func assignLogs(works []*attemptWork, logs []*ring.Entry, jobID string) {
 		return
 	}
 	byN := make(map[int]*attemptWork, len(works))
-	bySpan := map[string]*attemptWork{}
+	bySpan := map[pcommon.SpanID]*attemptWork{}
 	for _, w := range works {
 		byN[w.a.N] = w
 		for _, s := range w.spans {
-			bySpan[s.SpanID.String()] = w
+			bySpan[s.SpanID] = w
 		}
 	}
 	bounds := make([]time.Time, len(works))
@@ -51,8 +54,11 @@ func assignLogs(works []*attemptWork, logs []*ring.Entry, jobID string) {
 				w = byN[n]
 			}
 		}
-		if w == nil && e.SpanID != "" {
-			w = bySpan[e.SpanID]
+		if w == nil && len(e.SpanID) == 16 {
+			var id pcommon.SpanID
+			if _, err := hex.Decode(id[:], []byte(e.SpanID)); err == nil {
+				w = bySpan[id]
+			}
 		}
 		if w == nil {
 			w = works[0]

@@ -120,7 +120,7 @@ func compare(last *attemptWork, base *Baseline) *Comparison {
 			ptrs = append(ptrs, &base.Spans[i])
 		}
 	}
-	bw.subtree(ptrs, base.JobID)
+	bw.subtree(ptrs, childIndex(ptrs), base.JobID)
 	cur, ref := spanTimes(last), spanTimes(bw)
 	c := &Comparison{JobID: base.JobID, Attempt: base.Attempt.N, Status: orStr(base.Attempt.Status, conventions.StatusSucceeded),
 		SpansMissing: []string{}, SpansExtra: []string{}, Slower: []Slower{}}
