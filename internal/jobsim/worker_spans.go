@@ -154,3 +154,10 @@ func (o *otlpSender) addWorkerSpans(r attemptRun, queueKey string) {
 		fail(handle, false)
 	}
 }
+
+// FailureOf tells how jobsim makes a job's attempts fail: the span the error starts in, its
+// service, the exception message and the ERROR line's message, for tests to compare with.
+func FailureOf(jobID string) (span, service, exceptionMessage, logMessage string) {
+	f := failureOf(jobID)
+	return f.span, f.service, f.excMsg, f.logMessage
+}
