@@ -31,10 +31,10 @@ const (
 func xid(n int) string { return fmt.Sprintf("%016x", n) }
 
 func attemptSpan(jobID, queue string, n int, id, parent string, start, end int, status string, extra map[string]any) spanSpec {
-	s := spanSpec{service: "jobqueue", name: "process " + queue, id: id, parent: parent, kind: ptrace.SpanKindConsumer,
-		start: start, end: end, attrs: jobAttrs(jobID, queue, "w"+fmt.Sprint(n), status, n, extra)}
+	s := spanSpec{Service: "jobqueue", Name: "process " + queue, ID: id, Parent: parent, Kind: ptrace.SpanKindConsumer,
+		Start: start, End: end, Attrs: jobAttrs(jobID, queue, "w"+fmt.Sprint(n), status, n, extra)}
 	if status != conventions.StatusSucceeded {
-		s.errMsg = "job " + strings.ReplaceAll(status, "_", "-")
+		s.ErrMsg = "job " + strings.ReplaceAll(status, "_", "-")
 	}
 	return s
 }
@@ -84,7 +84,7 @@ func workerLog(ld plog.Logs, jobID string, ms int, sev plog.SeverityNumber, leve
 	}
 }
 
-func (s *traceTestServer) explain(t *testing.T, jobID, query string) (int, map[string]any) {
+func (s *testServer) explain(t *testing.T, jobID, query string) (int, map[string]any) {
 	t.Helper()
 	return s.get(t, "/jobs/"+jobID+"/explain"+query, tokViewer)
 }
@@ -111,12 +111,12 @@ func logMessages(a map[string]any) []string {
 func TestExplainErrorThreeLevelsDeepOnCriticalPath(t *testing.T) {
 	srv := startTraceServer(t, nil)
 	td := buildTraces(xT1,
-		spanSpec{service: "api", name: "enqueue charges", id: xid(1), kind: ptrace.SpanKindProducer, start: 0, end: 5},
+		spanSpec{Service: "api", Name: "enqueue charges", ID: xid(1), Kind: ptrace.SpanKindProducer, Start: 0, End: 5},
 		attemptSpan("deep", "charges", 1, xid(2), xid(1), 20, 1020, conventions.StatusDeadLettered, map[string]any{"job.type": "charge"}),
-		spanSpec{service: "worker", name: "handle job", id: xid(3), parent: xid(2), start: 25, end: 1010, errMsg: "charge failed"},
-		spanSpec{service: "payments", name: "charge card", id: xid(4), parent: xid(3), start: 300, end: 1000, errMsg: "upstream 502"},
-		spanSpec{service: "payments", name: "POST /v1/charges", id: xid(5), parent: xid(4), kind: ptrace.SpanKindClient, start: 400, end: 680, errMsg: "502"},
-		spanSpec{service: "worker", name: "read file", id: xid(6), parent: xid(3), start: 30, end: 290},
+		spanSpec{Service: "worker", Name: "handle job", ID: xid(3), Parent: xid(2), Start: 25, End: 1010, ErrMsg: "charge failed"},
+		spanSpec{Service: "payments", Name: "charge card", ID: xid(4), Parent: xid(3), Start: 300, End: 1000, ErrMsg: "upstream 502"},
+		spanSpec{Service: "payments", Name: "POST /v1/charges", ID: xid(5), Parent: xid(4), Kind: ptrace.SpanKindClient, Start: 400, End: 680, ErrMsg: "502"},
+		spanSpec{Service: "worker", Name: "read file", ID: xid(6), Parent: xid(3), Start: 30, End: 290},
 	)
 	addException(td, xid(5), "payments.UpstreamError", "upstream 502 from gw-17", "charge.go:12")
 	require.NoError(t, srv.ext.PublishTraces(context.Background(), td))
@@ -150,8 +150,8 @@ func TestExplainTwoErrorSpansOneOnCriticalPath(t *testing.T) {
 	require.NoError(t, srv.ext.PublishTraces(context.Background(), buildTraces(xT2,
 		attemptSpan("two", "default", 1, xid(1), "", 0, 1000, conventions.StatusRetried, nil),
 		// Fails first, but its parent went on: off the critical path.
-		spanSpec{service: "worker", name: "read cache", id: xid(2), parent: xid(1), start: 10, end: 100, errMsg: "cache unavailable"},
-		spanSpec{service: "worker", name: "render", id: xid(3), parent: xid(1), start: 20, end: 900, errMsg: "render timed out"},
+		spanSpec{Service: "worker", Name: "read cache", ID: xid(2), Parent: xid(1), Start: 10, End: 100, ErrMsg: "cache unavailable"},
+		spanSpec{Service: "worker", Name: "render", ID: xid(3), Parent: xid(1), Start: 20, End: 900, ErrMsg: "render timed out"},
 	)))
 	code, body := srv.explain(t, "two", "")
 	require.Equal(t, http.StatusOK, code)
@@ -167,7 +167,7 @@ func TestExplainErrorOnlyAsLogLine(t *testing.T) {
 	srv := startTraceServer(t, nil)
 	require.NoError(t, srv.ext.PublishTraces(context.Background(), buildTraces(xT3,
 		attemptSpan("logonly", "default", 1, xid(1), "", 0, 1000, conventions.StatusDeadLettered, nil),
-		spanSpec{service: "worker", name: "work", id: xid(2), parent: xid(1), start: 10, end: 990},
+		spanSpec{Service: "worker", Name: "work", ID: xid(2), Parent: xid(1), Start: 10, End: 990},
 	)))
 	ld := plog.NewLogs()
 	for i := range 30 {
@@ -224,11 +224,11 @@ func TestExplainThreeSameFailuresThenADifferentOne(t *testing.T) {
 		s0 := n * 1000
 		specs = append(specs, attemptSpan("flaky", "default", n, xid(n*10), "", s0, s0+500, st, nil))
 		if n < 4 {
-			specs = append(specs, spanSpec{service: "payments", name: "charge card", id: xid(n*10 + 1), parent: xid(n * 10),
-				start: s0 + 10, end: s0 + 290, errMsg: fmt.Sprintf("upstream 50%d", n)})
+			specs = append(specs, spanSpec{Service: "payments", Name: "charge card", ID: xid(n*10 + 1), Parent: xid(n * 10),
+				Start: s0 + 10, End: s0 + 290, ErrMsg: fmt.Sprintf("upstream 50%d", n)})
 		} else {
-			specs = append(specs, spanSpec{service: "ledger", name: "write entry", id: xid(n*10 + 1), parent: xid(n * 10),
-				start: s0 + 10, end: s0 + 110, errMsg: "constraint violation"})
+			specs = append(specs, spanSpec{Service: "ledger", Name: "write entry", ID: xid(n*10 + 1), Parent: xid(n * 10),
+				Start: s0 + 10, End: s0 + 110, ErrMsg: "constraint violation"})
 		}
 	}
 	require.NoError(t, srv.ext.PublishTraces(context.Background(), buildTraces(xT5, specs...)))
@@ -293,11 +293,11 @@ func TestExplainUnknownJobAndAccess(t *testing.T) {
 func TestExplainNeverShowsAnotherJobsLines(t *testing.T) {
 	srv := startTraceServer(t, nil)
 	require.NoError(t, srv.ext.PublishTraces(context.Background(), buildTraces(xT7,
-		spanSpec{service: "api", name: "POST /batch", id: xid(1), kind: ptrace.SpanKindServer, start: 0, end: 2000},
+		spanSpec{Service: "api", Name: "POST /batch", ID: xid(1), Kind: ptrace.SpanKindServer, Start: 0, End: 2000},
 		attemptSpan("mine", "default", 1, xid(2), xid(1), 10, 1000, conventions.StatusDeadLettered, nil),
 		attemptSpan("theirs", "default", 1, xid(3), xid(1), 10, 1000, conventions.StatusDeadLettered, nil),
-		spanSpec{service: "worker", name: "work", id: xid(4), parent: xid(2), start: 20, end: 900, errMsg: "mine broke"},
-		spanSpec{service: "worker", name: "work", id: xid(5), parent: xid(3), start: 20, end: 900, errMsg: "theirs broke"},
+		spanSpec{Service: "worker", Name: "work", ID: xid(4), Parent: xid(2), Start: 20, End: 900, ErrMsg: "mine broke"},
+		spanSpec{Service: "worker", Name: "work", ID: xid(5), Parent: xid(3), Start: 20, End: 900, ErrMsg: "theirs broke"},
 	)))
 	ld := plog.NewLogs()
 	workerLog(ld, "mine", 500, plog.SeverityNumberError, "error", "mine: failed", xT7, xid(4), nil)
@@ -341,15 +341,15 @@ func TestExplainComparedWithRecentSuccess(t *testing.T) {
 	srv := startTraceServer(t, nil)
 	require.NoError(t, srv.ext.PublishTraces(context.Background(), buildTraces(xT1,
 		attemptSpan("good", "default", 1, xid(1), "", 0, 500, conventions.StatusSucceeded, map[string]any{"job.type": "charge"}),
-		spanSpec{service: "worker", name: "fetch", id: xid(2), parent: xid(1), start: 10, end: 50},
-		spanSpec{service: "payments", name: "charge card", id: xid(3), parent: xid(1), start: 60, end: 100},
-		spanSpec{service: "worker", name: "notify", id: xid(4), parent: xid(1), start: 100, end: 120},
+		spanSpec{Service: "worker", Name: "fetch", ID: xid(2), Parent: xid(1), Start: 10, End: 50},
+		spanSpec{Service: "payments", Name: "charge card", ID: xid(3), Parent: xid(1), Start: 60, End: 100},
+		spanSpec{Service: "worker", Name: "notify", ID: xid(4), Parent: xid(1), Start: 100, End: 120},
 	)))
 	require.NoError(t, srv.ext.PublishTraces(context.Background(), buildTraces(xT2,
 		attemptSpan("bad", "default", 1, xid(11), "", 1000, 3000, conventions.StatusDeadLettered, map[string]any{"job.type": "charge"}),
-		spanSpec{service: "worker", name: "fetch", id: xid(12), parent: xid(11), start: 1010, end: 1060},
-		spanSpec{service: "payments", name: "charge card", id: xid(13), parent: xid(11), start: 1060, end: 1960, errMsg: "timeout"},
-		spanSpec{service: "payments", name: "retry charge", id: xid(14), parent: xid(11), start: 1960, end: 2900},
+		spanSpec{Service: "worker", Name: "fetch", ID: xid(12), Parent: xid(11), Start: 1010, End: 1060},
+		spanSpec{Service: "payments", Name: "charge card", ID: xid(13), Parent: xid(11), Start: 1060, End: 1960, ErrMsg: "timeout"},
+		spanSpec{Service: "payments", Name: "retry charge", ID: xid(14), Parent: xid(11), Start: 1960, End: 2900},
 	)))
 	code, body := srv.explain(t, "bad", "")
 	require.Equal(t, http.StatusOK, code)

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/jobtrace/jobtrace/internal/conventions"
+	"github.com/jobtrace/jobtrace/internal/testutil/cputime"
 )
 
 // explainFixture publishes a dead-lettered job with 3 attempts in one 1,000-span trace (an
@@ -81,8 +82,8 @@ func explainFixture(tb testing.TB, ext *tailstream) {
 	require.NoError(tb, ext.PublishTraces(context.Background(), td))
 	require.NoError(tb, ext.PublishTraces(context.Background(), buildTraces("1af7651916cd43dd8448eb211c80319c",
 		attemptSpan("bench-ok", "high_priority", 1, xid(1), "", 0, 900, conventions.StatusSucceeded, map[string]any{"job.type": "charge"}),
-		spanSpec{service: "worker", name: "op-1", id: xid(2), parent: xid(1), start: 10, end: 100},
-		spanSpec{service: "worker", name: "op-2", id: xid(3), parent: xid(1), start: 100, end: 800},
+		spanSpec{Service: "worker", Name: "op-1", ID: xid(2), Parent: xid(1), Start: 10, End: 100},
+		spanSpec{Service: "worker", Name: "op-2", ID: xid(3), Parent: xid(1), Start: 100, End: 800},
 	)))
 	ld := plog.NewLogs()
 	levels := []struct {
@@ -125,14 +126,14 @@ func BenchmarkExplain3Attempts1000Spans(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		start, cpu := time.Now(), threadCPU()
+		start, cpu := time.Now(), cputime.Thread()
 		rec := httptest.NewRecorder()
 		srv.ext.handleExplain(rec, req, p)
 		if rec.Code != http.StatusOK {
 			b.Fatalf("status %d", rec.Code)
 		}
 		durs = append(durs, time.Since(start))
-		cpus = append(cpus, time.Duration(threadCPU()-cpu))
+		cpus = append(cpus, time.Duration(cputime.Thread()-cpu))
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(percentile(durs, 0.5).Microseconds())/1000, "p50-ms")

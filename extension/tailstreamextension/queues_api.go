@@ -11,8 +11,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
 
-	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/jobcatalog"
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/queuestats"
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracequery"
 	"github.com/jobtrace/jobtrace/internal/conventions"
 )
 
@@ -81,7 +81,7 @@ func spanError(sp ptrace.Span) (workerError, bool) {
 
 // observe reads one batch: worker error spans first (so a job span in the same batch finds
 // them), then the queuejob receiver's attempt-ending job spans.
-func (o *queueObserver) observe(td ptrace.Traces, ts *traceState) {
+func (o *queueObserver) observe(td ptrace.Traces, ts *tracequery.Service) {
 	type jobSpan struct {
 		sp      ptrace.Span
 		jobID   string
@@ -124,7 +124,7 @@ func (o *queueObserver) observe(td ptrace.Traces, ts *traceState) {
 	}
 }
 
-func (o *queueObserver) observeEnd(sp ptrace.Span, jobID string, ts *traceState) {
+func (o *queueObserver) observeEnd(sp ptrace.Span, jobID string, ts *tracequery.Service) {
 	attrs := sp.Attributes()
 	status := attrOf(attrs, conventions.AttrJobStatus)
 	if !slices.Contains(conventions.Statuses, status) {
@@ -143,7 +143,8 @@ func (o *queueObserver) observeEnd(sp ptrace.Span, jobID string, ts *traceState)
 		if end.After(start) || end.Equal(start) {
 			smp.Run = end.Sub(start)
 		}
-		if enq, ok := ts.enqueuedAt(jobID, attrOf(attrs, conventions.AttrJobAttempt), sp); ok && !start.Before(enq) {
+		n, _ := strconv.Atoi(attrOf(attrs, conventions.AttrJobAttempt))
+		if enq, ok := ts.EnqueuedAt(jobID, n, sp.TraceID(), sp.ParentSpanID()); ok && !start.Before(enq) {
 			smp.Wait = start.Sub(enq)
 		}
 	}
@@ -161,38 +162,6 @@ func (o *queueObserver) observeEnd(sp ptrace.Span, jobID string, ts *traceState)
 	if failed && smp.Error == "" && status != conventions.StatusAbandoned {
 		o.pending.Add(jobID, pendingAttempt{queue: smp.Queue, jobType: smp.JobType, at: smp.At})
 	}
-}
-
-// enqueuedAt is when the attempt was queued: a job_enqueued line of that attempt; for a retry,
-// the previous attempt's end; for a first attempt, the end of the producer span it hangs under.
-func (ts *traceState) enqueuedAt(jobID, attempt string, sp ptrace.Span) (time.Time, bool) {
-	n, _ := strconv.Atoi(attempt)
-	j, ok := ts.catalog.Get(jobID)
-	if ok {
-		if t, ok := enqueuedFromEvents(&j, n); ok {
-			return t, true
-		}
-		for i := len(j.Attempts) - 1; i >= 0; i-- {
-			if a := j.Attempts[i]; a.N == n-1 && !a.Ended.IsZero() {
-				return a.Ended, true
-			}
-		}
-	}
-	if n <= 1 && !sp.ParentSpanID().IsEmpty() {
-		if p, ok := ts.cache.Span(sp.TraceID(), sp.ParentSpanID()); ok && p.Kind == ptrace.SpanKindProducer {
-			return time.Unix(0, p.End), true
-		}
-	}
-	return time.Time{}, false
-}
-
-func enqueuedFromEvents(j *jobcatalog.Job, n int) (time.Time, bool) {
-	for _, ev := range j.Events {
-		if ev.Name == conventions.EventJobEnqueued && (ev.Attempt == n || (ev.Attempt == 0 && n <= 1)) {
-			return ev.Time, true
-		}
-	}
-	return time.Time{}, false
 }
 
 // queuesAnswer is the answer of GET /queues.
@@ -215,7 +184,7 @@ func (t *tailstream) handleQueues(w http.ResponseWriter, r *http.Request, p *pri
 	}
 	// Figures mix every job of a queue: a caller scoped by attribute sees none, one scoped by
 	// queue sees those queues.
-	allow := func(queue string) bool { return p.allowsJob(queue, nil) }
+	allow := func(queue string) bool { return p.AllowsJob(queue, nil) }
 	out := queuesAnswer{Window: window.String(), Queues: t.queues.stats.Snapshot(window, t.now(), allow)}
 	t.audit(p, "queues.stats", zap.String("window", out.Window))
 	writeJSON(w, http.StatusOK, out)

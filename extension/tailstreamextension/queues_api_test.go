@@ -9,21 +9,21 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap"
 
 	"github.com/jobtrace/jobtrace/internal/conventions"
 )
 
-// queueFixture publishes, at the real clock (the window ends now), two queues' attempts: a
+// queueFixture publishes two queues' attempts: a
 // retried-then-succeeded job whose worker error arrives in the same batch, a dead-lettered one
 // whose worker error arrives after its job span, and a job of another queue.
-func queueFixture(t *testing.T, srv *traceTestServer) {
+func queueFixture(t *testing.T, srv *testServer) {
 	t.Helper()
-	srv.ext.now = func() time.Time { return base.Add(time.Minute) }
 	td := buildTraces(xT1,
-		spanSpec{service: "api", name: "enqueue", id: xid(1), kind: ptrace.SpanKindProducer, start: 0, end: 10},
+		spanSpec{Service: "api", Name: "enqueue", ID: xid(1), Kind: ptrace.SpanKindProducer, Start: 0, End: 10},
 		attemptSpan("q1", "payments", 1, xid(2), xid(1), 50, 350, conventions.StatusRetried, map[string]any{"job.type": "charge"}),
-		spanSpec{service: "payments", name: "charge card", id: xid(3), parent: xid(2), start: 60, end: 300, errMsg: "upstream 502",
-			attrs: map[string]any{"job.id": "q1"}},
+		spanSpec{Service: "payments", Name: "charge card", ID: xid(3), Parent: xid(2), Start: 60, End: 300, ErrMsg: "upstream 502",
+			Attrs: map[string]any{"job.id": "q1"}},
 		attemptSpan("q1", "payments", 2, xid(4), xid(1), 450, 650, conventions.StatusSucceeded, map[string]any{"job.type": "charge"}),
 	)
 	addException(td, xid(3), "UpstreamError", "upstream 502 from gw-3", "")
@@ -31,8 +31,8 @@ func queueFixture(t *testing.T, srv *traceTestServer) {
 	require.NoError(t, srv.ext.PublishTraces(context.Background(), buildTraces(xT2,
 		attemptSpan("q2", "payments", 1, xid(12), "", 1000, 1100, conventions.StatusDeadLettered, map[string]any{"job.type": "refund"}),
 	)))
-	late := buildTraces(xT2, spanSpec{service: "payments", name: "refund", id: xid(13), parent: xid(12), start: 1010, end: 1090,
-		errMsg: "ledger 17 locked", attrs: map[string]any{"job.id": "q2"}})
+	late := buildTraces(xT2, spanSpec{Service: "payments", Name: "refund", ID: xid(13), Parent: xid(12), Start: 1010, End: 1090,
+		ErrMsg: "ledger 17 locked", Attrs: map[string]any{"job.id": "q2"}})
 	require.NoError(t, srv.ext.PublishTraces(context.Background(), late))
 	require.NoError(t, srv.ext.PublishTraces(context.Background(), buildTraces(xT3,
 		attemptSpan("q3", "emails", 1, xid(21), "", 0, 40, conventions.StatusSucceeded, nil),
@@ -40,7 +40,8 @@ func queueFixture(t *testing.T, srv *traceTestServer) {
 }
 
 func TestQueuesEndpoint(t *testing.T) {
-	srv := startTraceServer(t, nil)
+	// The window ends at the extension's clock: put it just after the fixture's times.
+	srv := launch(t, withUsers(traceUsers), serverOpts{level: zap.InfoLevel, now: func() time.Time { return base.Add(time.Minute) }})
 	queueFixture(t, srv)
 	code, body := srv.get(t, "/queues", tokViewer)
 	require.Equal(t, http.StatusOK, code, "%v", body)
