@@ -39,7 +39,7 @@ func (t *tailstream) handleExplain(w http.ResponseWriter, r *http.Request, p *pr
 			ctxLines = explain.NoContext
 		}
 	}
-	j, err := t.traces.Job(p, r.PathValue("job_id"))
+	j, err := t.traces.Job(r.Context(), p, r.PathValue("job_id"))
 	if err != nil {
 		writeQueryError(w, r, err)
 		return

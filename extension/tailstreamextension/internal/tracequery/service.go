@@ -92,6 +92,8 @@ type Options struct {
 	// NewClient builds backend clients; nil builds them without host extensions (no auth
 	// extension resolves), which is enough before the collector starts the extension.
 	NewClient ClientFactory
+	// Jobs, when set, is asked for jobs the catalog does not hold.
+	Jobs JobSource
 }
 
 // Service is the trace half of the extension; see the package documentation.
@@ -100,6 +102,7 @@ type Service struct {
 	now     func() time.Time
 	cache   *tracecache.Cache
 	catalog *jobcatalog.Catalog
+	jobs    JobSource
 
 	// metrics may be set after New (the telemetry builder exists only from Start).
 	metrics   atomic.Pointer[Metrics]
@@ -128,6 +131,7 @@ func New(s Settings, opts Options) (*Service, error) {
 		now:     opts.Now,
 		cache:   tracecache.New(s.CacheMaxBytes, s.CacheMaxAge),
 		catalog: jobcatalog.New(s.MaxJobs),
+		jobs:    opts.Jobs,
 	}
 	if svc.logger == nil {
 		svc.logger = zap.NewNop()
