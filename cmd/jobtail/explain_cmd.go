@@ -74,13 +74,15 @@ func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return explainExit(e)
 }
 
+// indent pretty-prints the server's JSON with C1 controls escaped too (encoding/json leaves
+// them raw, and a terminal may act on them).
 func indent(raw json.RawMessage) string {
 	var v any
 	if json.Unmarshal(raw, &v) != nil {
-		return string(raw)
+		return string(termsafe.JSON(raw))
 	}
 	b, _ := json.MarshalIndent(v, "", "  ")
-	return string(b)
+	return string(termsafe.JSON(b))
 }
 
 func msOrDash(v *float64) string {

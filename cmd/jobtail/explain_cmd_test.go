@@ -55,6 +55,7 @@ func TestExplainCommand(t *testing.T) {
 	var got map[string]any
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
 	assert.Equal(t, "dead_lettered", got["status"])
+	assert.NotContains(t, out, "\x1b", "control characters stay escaped in --json")
 	assert.Len(t, got["attempts"], 2)
 
 	code, out, errOut = runCLI(t, "explain", jobtailtest.JobOK, "--endpoint", srv.Endpoint())
