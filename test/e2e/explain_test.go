@@ -3,8 +3,10 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -47,7 +49,8 @@ type e2eExplanation struct {
 // TestExplainDeadLetteredJobWithJobsim runs jobsim's workers (nested spans under each attempt,
 // an exception and an ERROR line on failing ones) through the built collector: a dead-lettered
 // job's explanation names the span it failed in, carries that ERROR line, and jobtail explain
-// exits 1 for it; /queues counts the run.
+// exits 1 for it; /queues counts the run; and in tmux, jobtail shows the queue strip, and e
+// on the job opens its explanation, Enter jumping to the attempt's span in the trace panel.
 func TestExplainDeadLetteredJobWithJobsim(t *testing.T) {
 	c := StartCollector(t)
 	cfg := jobsim.DefaultConfig()
@@ -132,6 +135,8 @@ func TestExplainDeadLetteredJobWithJobsim(t *testing.T) {
 		assert.Contains(t, out, "succeeded on attempt")
 	}
 
+	explainInTmux(t, c, dead.ID, span)
+
 	// The queues the run used have figures, wait times among them.
 	var qs struct {
 		Queues []struct {
@@ -173,4 +178,73 @@ func TestExplainDeadLetteredJobWithJobsim(t *testing.T) {
 		assert.NotRegexp(t, `[0-9]`, m, "normalised: %q", m)
 		assert.True(t, strings.TrimSpace(m) != "")
 	}
+}
+
+// explainInTmux drives the interactive UI in a private tmux server: the queue strip is over
+// the jobs, e on the dead-lettered job (the only one after filtering) explains it in place of
+// the logs, and Enter on the selected attempt puts the trace panel's cursor on its span.
+// JOBTAIL_EXPLAIN_CAPTURE=path saves the explanation screen.
+func explainInTmux(t *testing.T, c *Collector, jobID, span string) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("tmux is required in CI for the interactive UI test")
+		}
+		t.Log("tmux not installed: interactive part skipped")
+		return
+	}
+	sock := fmt.Sprintf("jobtail-explain-%d", os.Getpid())
+	tmux := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("tmux", append([]string{"-L", sock}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	t.Cleanup(func() { _ = exec.Command("tmux", "-L", sock, "kill-server").Run() })
+	cmdline := fmt.Sprintf("env PATH=/nonexistent TERM=xterm-256color JOBTAIL_TOKEN= JOBTRACE_TOKEN= JOBTAIL_ENDPOINT=%s %s", c.TailstreamURL, jobtailBin(t))
+	tmux("-f", "/dev/null", "new-session", "-d", "-s", "ui", "-x", "170", "-y", "44", cmdline)
+	waitScreen := func(what string, cond func(string) bool) string {
+		t.Helper()
+		var s string
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			s = tmux("capture-pane", "-p", "-t", "ui")
+			if cond(s) {
+				return s
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		t.Fatalf("screen never showed %s; last screen:\n%s", what, s)
+		return ""
+	}
+	waitScreen("the queue strip and the jobs", func(s string) bool {
+		return strings.Contains(s, "queues (15m0s): ") && strings.Contains(s, "wait p95") && strings.Contains(s, "dead_lettered")
+	})
+	for range 5 { // all → queued → running → succeeded → retried → dead_lettered
+		tmux("send-keys", "-t", "ui", "s")
+		time.Sleep(100 * time.Millisecond)
+	}
+	waitScreen("the dead_lettered filter", func(s string) bool { return strings.Contains(s, "status:dead_lettered") })
+	// Put the cursor on our job: it is among the dead-lettered ones, newest first.
+	for i := 0; i < 20 && !strings.Contains(tmux("capture-pane", "-p", "-t", "ui"), "▸ ✗ dead_lettered "+jobID[:16]); i++ {
+		tmux("send-keys", "-t", "ui", "Down")
+		time.Sleep(100 * time.Millisecond)
+	}
+	tmux("send-keys", "-t", "ui", "e")
+	shot := waitScreen("the explanation", func(s string) bool {
+		return strings.Contains(s, "Explanation "+jobID) && strings.Contains(s, "failed in") &&
+			strings.Contains(s, "first error span (attempt 2): ") && strings.Contains(s, "lines of attempt 2") &&
+			strings.Contains(s, span) && strings.Contains(s, "focus: logs")
+	})
+	if p := os.Getenv("JOBTAIL_EXPLAIN_CAPTURE"); p != "" {
+		if err := os.WriteFile(p, []byte(shot), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+	tmux("send-keys", "-t", "ui", "Enter")
+	waitScreen("the attempt's span selected in the trace", func(s string) bool {
+		return strings.Contains(s, "focus: trace") && strings.Contains(s, "▸")
+	})
+	tmux("send-keys", "-t", "ui", "q")
 }
