@@ -79,15 +79,16 @@ func spanError(sp ptrace.Span) (workerError, bool) {
 	return workerError{}, false
 }
 
-// observe reads one batch: worker error spans first (so a job span in the same batch finds
-// them), then the queuejob receiver's attempt-ending job spans.
+// observe reads one batch: the worker errors first, the best per job (an exception over a
+// bare status), so that a job span in the same batch finds them; then the queuejob receiver's
+// attempt-ending job spans.
 func (o *queueObserver) observe(td ptrace.Traces, ts *tracequery.Service) {
 	type jobSpan struct {
-		sp      ptrace.Span
-		jobID   string
-		service string
+		sp    ptrace.Span
+		jobID string
 	}
 	var ends []jobSpan
+	var errs map[string]workerError
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		sss := rss.At(i).ScopeSpans()
@@ -108,15 +109,23 @@ func (o *queueObserver) observe(td ptrace.Traces, ts *tracequery.Service) {
 				if !ok {
 					continue
 				}
-				if p, ok := o.pending.Get(jobID); ok {
-					o.pending.Remove(jobID)
-					o.stats.ObserveError(p.queue, p.jobType, p.at, we.msg)
-					continue
+				if errs == nil {
+					errs = map[string]workerError{}
 				}
-				if old, ok := o.workerErr.Get(jobID); !ok || (we.exception && !old.exception) {
-					o.workerErr.Add(jobID, we)
+				if old, ok := errs[jobID]; !ok || (we.exception && !old.exception) {
+					errs[jobID] = we
 				}
 			}
+		}
+	}
+	for jobID, we := range errs {
+		if p, ok := o.pending.Get(jobID); ok {
+			o.pending.Remove(jobID)
+			o.stats.ObserveError(p.queue, p.jobType, p.at, we.msg)
+			continue
+		}
+		if old, ok := o.workerErr.Get(jobID); !ok || (we.exception && !old.exception) {
+			o.workerErr.Add(jobID, we)
 		}
 	}
 	for _, e := range ends {

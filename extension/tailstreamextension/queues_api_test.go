@@ -31,8 +31,14 @@ func queueFixture(t *testing.T, srv *testServer) {
 	require.NoError(t, srv.ext.PublishTraces(context.Background(), buildTraces(xT2,
 		attemptSpan("q2", "payments", 1, xid(12), "", 1000, 1100, conventions.StatusDeadLettered, map[string]any{"job.type": "refund"}),
 	)))
-	late := buildTraces(xT2, spanSpec{Service: "payments", Name: "refund", ID: xid(13), Parent: xid(12), Start: 1010, End: 1090,
-		ErrMsg: "ledger 17 locked", Attrs: map[string]any{"job.id": "q2"}})
+	// In the late batch the outer span's bare status comes first; the inner span's exception
+	// is the better message and wins.
+	late := buildTraces(xT2,
+		spanSpec{Service: "payments", Name: "handle", ID: xid(14), Parent: xid(12), Start: 1005, End: 1095,
+			ErrMsg: "refund failed", Attrs: map[string]any{"job.id": "q2"}},
+		spanSpec{Service: "payments", Name: "refund", ID: xid(13), Parent: xid(14), Start: 1010, End: 1090,
+			ErrMsg: "locked", Attrs: map[string]any{"job.id": "q2"}})
+	addException(late, xid(13), "LockError", "ledger 17 locked", "")
 	require.NoError(t, srv.ext.PublishTraces(context.Background(), late))
 	require.NoError(t, srv.ext.PublishTraces(context.Background(), buildTraces(xT3,
 		attemptSpan("q3", "emails", 1, xid(21), "", 0, 40, conventions.StatusSucceeded, nil),
