@@ -542,7 +542,7 @@ func (s *sim) worker(ctx context.Context, base string, slot int) {
 			s.logFailure(run)
 		}
 		if s.otlp != nil && s.cfg.WorkerSpans {
-			s.otlp.addWorkerSpans(run, s.keys.queue(p.Priority))
+			s.otlp.addWorkerSpans(run)
 		}
 		var outcome Outcome
 		var dest, body string

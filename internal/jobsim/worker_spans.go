@@ -91,7 +91,7 @@ func (s *sim) logFailure(r attemptRun) {
 //
 // On a failing attempt the failure's span ends in error with a semconv exception event, and the
 // error propagates to handle job; with the file failure nothing after read file runs.
-func (o *otlpSender) addWorkerSpans(r attemptRun, queueKey string) {
+func (o *otlpSender) addWorkerSpans(r attemptRun) {
 	var tid pcommon.TraceID
 	if _, err := hex.Decode(tid[:], []byte(r.traceID)); err != nil || r.traceID == "" {
 		return
@@ -136,8 +136,9 @@ func (o *otlpSender) addWorkerSpans(r attemptRun, queueKey string) {
 		}
 	}
 	handleEnd := 1.0
+	// No messaging.destination.name here: jobcorrelation would take a span naming a job and a
+	// destination as the job's queue, and the key (jobqueue:low_priority) is not the queue name.
 	handle := add("file-worker", "handle job", parent, ptrace.SpanKindInternal, 0.01, handleEnd)
-	handle.Attributes().PutStr("messaging.destination.name", queueKey)
 	read := add("file-worker", "read file", id("handle job"), ptrace.SpanKindInternal, 0.02, 0.25)
 	read.Attributes().PutStr("file.path", "/srv/data/input")
 	if fileFails {
