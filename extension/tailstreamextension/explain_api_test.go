@@ -361,3 +361,22 @@ func TestExplainComparedWithRecentSuccess(t *testing.T) {
 	assert.Equal(t, []any{"retry charge"}, c["spans_extra"])
 	assert.Equal(t, []any{map[string]any{"name": "charge card", "ms": 900.0, "baseline_ms": 40.0}}, c["slower"])
 }
+
+// Part of the trace lives in a backend that is down: the answer holds what the cache has and
+// says partial, it does not fail.
+func TestExplainPartialWhenBackendsDown(t *testing.T) {
+	srv := startTraceServer(t, func(c *Config) {
+		c.Backends = []BackendConfig{backendConfig("dead", "jaeger", "http://127.0.0.1:1", nil)}
+	})
+	// The job span's parent (the producer's span) was exported elsewhere.
+	require.NoError(t, srv.ext.PublishTraces(context.Background(), buildTraces(xT3,
+		attemptSpan("half", "default", 1, xid(2), xid(1), 0, 500, conventions.StatusDeadLettered, nil),
+		spanSpec{Service: "worker", Name: "charge", ID: xid(3), Parent: xid(2), Start: 10, End: 400, ErrMsg: "declined"},
+	)))
+	code, body := srv.explain(t, "half", "")
+	require.Equal(t, http.StatusOK, code, "%v", body)
+	assert.Equal(t, true, body["partial"])
+	a := attemptsOf(t, body)
+	assert.Equal(t, "charge", a[0]["first_error_span"].(map[string]any)["name"], "what the cache holds is still explained")
+	assert.Nil(t, a[0]["wait_ms"], "the enqueue span is not known")
+}
