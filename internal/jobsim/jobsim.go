@@ -536,7 +536,7 @@ func (s *sim) worker(ctx context.Context, base string, slot int) {
 			return
 		}
 		fail := rng.Float64() < s.cfg.FailRatio
-		run := attemptRun{jobID: p.ID, traceID: s.traceOf(p.ID), workerID: wid, attempt: attempt,
+		run := attemptRun{jobID: p.ID, traceID: s.traceOf(p.ID), workerID: wid, queue: strings.TrimPrefix(s.keys.queue(p.Priority), s.keys.prefix), attempt: attempt,
 			rerun: s.rerunOf(p.ID, attempt), start: start, end: time.Now(), failed: fail}
 		if fail {
 			s.logFailure(run)

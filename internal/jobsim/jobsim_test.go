@@ -219,9 +219,9 @@ func TestWorkerSpansAndFailureLines(t *testing.T) {
 	srv := redistest.Start(t)
 	var mu sync.Mutex
 	type spanInfo struct {
-		name, parent, trace, status string
-		exception                   map[string]any
-		service                     string
+		name, parent, trace, status, queue string
+		exception                          map[string]any
+		service                            string
 	}
 	spans := map[string]spanInfo{}
 	http := httptest.NewServer(stdhttp.HandlerFunc(func(w stdhttp.ResponseWriter, r *stdhttp.Request) {
@@ -238,8 +238,12 @@ func TestWorkerSpansAndFailureLines(t *testing.T) {
 				ss := rs.ScopeSpans().At(j).Spans()
 				for k := range ss.Len() {
 					sp := ss.At(k)
+					queue := ""
+					if q, ok := sp.Attributes().Get("messaging.destination.name"); ok {
+						queue = q.AsString()
+					}
 					si := spanInfo{name: sp.Name(), parent: sp.ParentSpanID().String(), trace: sp.TraceID().String(),
-						status: sp.Status().Code().String(), service: svc.AsString()}
+						status: sp.Status().Code().String(), service: svc.AsString(), queue: queue}
 					for e := range sp.Events().Len() {
 						if ev := sp.Events().At(e); ev.Name() == "exception" {
 							si.exception = ev.Attributes().AsRaw()
@@ -286,6 +290,7 @@ func TestWorkerSpansAndFailureLines(t *testing.T) {
 			require.True(t, ok, "handle job span of %s/%d", j.ID, a.Number)
 			require.Equal(t, JobSpanID(j.ID, a.Number, 0), h.parent, "under the receiver's job span")
 			require.Equal(t, j.TraceID, h.trace)
+			require.Equal(t, j.Queue, h.queue, "the logical queue name, as the receiver names it")
 			f := failureOf(j.ID)
 			errID := workerSpanID(j.ID, a.Number, 0, f.span).String()
 			es, ok := spans[errID]

@@ -66,10 +66,10 @@ var WorkerSpanNames = []string{"handle job", "read file", "transform", "charge c
 
 // attemptRun is what the worker spans and the failure line need to know of one attempt.
 type attemptRun struct {
-	jobID, traceID, workerID string
-	attempt, rerun           int
-	start, end               time.Time
-	failed                   bool
+	jobID, traceID, workerID, queue string
+	attempt, rerun                  int
+	start, end                      time.Time
+	failed                          bool
 }
 
 // logFailure writes the worker's ERROR line of a failing attempt, pointing at the span the
@@ -136,9 +136,12 @@ func (o *otlpSender) addWorkerSpans(r attemptRun) {
 		}
 	}
 	handleEnd := 1.0
-	// No messaging.destination.name here: jobcorrelation would take a span naming a job and a
-	// destination as the job's queue, and the key (jobqueue:low_priority) is not the queue name.
+	// A span naming its job teaches jobcorrelation the job's queue and worker (and makes it
+	// release the job's held lines), so it names them as the receiver does: the logical queue
+	// name, not the Redis key.
 	handle := add("file-worker", "handle job", parent, ptrace.SpanKindInternal, 0.01, handleEnd)
+	handle.Attributes().PutStr("messaging.destination.name", r.queue)
+	handle.Attributes().PutStr("worker.id", r.workerID)
 	read := add("file-worker", "read file", id("handle job"), ptrace.SpanKindInternal, 0.02, 0.25)
 	read.Attributes().PutStr("file.path", "/srv/data/input")
 	if fileFails {
