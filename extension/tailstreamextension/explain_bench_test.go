@@ -147,7 +147,7 @@ func BenchmarkExplainHTTP3Attempts1000Spans(b *testing.B) {
 	srv := startTraceServer(&testing.T{}, nil)
 	b.Cleanup(func() { _ = srv.ext.Shutdown(context.Background()) })
 	explainFixture(b, srv.ext)
-	req, _ := http.NewRequest(http.MethodGet, srv.base+"/jobs/bench-job/explain", http.NoBody)
+	req, _ := http.NewRequest(http.MethodGet, srv.base+"/api/v1/jobs/bench-job/explain", http.NoBody)
 	req.Header.Set("Authorization", "Bearer "+tokViewer)
 	durs := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
