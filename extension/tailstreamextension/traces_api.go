@@ -1,6 +1,7 @@
 package tailstreamextension // import "github.com/jobtrace/jobtrace/extension/tailstreamextension"
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -197,7 +198,7 @@ func (t *tailstream) handleCorrelation(w http.ResponseWriter, r *http.Request, p
 }
 
 // logsForJob returns up to limit of the most recent retained log lines of jobID that scope
-// admits (nil: all), oldest first (limit <= 0 means all retained). The job being in scope says
+// admits (nil: all), oldest first by timestamp (limit <= 0 means all retained). The job being in scope says
 // nothing about each line: any OTLP sender can name a job id, so every line is checked on its
 // own queue and attributes, as history and streams do. The answer is nil when no line of the
 // job is retained at all, empty when the scope removed every one.
@@ -221,6 +222,13 @@ func (t *tailstream) logsForJob(jobID string, limit int, scope func(*ring.Entry)
 	if seen && out == nil {
 		out = []*ring.Entry{}
 	}
-	slices.Reverse(out)
+	// Arrival order is not time order: a worker line can arrive after lifecycle records that
+	// follow it in time.
+	slices.SortStableFunc(out, func(a, b *ring.Entry) int {
+		if c := a.Timestamp.Compare(b.Timestamp); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Seq, b.Seq)
+	})
 	return out
 }

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/jobtrace/jobtrace/internal/conventions"
 )
 
 // Explanation is the answer of GET /jobs/{job_id}/explain.
@@ -26,7 +28,7 @@ type Explanation struct {
 // Failed reports whether the job ended without success (the exit code of jobtail explain).
 func (e *Explanation) Failed() bool {
 	switch e.Status {
-	case StatusRetried, StatusDeadLettered, StatusAbandoned:
+	case StatusRetried, StatusDeadLettered, StatusAbandoned, conventions.StatusFailed:
 		return true
 	}
 	return false

@@ -76,7 +76,7 @@ type Attempt struct {
 // Failed reports whether the attempt ended without success.
 func (a *Attempt) Failed() bool {
 	switch a.Status {
-	case conventions.StatusRetried, conventions.StatusDeadLettered, conventions.StatusAbandoned:
+	case conventions.StatusRetried, conventions.StatusDeadLettered, conventions.StatusAbandoned, conventions.StatusFailed:
 		return true
 	}
 	return false

@@ -175,6 +175,9 @@ type JobTrace struct {
 // ErrNoTrace.
 func (s *Service) JobTrace(ctx context.Context, scope Scope, jobID string) (JobTrace, error) {
 	j, err := s.Job(ctx, scope, jobID)
+	if errors.Is(err, ErrJobNotFound) {
+		return s.spanJobTrace(scope, jobID)
+	}
 	if err != nil {
 		return JobTrace{}, err
 	}
@@ -183,6 +186,60 @@ func (s *Service) JobTrace(ctx context.Context, scope Scope, jobID string) (JobT
 		return JobTrace{}, ErrNoTrace
 	}
 	return out, nil
+}
+
+// StatusUnknown is JobTrace's status for a job id that only appeared on spans: no job span or
+// lifecycle log said how it went.
+const StatusUnknown = "unknown"
+
+// spanJobTrace answers for a job id the catalog does not hold but some span carried: its
+// latest trace, visible to a scoped caller only when the trace is.
+func (s *Service) spanJobTrace(scope Scope, jobID string) (JobTrace, error) {
+	if _, hidden := s.catalog.Get(jobID); hidden {
+		return JobTrace{}, ErrJobNotFound // a job the caller's scope hides
+	}
+	tr, ok := s.jobTraces.get(jobID)
+	if !ok {
+		return JobTrace{}, ErrJobNotFound
+	}
+	cached, inCache := s.cache.Get(tr)
+	if scope.Scoped() && (!inCache || !spanJobAllowed(scope, jobID, cached.Spans)) {
+		return JobTrace{}, ErrJobNotFound
+	}
+	out := JobTrace{JobID: jobID, TraceID: tr.String(), Status: StatusUnknown, TraceURL: s.TraceURL(tr.String(), "")}
+	if inCache {
+		out.Cached = true
+		out.SpansCount = len(cached.Spans)
+		var minStart, maxEnd int64
+		for i := range cached.Spans {
+			sp := &cached.Spans[i]
+			if i == 0 || sp.Start < minStart {
+				minStart = sp.Start
+			}
+			maxEnd = max(maxEnd, sp.End)
+			if sp.IsError() {
+				out.Errors++
+			}
+		}
+		out.DurationMS = durMS(minStart, maxEnd)
+	}
+	return out, nil
+}
+
+// spanJobAllowed: some span carrying the job id is in the caller's scope by its own queue and
+// attributes (the trace as a whole does not admit it).
+func spanJobAllowed(scope Scope, jobID string, spans []tracecache.Span) bool {
+	for i := range spans {
+		sp := &spans[i]
+		if id, ok := sp.Attr(conventions.AttrJobID); !ok || id != jobID {
+			continue
+		}
+		q, _ := sp.Attr(conventions.AttrQueueName)
+		if scope.AllowsJob(q, sp.Attr) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Service) jobTrace(j *jobcatalog.Job) (JobTrace, bool) {
