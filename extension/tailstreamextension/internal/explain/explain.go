@@ -395,8 +395,9 @@ func hasException(s *tracecache.Span) bool {
 }
 
 // pickErrorSpan chooses the earliest-ending error span on the critical path, else the
-// earliest-ending error span anywhere in the subtree. A job span's error only restates the
-// job's status, so a root counts only when it recorded an exception.
+// earliest-ending error span anywhere in the subtree. The queuejob receiver's job span only
+// restates the job's status, so it counts only when it recorded an exception; an instrumented
+// consumer span's error is the worker's own and counts.
 func (w *attemptWork) pickErrorSpan() {
 	var best, bestOff *tracecache.Span
 	earlier := func(a, b *tracecache.Span) bool {
@@ -409,7 +410,7 @@ func (w *attemptWork) pickErrorSpan() {
 		return a.Start > b.Start // the inner of two spans ending together
 	}
 	for _, s := range w.spans {
-		if !s.IsError() || (w.roots[s.SpanID] && !hasException(s)) {
+		if !s.IsError() || (w.roots[s.SpanID] && isReceiverSpan(s) && !hasException(s)) {
 			continue
 		}
 		if w.critical[key(s.SpanID)] {
@@ -606,6 +607,19 @@ func (w *attemptWork) bestError() *Error {
 		if isLifecycle(e) {
 			if se := storedError(e.Attr); se != nil {
 				return se
+			}
+		}
+	}
+	// bullmq-otel records BullMQ's failedReason on its consumer span's "job failed" event.
+	for _, s := range w.spans {
+		if !w.roots[s.SpanID] {
+			continue
+		}
+		for i := range s.Events {
+			for _, kv := range s.Events[i].Attrs {
+				if kv.Key == conventions.AttrBullMQFailedReason && kv.Value != "" {
+					return &Error{Message: kv.Value, Source: SourceQueue}
+				}
 			}
 		}
 	}

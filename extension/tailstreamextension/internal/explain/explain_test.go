@@ -411,3 +411,44 @@ func TestNoAttempts(t *testing.T) {
 	assert.Empty(t, out.Attempts)
 	assert.NotNil(t, out.Attempts)
 }
+
+// A job known only from an instrumentation's consumer span (bullmq-otel): its own error status
+// makes it the first error span; BullMQ's failedReason on its event is the queue's error.
+func TestInstrumentationConsumerSpan(t *testing.T) {
+	consumer := sp{id: "c1", name: "process payments", service: "worker", start: 0, end: 300, kind: ptrace.SpanKindConsumer,
+		attrs: map[string]string{conventions.AttrJobID: "payments:7", conventions.AttrJobAttempt: "1"}}
+	a := Attempt{N: 1, Status: conventions.StatusFailed, TraceID: trace1, SpanID: sid("c1"), Started: at(0), Ended: at(300)}
+	job := Job{ID: "payments:7", Queue: "payments", Status: conventions.StatusFailed, Attempts: []Attempt{a}}
+
+	withStatus := consumer
+	withStatus.err = "card declined"
+	out := Explain(Input{Job: job, Spans: spans(withStatus)})
+	require.NotNil(t, out.Attempts[0].FirstErrorSpan)
+	assert.Equal(t, "process payments", out.Attempts[0].FirstErrorSpan.Name)
+	assert.Equal(t, &Error{Message: "card declined", Source: SourceSpanStatus}, out.Attempts[0].Error)
+	assert.Equal(t, "attempt 1 of 1 failed in worker › process payments: card declined (after 300 ms)", out.Summary)
+
+	reason := consumer.span()
+	reason.Events = []tracecache.Event{{Time: reason.End, Name: "job failed", Attrs: []tracecache.KV{{Key: conventions.AttrBullMQFailedReason, Value: "Error: card declined"}}}}
+	out = Explain(Input{Job: job, Spans: []tracecache.Span{reason}})
+	assert.Nil(t, out.Attempts[0].FirstErrorSpan, "bullmq-otel leaves the status unset")
+	assert.Equal(t, &Error{Message: "Error: card declined", Source: SourceQueue}, out.Attempts[0].Error)
+}
+
+func TestAbandonedAndRunning(t *testing.T) {
+	job := Job{ID: "j1", Queue: "default", Status: conventions.StatusAbandoned, Attempts: []Attempt{
+		attempt("j1", 1, conventions.StatusRetried, 0, 500), attempt("j1", 2, conventions.StatusAbandoned, 1000, 1500)}}
+	out := Explain(Input{Job: job, Spans: spans(
+		jobSpan("j1", 1, 0, 500, conventions.StatusRetried, map[string]string{conventions.AttrJobErrorMessage: "timeout"}),
+		jobSpan("j1", 2, 1000, 1500, conventions.StatusAbandoned, nil))})
+	assert.Equal(t, "attempt 2 of 2 was abandoned (its worker stopped heartbeating); attempt 1 failed: timeout (after 500 ms)", out.Summary)
+	assert.False(t, out.SameFailureAsPrevious)
+
+	job.Status = conventions.StatusRunning
+	job.Attempts[1] = Attempt{N: 2, WorkerID: "w-2", TraceID: trace1, Started: at(1000)}
+	out = Explain(Input{Job: job, Spans: spans(
+		jobSpan("j1", 1, 0, 500, conventions.StatusRetried, map[string]string{conventions.AttrJobErrorMessage: "timeout"}))})
+	assert.Equal(t, "attempt 2 is running; attempt 1 failed: timeout (after 500 ms)", out.Summary)
+	assert.Equal(t, conventions.StatusRunning, out.Attempts[1].Status)
+	assert.Nil(t, out.Attempts[1].RunMS)
+}
