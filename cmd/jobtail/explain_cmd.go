@@ -43,7 +43,7 @@ func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var asJSON bool
 	var contextLines int
 	fs.BoolVar(&asJSON, "json", false, "print the explanation as the server's JSON")
-	fs.IntVar(&contextLines, "context", 0, "lines before the first error to include (server default 20)")
+	fs.IntVar(&contextLines, "context", -1, "lines before each attempt's first error to include, 0-200 (default: the server's, 20)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -51,7 +51,7 @@ func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(pos) != 1 {
 		return usageError{fmt.Errorf("explain takes one job id")}
 	}
-	if contextLines < 0 {
+	if contextLines < -1 {
 		return usageError{fmt.Errorf("--context must not be negative")}
 	}
 	c, err := cf.client()

@@ -58,6 +58,9 @@ func TestExplainCommand(t *testing.T) {
 	assert.NotContains(t, out, "\x1b", "control characters stay escaped in --json")
 	assert.Len(t, got["attempts"], 2)
 
+	code, _, errOut = runCLI(t, "explain", jobtailtest.JobOK, "--context", "0", "--endpoint", srv.Endpoint())
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, []string{"", "", "0"}, srv.ExplainContexts(), "no ?context= unless asked; --context 0 asks for none")
 	code, out, errOut = runCLI(t, "explain", jobtailtest.JobOK, "--endpoint", srv.Endpoint())
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "succeeded on attempt 1")

@@ -89,10 +89,10 @@ type Comparison struct {
 	} `json:"slower"`
 }
 
-// Explain calls GET /jobs/{id}/explain; contextLines 0 leaves the server's default.
+// Explain calls GET /jobs/{id}/explain; a negative contextLines leaves the server's default (20).
 func (c *Client) Explain(ctx context.Context, jobID string, contextLines int) (*Explanation, json.RawMessage, error) {
 	var q url.Values
-	if contextLines > 0 {
+	if contextLines >= 0 {
 		q = url.Values{"context": {strconv.Itoa(contextLines)}}
 	}
 	var raw json.RawMessage

@@ -51,7 +51,7 @@ func (m *Model) fetchExplain(jobID string) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		e, _, err := c.Explain(ctx, jobID, 0)
+		e, _, err := c.Explain(ctx, jobID, -1)
 		return explainMsg{jobID: jobID, exp: e, err: err}
 	}
 }

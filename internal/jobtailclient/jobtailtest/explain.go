@@ -41,6 +41,13 @@ func (s *Server) QueuesCalls() int {
 	return s.explain.queuesCalls
 }
 
+// ExplainContexts returns the ?context= of each explain request so far ("" when absent).
+func (s *Server) ExplainContexts() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.explain.contexts...)
+}
+
 func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	e, ok := s.explain.explanations[r.PathValue("id")]
