@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -27,6 +28,9 @@ const (
 // the ingest half of GET /queues: no I/O, a pass over the batch's spans and map updates.
 type queueObserver struct {
 	stats *queuestats.Stats
+	// mu makes matching a worker error with its attempt one step: PublishTraces may run on
+	// several goroutines, and an error must be credited once.
+	mu sync.Mutex
 	// workerErr holds the latest worker error of a job not yet matched with its attempt's end;
 	// pending holds failed attempts that ended without any error known yet.
 	workerErr *lru.Cache[string, workerError]
@@ -118,6 +122,8 @@ func (o *queueObserver) observe(td ptrace.Traces, ts *tracequery.Service) {
 			}
 		}
 	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	for jobID, we := range errs {
 		if p, ok := o.pending.Get(jobID); ok {
 			o.pending.Remove(jobID)
