@@ -44,7 +44,8 @@ func (t *tailstream) handleExplain(w http.ResponseWriter, r *http.Request, p *pr
 		writeQueryError(w, r, err)
 		return
 	}
-	out := t.traces.Explain(r.Context(), p, &j, t.jobLines(j.ID, p.entryScope()), explain.Options{ContextLines: ctxLines})
+	out := t.traces.Explain(r.Context(), p, &j, t.jobLines(j.ID, p.entryScope()), explain.Options{ContextLines: ctxLines},
+		t.queues.recentSucceeded(j.Type, j.Queue))
 	t.audit(p, "trace.explain", zap.String("job_id", j.ID), zap.Bool("partial", out.Partial))
 	writeJSON(w, http.StatusOK, out)
 }

@@ -101,12 +101,31 @@ func explainFixture(tb testing.TB, ext *tailstream) {
 	require.NoError(tb, ext.PublishLogs(context.Background(), ld))
 }
 
+// succeededJobs adds n succeeded jobs of the fixture's type (100 per trace): the catalog a busy
+// collector holds, which the search for a baseline walks.
+func succeededJobs(tb testing.TB, ext *tailstream, n int) {
+	for i := 0; i < n; i += 100 {
+		var specs []spanSpec
+		for k := range min(100, n-i) {
+			specs = append(specs, attemptSpan(fmt.Sprintf("ok-%d", i+k), "high_priority", 1, fmt.Sprintf("%016x", i+k+1), "",
+				0, 900, conventions.StatusSucceeded, map[string]any{"job.type": "charge"}))
+		}
+		require.NoError(tb, ext.PublishTraces(context.Background(), buildTraces(fmt.Sprintf("%032x", i/100+1000), specs...)))
+	}
+}
+
 // BenchmarkExplain3Attempts1000Spans measures GET /jobs/{id}/explain's work after
 // authentication for a job with 3 attempts over a 1,000-span cached trace: catalog lookup,
 // spans, the job's lines out of the ring, the baseline, the explanation and its JSON.
-func BenchmarkExplain3Attempts1000Spans(b *testing.B) {
+func BenchmarkExplain3Attempts1000Spans(b *testing.B) { benchExplain(b, 0) }
+
+// BenchmarkExplain3Attempts1000Spans10kJobs is the same with 10,000 succeeded jobs held.
+func BenchmarkExplain3Attempts1000Spans10kJobs(b *testing.B) { benchExplain(b, 10000) }
+
+func benchExplain(b *testing.B, jobs int) {
 	srv := startTraceServer(&testing.T{}, nil)
 	b.Cleanup(func() { _ = srv.ext.Shutdown(context.Background()) })
+	succeededJobs(b, srv.ext, jobs)
 	explainFixture(b, srv.ext)
 	p := &principal{Name: "bench", roles: []string{roleTraceViewer}}
 	req := httptest.NewRequest(http.MethodGet, "/api/v1/jobs/bench-job/explain", http.NoBody)

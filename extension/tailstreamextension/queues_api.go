@@ -22,6 +22,9 @@ const (
 	// Jobs whose worker error or whose unexplained failed attempt is remembered while the
 	// other half is on its way (a worker's spans and the queue's job span race each other).
 	maxPendingErrors = 4096
+	// Recently succeeded jobs kept per job type and per queue, as explanation baselines.
+	recentPerKey  = 4
+	maxRecentKeys = 256
 )
 
 // queueObserver feeds the queue statistics from the job spans of the traces pipeline. It is
@@ -35,6 +38,9 @@ type queueObserver struct {
 	// pending holds failed attempts that ended without any error known yet.
 	workerErr *lru.Cache[string, workerError]
 	pending   *lru.Cache[string, pendingAttempt]
+	// recent holds, per "t\x00<job type>" and "q\x00<queue>", the latest succeeded job ids,
+	// newest first: an explanation's baseline without walking the catalog.
+	recent *lru.Cache[string, []string]
 }
 
 type workerError struct {
@@ -50,7 +56,37 @@ type pendingAttempt struct {
 func newQueueObserver() *queueObserver {
 	we, _ := lru.New[string, workerError](maxPendingErrors)
 	pe, _ := lru.New[string, pendingAttempt](maxPendingErrors)
-	return &queueObserver{stats: queuestats.New(queuestats.Options{}), workerErr: we, pending: pe}
+	re, _ := lru.New[string, []string](maxRecentKeys)
+	return &queueObserver{stats: queuestats.New(queuestats.Options{}), workerErr: we, pending: pe, recent: re}
+}
+
+// remember puts a succeeded job first in key's list; call with mu held.
+func (o *queueObserver) remember(key, jobID string) {
+	old, _ := o.recent.Get(key)
+	ids := make([]string, 0, recentPerKey)
+	ids = append(ids, jobID)
+	for _, id := range old {
+		if id != jobID && len(ids) < recentPerKey {
+			ids = append(ids, id)
+		}
+	}
+	o.recent.Add(key, ids)
+}
+
+// recentSucceeded lists recently succeeded jobs of the type (first) and of the queue.
+func (o *queueObserver) recentSucceeded(jobType, queue string) []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []string
+	if jobType != "" {
+		if ids, ok := o.recent.Get("t\x00" + jobType); ok {
+			out = append(out, ids...)
+		}
+	}
+	if ids, ok := o.recent.Get("q\x00" + queue); ok {
+		out = append(out, ids...)
+	}
+	return out
 }
 
 func attrOf(m pcommon.Map, key string) string {
@@ -174,6 +210,12 @@ func (o *queueObserver) observeEnd(sp ptrace.Span, jobID string, ts *tracequery.
 	}
 	o.workerErr.Remove(jobID)
 	o.stats.Observe(smp)
+	if !failed {
+		if smp.JobType != "" {
+			o.remember("t\x00"+smp.JobType, jobID)
+		}
+		o.remember("q\x00"+smp.Queue, jobID)
+	}
 	if failed && smp.Error == "" && status != conventions.StatusAbandoned {
 		o.pending.Add(jobID, pendingAttempt{queue: smp.Queue, jobType: smp.JobType, at: smp.At})
 	}

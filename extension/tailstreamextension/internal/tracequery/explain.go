@@ -27,15 +27,16 @@ const (
 // scope): the spans of its attempts' traces (the newest through the backends when the cache
 // lacks them, and only the spans the scope admits), a recent succeeded run of the same job
 // type (else queue) to compare with, and the job's log lines, which the HTTP layer reads from
-// the log ring and checks line by line.
-func (s *Service) Explain(ctx context.Context, scope Scope, j *jobcatalog.Job, logs []*ring.Entry, opts explain.Options) explain.Explanation {
+// the log ring and checks line by line. recent are ids of recently succeeded jobs of the same
+// type or queue, newest first, when the caller keeps them: they spare a walk of the catalog.
+func (s *Service) Explain(ctx context.Context, scope Scope, j *jobcatalog.Job, logs []*ring.Entry, opts explain.Options, recent []string) explain.Explanation {
 	in := explain.Input{Job: explainJob(j), Logs: logs, Options: opts}
 	in.Spans, in.Partial = s.attemptSpans(ctx, j)
 	if scope.Scoped() {
 		in.Spans = s.ScopeSpans(scope, in.Spans)
 	}
 	if n := len(in.Job.Attempts); n > 0 && in.Job.Attempts[n-1].Failed() {
-		in.Baseline = s.baseline(scope, j)
+		in.Baseline = s.baseline(scope, j, recent)
 	}
 	return explain.Explain(in)
 }
@@ -104,10 +105,20 @@ func (s *Service) attemptSpans(ctx context.Context, j *jobcatalog.Job) ([]tracec
 }
 
 // baseline finds the most recent succeeded attempt of another job of the same type (else the
-// same queue) that the caller may see and whose trace is cached.
-func (s *Service) baseline(scope Scope, j *jobcatalog.Job) *explain.Baseline {
+// same queue) that the caller may see and whose trace is cached: among recent first, else by
+// walking the catalog.
+func (s *Service) baseline(scope Scope, j *jobcatalog.Job, recent []string) *explain.Baseline {
 	allowed := func(c *jobcatalog.Job) bool {
 		return c.ID != j.ID && (!scope.Scoped() || scope.AllowsJob(c.Queue, s.jobAttr(c)))
+	}
+	for _, id := range recent {
+		c, ok := s.catalog.Get(id)
+		if !ok || c.Status() != jobcatalog.StatusSucceeded || !allowed(&c) || (j.Type != "" && c.Type != j.Type && c.Queue != j.Queue) {
+			continue
+		}
+		if b := s.baselineOf(scope, &c); b != nil {
+			return b
+		}
 	}
 	f := jobcatalog.Filter{Status: jobcatalog.StatusSucceeded}
 	if j.Type != "" {
@@ -125,21 +136,28 @@ func (s *Service) baseline(scope Scope, j *jobcatalog.Job) *explain.Baseline {
 		return nil
 	}
 	for i := range cands {
-		a, ok := cands[i].Latest()
-		if !ok || a.Status != conventions.StatusSucceeded || a.TraceID.IsEmpty() {
-			continue
+		if b := s.baselineOf(scope, &cands[i]); b != nil {
+			return b
 		}
-		c, ok := s.cache.Get(a.TraceID)
-		if !ok {
-			continue
-		}
-		spans := c.Spans
-		if scope.Scoped() {
-			spans = s.ScopeSpans(scope, spans)
-		}
-		return &explain.Baseline{JobID: cands[i].ID, Attempt: explainAttempt(a), Spans: spans}
 	}
 	return nil
+}
+
+// baselineOf is the job's succeeded latest attempt with its cached trace, or nil.
+func (s *Service) baselineOf(scope Scope, c *jobcatalog.Job) *explain.Baseline {
+	a, ok := c.Latest()
+	if !ok || a.Status != conventions.StatusSucceeded || a.TraceID.IsEmpty() {
+		return nil
+	}
+	cached, ok := s.cache.Get(a.TraceID)
+	if !ok {
+		return nil
+	}
+	spans := cached.Spans
+	if scope.Scoped() {
+		spans = s.ScopeSpans(scope, spans)
+	}
+	return &explain.Baseline{JobID: c.ID, Attempt: explainAttempt(a), Spans: spans}
 }
 
 // EnqueuedAt is when attempt n of a job was queued: a job_enqueued line of that attempt; for a
