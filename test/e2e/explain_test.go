@@ -130,6 +130,11 @@ func TestExplainDeadLetteredJobWithJobsim(t *testing.T) {
 	assert.Equal(t, 1, ee.ExitCode())
 	assert.Contains(t, string(out), e.Summary)
 	if ok != nil {
+		// jobsim knows the job succeeded before the receiver's next poll does.
+		Eventually(t, 30*time.Second, func() bool {
+			var s e2eExplanation
+			return getJSON(t, c, "/jobs/"+url.PathEscape(ok.ID)+"/explain", &s) == http.StatusOK && s.Status == "succeeded"
+		}, "job %s succeeded", ok.ID)
 		out, err := runJobtail(t, c, "explain", ok.ID)
 		require.NoError(t, err, "a succeeded job exits 0")
 		assert.Contains(t, out, "succeeded on attempt")

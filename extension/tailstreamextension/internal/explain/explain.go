@@ -367,17 +367,26 @@ func (w *attemptWork) subtree(spans []*tracecache.Span, children map[pcommon.Spa
 func key(id pcommon.SpanID) string { return string(id[:]) }
 
 // criticalPath runs critpath over the subtree alone: the attempt's own critical path, which
-// the enqueue span (a producer the job does not block) and other jobs never enter.
+// the enqueue span (a producer the job does not block) and other jobs never enter. The
+// queuejob receiver sees an attempt start and end only when it polls, so its job span may be
+// narrower than the work under it; a root is widened to cover its subtree, or critpath would
+// clip the worker's first spans away.
 func (w *attemptWork) criticalPath() {
 	w.critical = map[string]bool{}
 	if len(w.spans) == 0 {
 		return
+	}
+	lo, hi := w.spans[0].Start, w.spans[0].End
+	for _, s := range w.spans {
+		lo, hi = min(lo, s.Start), max(hi, s.End)
 	}
 	in := make([]critpath.Span, len(w.spans))
 	for i, s := range w.spans {
 		in[i] = critpath.Span{ID: key(s.SpanID), Start: s.Start, End: s.End, Kind: critpath.Kind(s.Kind)}
 		if !w.roots[s.SpanID] && w.inTree[s.ParentSpanID] {
 			in[i].Parent = key(s.ParentSpanID)
+		} else {
+			in[i].Start, in[i].End = lo, hi
 		}
 	}
 	for _, sec := range critpath.Compute(in) {

@@ -452,3 +452,23 @@ func TestAbandonedAndRunning(t *testing.T) {
 	assert.Equal(t, conventions.StatusRunning, out.Attempts[1].Status)
 	assert.Nil(t, out.Attempts[1].RunMS)
 }
+
+// The receiver saw the attempt start a poll late: its job span begins after the worker's first
+// span ended. That span is still on the attempt's critical path, and the first error.
+func TestJobSpanObservedLate(t *testing.T) {
+	in := Input{
+		Job: Job{ID: "j1", Queue: "default", Status: conventions.StatusRetried,
+			Attempts: []Attempt{attempt("j1", 1, conventions.StatusRetried, 250, 1000)}},
+		Spans: spans(
+			jobSpan("j1", 1, 250, 1000, conventions.StatusRetried, nil),
+			sp{id: "handle", parent: "j1/1", name: "handle job", service: "worker", start: 10, end: 990, err: "file not found"},
+			sp{id: "read", parent: "handle", name: "read file", service: "worker", start: 20, end: 200, err: "file not found",
+				exception: &Exception{Type: "*fs.PathError", Message: "open /srv/in: no such file or directory"}},
+		),
+	}
+	out := Explain(in)
+	fe := out.Attempts[0].FirstErrorSpan
+	require.NotNil(t, fe)
+	assert.Equal(t, "read file", fe.Name)
+	assert.True(t, fe.OnCriticalPath)
+}
