@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -110,4 +111,12 @@ func TestRenderExplainPartialAndWrap(t *testing.T) {
 	for _, l := range lines {
 		assert.LessOrEqual(t, ansi.StringWidth(l), 80)
 	}
+}
+
+// Several presses delivered in one read (a loaded machine, tmux send-keys) act as presses.
+func TestTUIKeysInOneRead(t *testing.T) {
+	hs := start(t, nil, 140, 40)
+	hs.waitFor(t, jobtailtest.JobDead, "● API ok")
+	hs.tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("sssss")}) // all → … → dead_lettered
+	hs.waitFor(t, "status:dead_lettered")
 }

@@ -317,6 +317,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.width, m.height = msg.Width, msg.Height
 		return m, nil
 	case tea.KeyMsg:
+		if keys := splitRunes(msg); keys != nil && m.form == nil && !m.searching {
+			return m, m.handleKeys(keys)
+		}
 		return m, m.handleKey(msg)
 	case refreshTickMsg:
 		return m, m.fetchJobs(false)
