@@ -35,6 +35,8 @@ type tailstream struct {
 	server *http.Server
 	wg     sync.WaitGroup
 	addr   net.Addr
+	// publicBase is the base URL of stream endpoints ("" = relative), see streamBase.
+	publicBase string
 
 	auth        *authenticator
 	auditLogger *zap.Logger
@@ -127,6 +129,7 @@ func (t *tailstream) Start(ctx context.Context, host component.Host) error {
 		return err
 	}
 	t.addr = ln.Addr()
+	t.publicBase = streamBase(t.cfg, t.addr)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/health", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -284,6 +287,10 @@ func (m traceMetrics) BackendRequest(name, outcome string) {
 
 func (m traceMetrics) Lookup(source string) {
 	m.tb.TailstreamTraceLookups.Add(context.Background(), 1, metric.WithAttributes(attribute.String("source", source)))
+}
+
+func (m traceMetrics) CatalogConflict(field string) {
+	m.tb.TailstreamCatalogConflicts.Add(context.Background(), 1, metric.WithAttributes(attribute.String("field", field)))
 }
 
 // observeBreakers reports each backend's circuit breaker for the alert on a backend that stays

@@ -72,6 +72,8 @@ func writeQueryError(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusNotFound, "trace_not_found", "trace "+r.PathValue("trace_id")+" is neither cached nor known to a configured backend", "trace_id")
 	case errors.Is(err, tracequery.ErrBadCursor):
 		writeError(w, http.StatusBadRequest, "invalid_parameter", err.Error(), "cursor")
+	case errors.Is(err, tracequery.ErrJobSourceDown):
+		writeError(w, http.StatusServiceUnavailable, "store_unavailable", err.Error(), "")
 	default:
 		writeError(w, http.StatusServiceUnavailable, "backends_unavailable", err.Error(), "")
 	}
@@ -104,7 +106,7 @@ func (t *tailstream) handleJobs(w http.ResponseWriter, r *http.Request, p *princ
 }
 
 func (t *tailstream) handleJobTrace(w http.ResponseWriter, r *http.Request, p *principal) {
-	out, err := t.traces.JobTrace(p, r.PathValue("job_id"))
+	out, err := t.traces.JobTrace(r.Context(), p, r.PathValue("job_id"))
 	if err != nil {
 		writeQueryError(w, r, err)
 		return
@@ -185,7 +187,7 @@ func (t *tailstream) handleCorrelation(w http.ResponseWriter, r *http.Request, p
 	if !ok {
 		return
 	}
-	j, err := t.traces.Job(p, r.PathValue("job_id"))
+	j, err := t.traces.Job(r.Context(), p, r.PathValue("job_id"))
 	if err != nil {
 		writeQueryError(w, r, err)
 		return

@@ -173,7 +173,7 @@ func FromShared(sh *Shared, lr plog.LogRecord, now time.Time) *Entry {
 	} else if s, ok := e.Attr("span_id"); ok {
 		e.SpanID = strings.ToLower(s)
 	}
-	e.Service = first(e, "service.name")
+	e.Service = first(e, conventions.AttrServiceName)
 	// The conventions' attributes first; the upstream zap field names as a fallback for
 	// worker logs that did not go through the jobcorrelation processor.
 	e.JobID = first(e, conventions.AttrJobID, "job_id")
