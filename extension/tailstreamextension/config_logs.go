@@ -46,8 +46,9 @@ type StreamsConfig struct {
 	// attributed (and delivered to the job's streams) once its job becomes known. Keep it at
 	// jobcorrelation's hold.max_wait: the live tail then attributes within the export path's bound.
 	LateWindow time.Duration `mapstructure:"late_window"`
-	// FilterBudget is the time one line's text/OTTL evaluation may take on one stream; a stream
-	// that exceeds it 5 times within 10 s is closed (filter_too_slow).
+	// FilterBudget is the CPU time one line's text/OTTL evaluation may take on one stream (wall
+	// time where the platform has no thread clock); a stream that exceeds it 5 times within
+	// 10 s is closed (filter_too_slow).
 	FilterBudget time.Duration `mapstructure:"filter_budget"`
 }
 
