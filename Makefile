@@ -18,7 +18,7 @@ LOCK := flock $(ROOT)/.build.lock
 
 GO_SOURCES := $(shell find receiver processor exporter extension internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 
-.PHONY: all tools build generate run test test-unit test-e2e bench lint tui demo jaeger clean
+.PHONY: all tools build generate run test test-unit test-e2e bench lint tui demo jaeger victorialogs durable clean
 
 all: build
 
@@ -59,7 +59,7 @@ test-unit:
 test-e2e: $(OTELCOL)
 	JOBTRACE_BINARY=$(ROOT)/$(OTELCOL) $(GO) test -count=1 -timeout 15m ./test/e2e/...
 
-test: tools $(BIN)/jaeger lint test-unit test-e2e
+test: tools $(BIN)/jaeger $(BIN)/victoria-logs lint test-unit test-e2e
 
 # bench: Go benchmarks of every package, then the load harnesses (loopback only, bounded in time;
 # they start private redis-servers). Figures go in docs/BENCHMARKS.md.
@@ -82,6 +82,14 @@ jaeger: $(BIN)/jaeger
 $(BIN)/jaeger: tools/jaeger/go.mod tools/jaeger/go.sum
 	@mkdir -p $(BIN)
 	GOPROXY=$(TOOLS_PROXY) $(GO) build -C tools/jaeger -o $(BIN)/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
+
+# victorialogs: VictoriaLogs, the durable log tier (examples/durable.yaml), from its own tools
+# module; CGO_ENABLED=0 gives a static binary (~1 minute on 2 cores, once).
+victorialogs: $(BIN)/victoria-logs
+
+$(BIN)/victoria-logs: tools/victorialogs/go.mod tools/victorialogs/go.sum
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 GOPROXY=$(TOOLS_PROXY) $(GO) build -C tools/victorialogs -o $(BIN)/victoria-logs github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs
 
 clean:
 	rm -f $(OTELCOL)
