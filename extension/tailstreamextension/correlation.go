@@ -80,11 +80,12 @@ func (t *tailstream) handleCorrelation(w http.ResponseWriter, r *http.Request, p
 		return
 	}
 	ts := t.traceState()
+	logs, logsPartial := t.jobLogsWithStore(r.Context(), j.ID, limit)
 	out := correlationJSON{
 		JobID:         j.ID,
 		Job:           jobView(&j),
 		TraceContexts: []traceContextJSON{},
-		LogEntries:    t.logsForJob(j.ID, limit),
+		LogEntries:    logs,
 		Timeline:      []timelineItem{},
 		Relationships: relationshipsJSON{Attempts: []attemptJSON{}, ParentJobs: []string{}, ChildJobs: []string{}, RelatedTraces: []string{}},
 	}
@@ -132,6 +133,7 @@ func (t *tailstream) handleCorrelation(w http.ResponseWriter, r *http.Request, p
 			spansByTrace[tr] = c.Spans
 		}
 	}
+	out.Partial = out.Partial || logsPartial
 	out.Relationships.ParentJobs = ts.parentJobs(&j, spansByTrace)
 	out.Relationships.ChildJobs = ts.childJobs(&j, p)
 

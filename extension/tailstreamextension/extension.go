@@ -40,6 +40,8 @@ type tailstream struct {
 	hub         *hub.Hub
 	// traces is the trace half (trace cache, job catalog, backends), see trace_state.go.
 	traces *traceState
+	// store is the durable tier read when memory cannot answer, see store.go.
+	store *storeState
 
 	// handlers tracks the streaming handlers: WebSocket connections are hijacked, so
 	// http.Server.Shutdown does not wait for them.
@@ -58,6 +60,7 @@ func newTailstream(cfg *Config, set extension.Settings) *tailstream {
 		ring: ring.New(cfg.Retention.BufferSize, cfg.Retention.MaxAge),
 		// Like the ring, the trace state exists from creation: PublishTraces may come first.
 		traces: newTraceState(cfg.TracesConfig, set.Logger),
+		store:  newStoreState(cfg.Store, cfg.JobCatalog.MaxJobs, set.Logger),
 	}
 }
 
@@ -128,6 +131,7 @@ func (t *tailstream) Start(ctx context.Context, host component.Host) error {
 		defer t.wg.Done()
 		t.sweepLoop()
 	}()
+	t.startStore()
 	return nil
 }
 
@@ -156,6 +160,7 @@ func (t *tailstream) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	close(t.stop)
+	t.shutdownStore()
 	t.hub.CloseAll(hub.EndShutdown)
 	err := t.server.Shutdown(ctx)
 	t.handlers.Wait()

@@ -270,6 +270,9 @@ func (t *tailstream) handleHealthLogging(w http.ResponseWriter, _ *http.Request,
 	out := t.logsHealth()
 	out["status"] = "ok"
 	out["streams_settings_modified_at_runtime"] = t.traceState().streamsOverride.Load() != nil
+	if sh := t.store.health(); sh != nil {
+		out["store"] = sh
+	}
 	writeJSON(w, http.StatusOK, out)
 }
 

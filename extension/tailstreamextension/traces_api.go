@@ -201,6 +201,17 @@ func (t *tailstream) lookupJob(w http.ResponseWriter, r *http.Request, p *princi
 	id := r.PathValue("job_id")
 	ts := t.traceState()
 	j, ok := ts.catalog.Get(id)
+	if !ok {
+		// Not in memory: the durable tier may know it (store.go).
+		found, serr := t.lookupStoredJob(r, id)
+		if serr != nil {
+			writeError(w, http.StatusServiceUnavailable, "store_unavailable", "job "+strconv.Quote(id)+" is not in memory and "+storeUnavailable(serr), "job_id")
+			return jobcatalog.Job{}, false
+		}
+		if found {
+			j, ok = ts.catalog.Get(id)
+		}
+	}
 	if !ok || !p.allowsJob(j.Queue, ts.jobAttr(&j)) {
 		writeError(w, http.StatusNotFound, "job_not_found", "no job "+strconv.Quote(id)+" in the recent jobs this collector saw", "job_id")
 		return jobcatalog.Job{}, false
@@ -274,6 +285,7 @@ func (t *tailstream) handleJobTrace(w http.ResponseWriter, r *http.Request, p *p
 	if !ok {
 		return
 	}
+	t.fetchJobTrace(r, &j)
 	out, ok := t.traceState().jobTrace(&j)
 	if !ok {
 		writeError(w, http.StatusNotFound, "trace_not_found", "job "+strconv.Quote(j.ID)+" has no known trace yet", "job_id")

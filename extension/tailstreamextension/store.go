@@ -1,0 +1,584 @@
+package tailstreamextension // import "github.com/jobtrace/jobtrace/extension/tailstreamextension"
+
+import (
+	"cmp"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.uber.org/zap"
+
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/jobcatalog"
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/logfilter"
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/logstore"
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/ring"
+	"github.com/jobtrace/jobtrace/internal/conventions"
+)
+
+// storeState is the durable tier as the extension reads it: the log store behind its own
+// timeout and breaker, and the start-up warm-up of the job catalog. Memory always answers
+// first; the store fills in what memory does not hold, and a store that fails only makes an
+// answer partial.
+type storeState struct {
+	logs   logstore.Store // nil: no store configured
+	cfg    StoreConfig
+	maxJob int
+	logger *zap.Logger
+
+	// startedAt is when this process began to fill its ring: lines from before it are only
+	// in the store.
+	startedAt time.Time
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	warmDone   atomic.Bool
+	warmJobs   atomic.Int64
+	warmLines  atomic.Int64
+	warmTook   atomic.Int64 // ns
+	warmErr    atomic.Pointer[string]
+	syncedUpTo atomic.Int64 // ns: lifecycle logs up to here were read by warm/sync
+}
+
+func newStoreState(cfg StoreConfig, maxJobs int, logger *zap.Logger) *storeState {
+	s := &storeState{cfg: cfg, maxJob: maxJobs, logger: logger, startedAt: time.Now()}
+	st, err := cfg.newLogStore()
+	if err != nil {
+		// Validate() accepted the config, so only an impossible endpoint gets here.
+		logger.Error("log store not configured", zap.Error(err))
+		return s
+	}
+	s.logs = st
+	return s
+}
+
+func (s *storeState) enabled() bool { return s != nil && s.logs != nil }
+
+// Store read bounds: a page of the store is at most this many lines, a scan at most this many
+// pages, so no request (or the warm-up) can pull the store's whole content.
+const (
+	storePage         = 1000
+	maxStoreFetch     = 10_000
+	maxHistoryScan    = 20
+	linesPerJobBudget = 16 // warm-up: lifecycle lines read per job of warm_max_jobs, at most
+)
+
+// start warms the catalog and starts the sync loop; neither blocks Start.
+func (t *tailstream) startStore() {
+	s := t.store
+	if !s.enabled() {
+		return
+	}
+	s.stop = make(chan struct{})
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if w := s.cfg.warmWindow(); w > 0 {
+			t.warmCatalog(w)
+		}
+		if s.cfg.SyncInterval <= 0 {
+			return
+		}
+		tick := time.NewTicker(s.cfg.SyncInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-tick.C:
+				t.syncCatalog()
+			}
+		}
+	}()
+}
+
+func (t *tailstream) shutdownStore() {
+	if s := t.store; s.enabled() && s.stop != nil {
+		close(s.stop)
+		s.wg.Wait()
+	}
+}
+
+// storeContext ends with the extension's shutdown.
+func (s *storeState) context(timeout time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	go func() {
+		select {
+		case <-s.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
+// ---- the job catalog from stored lifecycle logs ----
+
+// eventFromEntry is ingestLog for a stored line: the same lifecycle fields, read back.
+func eventFromEntry(e *ring.Entry) (jobcatalog.EventObservation, bool) {
+	name, _ := e.Attr(conventions.AttrEventName)
+	if name == "" {
+		name = e.Raw.EventName
+	}
+	if !strings.HasPrefix(name, "job_") || e.JobID == "" {
+		return jobcatalog.EventObservation{}, false
+	}
+	o := jobcatalog.EventObservation{
+		JobID: e.JobID, Queue: e.QueueName, WorkerID: e.WorkerID,
+		Event: jobcatalog.Event{Time: e.Timestamp, Name: name, Severity: e.Raw.SeverityText, Body: e.Message, WorkerID: e.WorkerID},
+	}
+	if o.Severity == "" {
+		o.Severity = e.Level
+	}
+	if v, ok := e.Attr(conventions.AttrJobAttempt); ok {
+		o.Attempt, _ = strconv.Atoi(v)
+	}
+	if id, ok := parseTraceID(e.TraceID); ok {
+		o.TraceID = id
+	}
+	if b, err := hexSpanID(e.SpanID); err == nil {
+		o.SpanID = b
+	}
+	return o, true
+}
+
+func hexSpanID(s string) (pcommon.SpanID, error) {
+	var id pcommon.SpanID
+	if len(s) != 16 {
+		return id, errors.New("bad span id")
+	}
+	for i := 0; i < 8; i++ {
+		n, err := strconv.ParseUint(s[2*i:2*i+2], 16, 8)
+		if err != nil {
+			return id, err
+		}
+		id[i] = byte(n)
+	}
+	return id, nil
+}
+
+// observeStored feeds stored lifecycle lines to the catalog, skipping events it already holds
+// (the same line can come from the pipeline and from the store), so feeding is idempotent.
+func (t *tailstream) observeStored(es []*ring.Entry) int {
+	cat := t.traceState().catalog
+	n := 0
+	for _, e := range es {
+		o, ok := eventFromEntry(e)
+		if !ok {
+			continue
+		}
+		if j, known := cat.Get(o.JobID); known && slices.ContainsFunc(j.Events, func(ev jobcatalog.Event) bool {
+			return ev.Name == o.Name && ev.Time.Equal(o.Time) && ev.Attempt == o.Attempt
+		}) {
+			continue
+		}
+		o.Event.Attempt = o.Attempt
+		cat.ObserveEvent(o)
+		n++
+	}
+	return n
+}
+
+// rebuildJob looks a job absent from memory up in the store and teaches the catalog its
+// stored lifecycle. found is false when the store does not know it; err when it could not say.
+func (t *tailstream) rebuildJob(ctx context.Context, id string) (found bool, err error) {
+	if !t.store.enabled() || id == "" {
+		return false, nil
+	}
+	res, err := t.store.logs.Query(ctx, logstore.Query{JobID: id, Lifecycle: true, Limit: storePage, Newest: true})
+	if err != nil {
+		return false, err
+	}
+	if len(res.Entries) == 0 {
+		return false, nil
+	}
+	t.observeStored(res.Entries)
+	_, found = t.traceState().catalog.Get(id)
+	return found, nil
+}
+
+// warmCatalog loads the jobs of the last window from the store, newest first, up to
+// warm_max_jobs jobs, then replays their events oldest first so the catalog's recency order
+// matches theirs.
+func (t *tailstream) warmCatalog(window time.Duration) {
+	s := t.store
+	started := time.Now()
+	maxJobs := s.cfg.WarmMaxJobs
+	if maxJobs == 0 {
+		maxJobs = s.maxJob
+	}
+	ctx, cancel := s.context(2 * time.Minute)
+	defer cancel()
+	until := time.Now().Add(time.Second)
+	from := until.Add(-window)
+	jobs := map[string]bool{}
+	var keep []*ring.Entry
+	lines := 0
+	err := scanNewest(ctx, s.logs, logstore.Query{Lifecycle: true, From: from}, until, maxJobs*linesPerJobBudget, func(e *ring.Entry) bool {
+		lines++
+		if e.JobID == "" {
+			return true
+		}
+		if !jobs[e.JobID] {
+			if len(jobs) == maxJobs {
+				return false
+			}
+			jobs[e.JobID] = true
+		}
+		keep = append(keep, e)
+		return true
+	})
+	slices.Reverse(keep)
+	t.observeStored(keep)
+	s.warmJobs.Store(int64(len(jobs)))
+	s.warmLines.Store(int64(lines))
+	s.warmTook.Store(int64(time.Since(started)))
+	s.syncedUpTo.Store(until.UnixNano())
+	if err != nil {
+		msg := err.Error()
+		s.warmErr.Store(&msg)
+		t.settings.Logger.Warn("tailstream: job catalog warm-up from the log store incomplete; the API answers from memory meanwhile",
+			zap.Error(err), zap.Int("jobs", len(jobs)))
+	} else {
+		t.settings.Logger.Info("tailstream: job catalog warmed from the log store",
+			zap.Int("jobs", len(jobs)), zap.Int("lines", lines), zap.Duration("window", window), zap.Duration("took", time.Since(started)))
+	}
+	s.warmDone.Store(true)
+}
+
+// syncCatalog reads the lifecycle logs stored since the last read (with an overlap for lines
+// still in flight to the store), so jobs other gateways saw join this gateway's job list.
+func (t *tailstream) syncCatalog() {
+	s := t.store
+	const overlap = 30 * time.Second
+	ctx, cancel := s.context(s.cfg.Logs.Timeout + defaultStoreTimeout)
+	defer cancel()
+	now := time.Now()
+	from := time.Unix(0, s.syncedUpTo.Load()).Add(-overlap)
+	var batch []*ring.Entry
+	err := scanOldest(ctx, s.logs, logstore.Query{Lifecycle: true, From: from, Until: now}, maxStoreFetch, func(e *ring.Entry) bool {
+		batch = append(batch, e)
+		return true
+	})
+	t.observeStored(batch)
+	if err == nil {
+		s.syncedUpTo.Store(now.UnixNano())
+	}
+}
+
+// scanOldest pages through q oldest first (by a time cursor, not an offset) until fn says
+// stop, maxLines lines were read or the store has no more.
+func scanOldest(ctx context.Context, st logstore.Store, q logstore.Query, maxLines int, fn func(*ring.Entry) bool) error {
+	skip, read := 0, 0
+	for read < maxLines {
+		q.Offset, q.Limit, q.Newest = skip, min(storePage, maxLines-read), false
+		res, err := st.Query(ctx, q)
+		if err != nil {
+			return err
+		}
+		for _, e := range res.Entries {
+			read++
+			if !fn(e) {
+				return nil
+			}
+		}
+		if !res.More || len(res.Entries) == 0 {
+			return nil
+		}
+		last := res.Entries[len(res.Entries)-1].Timestamp
+		n := countAt(res.Entries, last, false)
+		if last.Equal(q.From) {
+			n += skip
+		}
+		q.From, skip = last, n
+	}
+	return nil
+}
+
+// scanNewest pages through q newest first, below until.
+func scanNewest(ctx context.Context, st logstore.Store, q logstore.Query, until time.Time, maxLines int, fn func(*ring.Entry) bool) error {
+	skip, read := 0, 0
+	q.Until = until
+	for read < maxLines {
+		q.Offset, q.Limit, q.Newest = skip, min(storePage, maxLines-read), true
+		res, err := st.Query(ctx, q)
+		if err != nil {
+			return err
+		}
+		for i := len(res.Entries) - 1; i >= 0; i-- {
+			read++
+			if !fn(res.Entries[i]) {
+				return nil
+			}
+		}
+		if !res.More || len(res.Entries) == 0 {
+			return nil
+		}
+		oldest := res.Entries[0].Timestamp
+		n := countAt(res.Entries, oldest, true)
+		if next := oldest.Add(time.Nanosecond); next.Equal(q.Until) {
+			n += skip
+		}
+		q.Until, skip = oldest.Add(time.Nanosecond), n
+	}
+	return nil
+}
+
+// countAt counts the entries stamped ts at the start (fromStart) or the end of es.
+func countAt(es []*ring.Entry, ts time.Time, fromStart bool) int {
+	n := 0
+	for i := range es {
+		e := es[len(es)-1-i]
+		if fromStart {
+			e = es[i]
+		}
+		if !e.Timestamp.Equal(ts) {
+			break
+		}
+		n++
+	}
+	return n
+}
+
+// storeHealth describes the store for /health/logging.
+func (s *storeState) health() map[string]any {
+	if !s.enabled() {
+		return nil
+	}
+	out := map[string]any{"logs": s.logs.Health()}
+	warm := map[string]any{"done": s.warmDone.Load(), "jobs": s.warmJobs.Load(), "lines": s.warmLines.Load(),
+		"took_ms": time.Duration(s.warmTook.Load()).Milliseconds(), "window": s.cfg.warmWindow().String()}
+	if e := s.warmErr.Load(); e != nil {
+		warm["error"] = *e
+	}
+	out["warm_up"] = warm
+	return out
+}
+
+// ---- history: the ring merged with the store ----
+
+// histCursor is a position in timestamp order: every line stamped before ts was returned,
+// and skip lines stamped ts (in the page order, see lineKey).
+type histCursor struct {
+	ts   int64
+	skip int
+	set  bool
+}
+
+func (c histCursor) encode() string {
+	return base64.RawURLEncoding.EncodeToString([]byte("t:" + strconv.FormatInt(c.ts, 10) + ":" + strconv.Itoa(c.skip)))
+}
+
+func decodeHistCursor(s string) (histCursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return histCursor{}, err
+	}
+	parts := strings.Split(string(b), ":")
+	if len(parts) != 3 || parts[0] != "t" {
+		return histCursor{}, errors.New("malformed cursor")
+	}
+	ts, err1 := strconv.ParseInt(parts[1], 10, 64)
+	skip, err2 := strconv.Atoi(parts[2])
+	if err1 != nil || err2 != nil || skip < 0 {
+		return histCursor{}, errors.New("malformed cursor")
+	}
+	return histCursor{ts: ts, skip: skip, set: true}, nil
+}
+
+// lineKey identifies a line across the ring and the store (the same record reaches both),
+// and orders the lines of one timestamp.
+func lineKey(e *ring.Entry) string {
+	return strings.Join([]string{strconv.FormatInt(e.Timestamp.UnixNano(), 10), e.Message, e.TraceID, e.SpanID, e.JobID, e.WorkerID}, "\x00")
+}
+
+// ringFloor is the time from which the ring holds every line it was given: lines stamped
+// before it may be only in the store.
+func (t *tailstream) ringFloor(snap []*ring.Entry) time.Time {
+	floor := t.store.startedAt
+	if uint64(len(snap)) < t.ring.Head() {
+		// The ring dropped lines (overwritten or aged out): it is complete from its oldest.
+		if len(snap) == 0 {
+			return t.now()
+		}
+		if o := snap[0].Ingested; o.After(floor) {
+			floor = o
+		}
+	}
+	return floor
+}
+
+// historyPage is one page of the merged history.
+type historyPage struct {
+	entries     []*ring.Entry
+	next        *histCursor
+	fromRing    int
+	fromStore   int
+	storeAsked  bool
+	storeFailed error
+}
+
+// mergedHistory returns up to limit lines matching f and the caller's scope after cur, in
+// timestamp order, from the ring and (when the ring cannot cover the range) the store.
+// Store lines pass the same filter and the same scope check as ring lines.
+func (t *tailstream) mergedHistory(ctx context.Context, f *logfilter.Filter, p *principal, cur histCursor, limit int) historyPage {
+	now := t.now()
+	scope := p.entryScope()
+	from := f.Since()
+	if cur.set {
+		if c := time.Unix(0, cur.ts).UTC(); c.After(from) {
+			from = c
+		}
+	}
+	snap := t.ring.Snapshot(0, 0, now)
+	var cands []*ring.Entry
+	ringN := 0
+	for _, e := range snap {
+		if e.Timestamp.Before(from) || (scope != nil && !scope(e)) || !f.Match(e, nil) {
+			continue
+		}
+		cands = append(cands, e)
+		ringN++
+	}
+	var out historyPage
+	spec := f.Spec()
+	byID := spec.JobID != "" || spec.TraceID != ""
+	needStore := t.store.enabled() && (from.Before(t.ringFloor(snap)) || (byID && ringN == 0))
+	// bound: lines stamped at or after it are not all known yet (the store page was full).
+	var bound time.Time
+	if needStore {
+		out.storeAsked = true
+		q := logstore.Query{
+			JobID: spec.JobID, TraceID: strings.ToLower(spec.TraceID), WorkerID: spec.WorkerID,
+			QueueName: spec.QueueName, Service: spec.Service, From: from,
+			Limit: min(limit+cur.skip+1, maxStoreFetch),
+		}
+		if !f.Until().IsZero() {
+			q.Until = f.Until().Add(time.Nanosecond)
+		}
+		if p.scoped() && len(p.scope.Queues) > 0 {
+			q.Queues = p.scope.Queues
+		}
+		res, err := t.store.logs.Query(ctx, q)
+		if err != nil {
+			out.storeFailed = err
+		} else {
+			for _, e := range res.Entries {
+				if (scope != nil && !scope(e)) || !f.Match(e, nil) {
+					continue
+				}
+				cands = append(cands, e)
+			}
+			if res.More && len(res.Entries) > 0 {
+				bound = res.Entries[len(res.Entries)-1].Timestamp
+				if !bound.After(from) {
+					// One timestamp holds more lines than a page: take them all as known.
+					bound = bound.Add(time.Nanosecond)
+				}
+			}
+		}
+	}
+	// Merge, de-duplicate, order.
+	type keyed struct {
+		e     *ring.Entry
+		key   string
+		store bool
+	}
+	seen := make(map[string]bool, len(cands))
+	merged := make([]keyed, 0, len(cands))
+	for i, e := range cands {
+		if !bound.IsZero() && !e.Timestamp.Before(bound) {
+			continue
+		}
+		k := lineKey(e)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		merged = append(merged, keyed{e, k, i >= ringN})
+	}
+	slices.SortFunc(merged, func(a, b keyed) int {
+		if c := a.e.Timestamp.Compare(b.e.Timestamp); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.key, b.key)
+	})
+	if cur.set {
+		drop := 0
+		for drop < len(merged) && drop < cur.skip && merged[drop].e.Timestamp.UnixNano() == cur.ts {
+			drop++
+		}
+		merged = merged[drop:]
+	}
+	more := len(merged) > limit || !bound.IsZero()
+	if len(merged) > limit {
+		merged = merged[:limit]
+	}
+	for _, k := range merged {
+		out.entries = append(out.entries, k.e)
+		if k.store {
+			out.fromStore++
+		} else {
+			out.fromRing++
+		}
+	}
+	if more {
+		switch {
+		case len(out.entries) > 0:
+			last := out.entries[len(out.entries)-1].Timestamp
+			n := countAt(out.entries, last, false)
+			if cur.set && last.UnixNano() == cur.ts {
+				n += cur.skip
+			}
+			out.next = &histCursor{ts: last.UnixNano(), skip: n, set: true}
+		default:
+			// Every line of the store page was filtered out: go on after it.
+			out.next = &histCursor{ts: bound.UnixNano(), set: true}
+		}
+	}
+	return out
+}
+
+// jobLogsWithStore is logsForJob with the store filling in when the ring lacks the job's
+// older lines: the newest limit lines, oldest first. partial reports a store that failed.
+func (t *tailstream) jobLogsWithStore(ctx context.Context, jobID string, limit int) ([]*LogEntry, bool) {
+	mem := t.logsForJob(jobID, limit)
+	if !t.store.enabled() {
+		return mem, false
+	}
+	snap := t.ring.Snapshot(0, 0, t.now())
+	if len(mem) == limit && !mem[0].Timestamp.Before(t.ringFloor(snap)) {
+		return mem, false
+	}
+	res, err := t.store.logs.Query(ctx, logstore.Query{JobID: jobID, Limit: limit, Newest: true})
+	if err != nil {
+		return mem, true
+	}
+	seen := make(map[string]bool, len(mem)+len(res.Entries))
+	var all []*ring.Entry
+	for _, e := range append(slices.Clone(mem), res.Entries...) {
+		k := lineKey(e)
+		if !seen[k] {
+			seen[k] = true
+			all = append(all, e)
+		}
+	}
+	slices.SortStableFunc(all, func(a, b *ring.Entry) int { return a.Timestamp.Compare(b.Timestamp) })
+	if len(all) > limit {
+		all = all[len(all)-limit:]
+	}
+	return all, false
+}
+
+// storeUnavailable is the message of answers made partial by a failing store.
+func storeUnavailable(err error) string {
+	return fmt.Sprintf("the log store could not be read (%v); this answer holds only what is in memory", err)
+}
