@@ -91,6 +91,11 @@ $(BIN)/victoria-logs: tools/victorialogs/go.mod tools/victorialogs/go.sum
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 GOPROXY=$(TOOLS_PROXY) $(GO) build -C tools/victorialogs -o $(BIN)/victoria-logs github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs
 
+# durable: VictoriaLogs, Jaeger (Badger) and the collector with examples/durable.yaml, data
+# under ./var (see scripts/durable.sh for ports and variables).
+durable: $(OTELCOL) $(BIN)/victoria-logs $(BIN)/jaeger
+	./scripts/durable.sh
+
 clean:
 	rm -f $(OTELCOL)
 	rm -rf var .tmp
