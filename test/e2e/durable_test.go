@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -264,4 +266,71 @@ func lineSet(lines []storedLine) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// vlCount asks VictoriaLogs itself how many lines of a job it holds.
+func vlCount(t *testing.T, d *durableTier, jobID string) int {
+	t.Helper()
+	q := url.Values{"query": {fmt.Sprintf(`"job.id":=%q | count() n`, jobID)}}
+	resp, err := http.Get(d.VL.URL + "/select/logsql/query?" + q.Encode())
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	var row struct {
+		N string `json:"n"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&row) != nil {
+		return -1
+	}
+	n, _ := strconv.Atoi(row.N)
+	return n
+}
+
+// TestDurableStoreDown stops VictoriaLogs mid-run: the API answers from memory with
+// partial: true, the pipeline keeps flowing (the live ring keeps filling, the exporter queues
+// and retries), nothing crashes, and the lines of the outage reach the store once it is back.
+func TestDurableStoreDown(t *testing.T) {
+	tier := startDurableTier(t)
+	redis := redistest.Start(t)
+	logs := filepath.Join(t.TempDir(), "worker-logs")
+	require.NoError(t, os.MkdirAll(logs, 0o755))
+	c := StartCollector(t, tier.collectorOptions(redis.Addr, logs)...)
+
+	first := runDurableJobsim(t, redis.Addr, logs, c.OTLPHTTPURL, 4, 31)
+	tier.VL.Down()
+	second := runDurableJobsim(t, redis.Addr, logs, c.OTLPHTTPURL, 4, 32)
+
+	for _, id := range sortedJobIDs(second.Jobs) {
+		want := second.Jobs[id]
+		Eventually(t, 30*time.Second, func() bool {
+			var jt jobTraceAnswer
+			return getJSON(t, c, "/jobs/"+url.PathEscape(id)+"/trace", &jt) == http.StatusOK &&
+				jt.TraceID == want.TraceID && jt.Status == string(want.Outcome)
+		}, "job %s of the outage answers from memory", id)
+		Eventually(t, 30*time.Second, func() bool {
+			lines, partial := jobHistory(t, c, id)
+			return partial && hasWorkerLine(lines)
+		}, "job %s: history from the ring, marked partial", id)
+	}
+	for _, id := range sortedJobIDs(first.Jobs) {
+		lines, partial := jobHistory(t, c, id)
+		assert.True(t, partial)
+		assert.NotEmpty(t, lines, "job %s from before the outage is still in the ring", id)
+	}
+	code := getJSON(t, c, "/jobs/never-seen/trace", nil)
+	assert.Equal(t, http.StatusServiceUnavailable, code, "a job memory lacks cannot be denied while the store is down")
+	resp, err := http.Get(c.HealthURL)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "the collector keeps running")
+
+	// Back up: the exporter's retries deliver what queued during the outage.
+	tier.VL.Up()
+	for _, id := range sortedJobIDs(second.Jobs) {
+		Eventually(t, 60*time.Second, func() bool {
+			tier.VL.Flush()
+			return vlCount(t, tier, id) > 0
+		}, "job %s's lines reach VictoriaLogs after the outage", id)
+	}
 }
