@@ -10,15 +10,16 @@ BUILDER := $(BIN)/builder
 MDATAGEN := $(BIN)/mdatagen
 OTELCOL := otelcol-dev/otelcol-jobtrace
 BUILDER_VERSION := v0.159.0
-# The proxy serves these modules but not their version lists, which `go install` asks for:
-# pin the proxy so the lookup fails fast rather than falling back to a direct fetch.
-TOOLS_PROXY ?= https://proxy.golang.org
+# The proxy serves these modules but not their version lists, which `go install` asks for: use
+# the configured proxies without the `direct` fallback, so the lookup fails fast rather than
+# trying a direct fetch the network does not allow.
+TOOLS_PROXY ?= $(shell $(GO) env GOPROXY | tr ',|' '\n\n' | grep -v -x -e direct -e off | paste -sd, -)
 # Serialise distribution builds: tests and people may ask for one at the same time.
 LOCK := flock $(ROOT)/.build.lock
 
 GO_SOURCES := $(shell find receiver processor exporter extension internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 
-.PHONY: all tools build generate run test test-unit test-e2e bench lint tui demo jaeger victorialogs durable clean
+.PHONY: all tools build generate run test test-unit test-e2e test-rules bench lint tui demo jaeger victorialogs durable clean
 
 all: build
 
@@ -59,7 +60,12 @@ test-unit:
 test-e2e: $(OTELCOL)
 	JOBTRACE_BINARY=$(ROOT)/$(OTELCOL) $(GO) test -count=1 -timeout 15m ./test/e2e/...
 
-test: tools $(BIN)/jaeger $(BIN)/victoria-logs lint test-unit test-e2e
+# test-rules: the Prometheus alert rules, with promtool (Debian's prometheus package).
+test-rules:
+	promtool check rules deploy/prometheus/jobtrace-rules.yaml
+	cd deploy/prometheus/tests && promtool test rules *.yaml
+
+test: tools $(BIN)/jaeger $(BIN)/victoria-logs lint test-rules test-unit test-e2e
 
 # bench: Go benchmarks of every package, then the load harnesses (loopback only, bounded in time;
 # they start private redis-servers). Figures go in docs/BENCHMARKS.md.

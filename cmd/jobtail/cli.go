@@ -13,6 +13,8 @@ import (
 
 	"github.com/jobtrace/jobtrace/cmd/jobtail/ui"
 	"github.com/jobtrace/jobtrace/internal/jobtailclient"
+	"github.com/jobtrace/jobtrace/internal/termsafe"
+	"github.com/jobtrace/jobtrace/internal/timeparam"
 )
 
 func splitList(s string) []string {
@@ -25,19 +27,17 @@ func splitList(s string) []string {
 	return out
 }
 
-// parseSince accepts an RFC 3339 time or a duration back from now (15m).
+// parseSince reads --since with the server's rule (internal/timeparam): an RFC 3339 time or
+// a non-negative duration back from now (15m).
 func parseSince(s string, now time.Time) (*time.Time, error) {
-	if s == "" {
+	t, err := timeparam.Parse(s, now)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--since %w", err)}
+	}
+	if t.IsZero() {
 		return nil, nil
 	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return &t, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return nil, usageError{fmt.Errorf("--since %q: want an RFC 3339 time or a positive duration like 15m", s)}
-	}
-	t := now.Add(-d).UTC()
+	t = t.UTC()
 	return &t, nil
 }
 
@@ -78,22 +78,36 @@ func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if page.Jobs == nil {
 			page.Jobs = []jobtailclient.Job{}
 		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(page.Jobs)
+		return writeJSON(stdout, page.Jobs)
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	return printJobs(stdout, page.Jobs, time.Now())
+}
+
+// printJobs is the jobs table. Every cell from data passes termsafe, which also turns tabs
+// into spaces so a job id cannot shift the tabwriter's columns.
+func printJobs(w io.Writer, jobs []jobtailclient.Job, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tQUEUE\tSTATUS\tATTEMPTS\tSTARTED\tDURATION\tWORKER\tTRACE")
-	now := time.Now()
-	for _, j := range page.Jobs {
+	safe := termsafe.String
+	for _, j := range jobs {
 		started := "-"
 		if !j.Started.IsZero() {
 			started = j.Started.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", j.ID, j.Queue, j.Status, j.Attempts, started,
-			ui.FormatDuration(j.Duration(now)), orDash(j.WorkerID), orDash(j.TraceID))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", safe(j.ID), safe(j.Queue), safe(j.Status), j.Attempts, started,
+			ui.FormatDuration(j.Duration(now)), orDash(safe(j.WorkerID)), orDash(safe(j.TraceID)))
 	}
 	return tw.Flush()
+}
+
+// writeJSON prints v indented, with the C1 controls encoding/json leaves raw escaped.
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(termsafe.JSON(b), '\n'))
+	return err
 }
 
 func orDash(s string) string {
@@ -142,9 +156,7 @@ func cmdTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			b, _ := json.Marshal(jt)
 			out["job"] = b
 		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return writeJSON(stdout, out)
 	}
 	sum, err := c.TraceSummary(ctx, traceID)
 	if err != nil {
@@ -153,11 +165,13 @@ func cmdTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return printTrace(stdout, jt, sum)
 }
 
+// printTrace is the trace as text: the TUI's trace panel (which sanitises what it shows),
+// then the critical path and error spans, whose names and ids pass termsafe here.
 func printTrace(w io.Writer, jt *jobtailclient.JobTrace, sum *jobtailclient.TraceSummary) error {
 	if jt != nil {
-		fmt.Fprintf(w, "job %s", jt.JobID)
+		fmt.Fprintf(w, "job %s", termsafe.String(jt.JobID))
 		if jt.TraceURL != "" {
-			fmt.Fprintf(w, " · %s", jt.TraceURL)
+			fmt.Fprintf(w, " · %s", termsafe.String(jt.TraceURL))
 		}
 		fmt.Fprintln(w)
 	}
@@ -176,13 +190,13 @@ func printTrace(w io.Writer, jt *jobtailclient.JobTrace, sum *jobtailclient.Trac
 		if n == "" {
 			n = id
 		}
-		path = append(path, n)
+		path = append(path, termsafe.String(n))
 	}
 	fmt.Fprintf(w, "critical path: %s\n", strings.Join(path, " → "))
 	if len(sum.ErrorSpans) > 0 {
 		var errs []string
 		for _, id := range sum.ErrorSpans {
-			errs = append(errs, fmt.Sprintf("%s (%s)", names[id], id))
+			errs = append(errs, termsafe.String(fmt.Sprintf("%s (%s)", names[id], id)))
 		}
 		fmt.Fprintf(w, "error spans: %s\n", strings.Join(errs, ", "))
 	}
@@ -231,33 +245,45 @@ func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	for ev := range c.Follow(ctx, req, jobtailclient.FollowOptions{Stream: info}) {
-		switch {
-		case ev.Entry != nil:
-			if asJSON {
-				_, err = fmt.Fprintf(stdout, "%s\n", compact(ev.Entry.Raw))
-			} else {
-				_, err = fmt.Fprintln(stdout, ui.PlainLogLine(*ev.Entry))
-			}
-			if err != nil {
-				return err // stdout closed (e.g. | head): stop quietly
-			}
-		case ev.Control != nil:
-			fmt.Fprintf(stderr, "jobtail: server %s: %s\n", ev.Control.Type, compact(ev.Control.Raw))
-		case ev.StateChanged && ev.State == jobtailclient.StateReconnecting:
-			fmt.Fprintf(stderr, "jobtail: connection lost (%v), reconnecting (attempt %d)\n", ev.Err, ev.Attempt)
-		case ev.StateChanged && ev.State == jobtailclient.StateClosed:
+		if ev.StateChanged && ev.State == jobtailclient.StateClosed {
 			if ctx.Err() == nil && ev.Err != nil {
 				return ev.Err
 			}
+			continue
+		}
+		if err := printEvent(stdout, stderr, ev, asJSON); err != nil {
+			return err // stdout closed (e.g. | head): stop quietly
 		}
 	}
 	return nil
 }
 
+// printEvent prints one stream event: entries on stdout (a plain line, or the server's JSON
+// with C1 controls escaped), control messages and reconnects on stderr.
+func printEvent(stdout, stderr io.Writer, ev jobtailclient.Event, asJSON bool) error {
+	switch {
+	case ev.Entry != nil:
+		var err error
+		if asJSON {
+			_, err = fmt.Fprintf(stdout, "%s\n", compact(ev.Entry.Raw))
+		} else {
+			_, err = fmt.Fprintln(stdout, ui.PlainLogLine(*ev.Entry))
+		}
+		return err
+	case ev.Control != nil:
+		fmt.Fprintf(stderr, "jobtail: server %s: %s\n", termsafe.String(ev.Control.Type), compact(ev.Control.Raw))
+	case ev.StateChanged && ev.State == jobtailclient.StateReconnecting:
+		fmt.Fprintf(stderr, "jobtail: connection lost (%s), reconnecting (attempt %d)\n", termsafe.String(fmt.Sprint(ev.Err)), ev.Attempt)
+	}
+	return nil
+}
+
+// compact is a raw server message on one line, terminal-safe: JSON stays JSON (C1 controls
+// escaped), and anything that is not JSON is shown escaped.
 func compact(raw json.RawMessage) string {
 	var b bytes.Buffer
 	if err := json.Compact(&b, raw); err != nil {
-		return string(raw)
+		return termsafe.String(string(raw))
 	}
-	return b.String()
+	return string(termsafe.JSON(b.Bytes()))
 }

@@ -15,12 +15,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/jobtrace/jobtrace/cmd/jobtail/ui"
 	"github.com/jobtrace/jobtrace/internal/jobtailclient"
+	"github.com/jobtrace/jobtrace/internal/termsafe"
 )
 
 func main() {
@@ -89,12 +91,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
+	return printError(stderr, err)
+}
+
+// printError reports err and returns the exit code. Errors quote server messages and echoed
+// input, so the message is one safe line.
+func printError(stderr io.Writer, err error) int {
+	msg := termsafe.String(err.Error())
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "jobtail: %v\n\n%s", err, usage)
+		fmt.Fprintf(stderr, "jobtail: %s\n\n%s", msg, usage)
 		return 2
 	}
-	fmt.Fprintf(stderr, "jobtail: %v\n", err)
+	fmt.Fprintf(stderr, "jobtail: %s\n", msg)
 	return 1
 }
 
@@ -102,7 +111,8 @@ type usageError struct{ error }
 
 func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *connFlags) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// The flag package prints its own errors, which quote the argument as given.
+	fs.SetOutput(safeWriter{stderr})
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	cf := &connFlags{}
 	cf.register(fs)
@@ -152,4 +162,12 @@ func cmdTUI(ctx context.Context, args []string, stderr io.Writer) error {
 		return nil
 	}
 	return err
+}
+
+// safeWriter passes each line written through termsafe, keeping the newlines between them.
+type safeWriter struct{ w io.Writer }
+
+func (s safeWriter) Write(p []byte) (int, error) {
+	_, err := io.WriteString(s.w, strings.Join(termsafe.Lines(string(p)), "\n"))
+	return len(p), err
 }

@@ -1,9 +1,10 @@
 package tailstreamextension // import "github.com/jobtrace/jobtrace/extension/tailstreamextension"
 
 import (
-	"encoding/json"
 	"net/http"
 	"slices"
+
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracequery"
 )
 
 // Roles of the built-in RBAC.
@@ -25,13 +26,16 @@ func (p *principal) can(role string) bool {
 	return slices.Contains(p.roles, roleAdmin) || slices.Contains(p.roles, role)
 }
 
-// scoped reports whether the caller sees only some jobs.
-func (p *principal) scoped() bool { return p.scope.isSet() }
+// principal is the query service's Scope: the trace half knows callers only through it.
+var _ tracequery.Scope = (*principal)(nil)
 
-// allowsJob reports whether a job in queue, with attributes looked up by attr, is in the
+// Scoped reports whether the caller sees only some jobs.
+func (p *principal) Scoped() bool { return p.scope.isSet() }
+
+// AllowsJob reports whether a job in queue, with attributes looked up by attr, is in the
 // caller's scope. A scoped caller never sees a job whose queue or attribute is unknown: an
 // absent value must not widen access.
-func (p *principal) allowsJob(queue string, attr func(key string) (string, bool)) bool {
+func (p *principal) AllowsJob(queue string, attr func(key string) (string, bool)) bool {
 	if !p.scope.isSet() {
 		return true
 	}
@@ -50,31 +54,31 @@ func (p *principal) allowsJob(queue string, attr func(key string) (string, bool)
 	return true
 }
 
-// apiError is the body of every 4xx/5xx answer: {"error":{"code","message","field"}}.
-type apiError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Field   string `json:"field,omitempty"`
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, code, message, field string) {
-	writeJSON(w, status, map[string]apiError{"error": {Code: code, Message: message, Field: field}})
-}
-
 // withRole authenticates the request and checks role before calling h: 401 without a valid
-// token, 403 without the role.
+// token, 403 without the role. The token must come in the Authorization header.
 func (t *tailstream) withRole(role string, h func(http.ResponseWriter, *http.Request, *principal)) http.HandlerFunc {
+	return t.authorize(role, func(*http.Request) bool { return false }, h)
+}
+
+// withStreamRole is withRole for the endpoints a browser attaches to with WebSocket or
+// EventSource: there, and only for such requests (streaming tells), the token may also come as
+// ?access_token=.
+func (t *tailstream) withStreamRole(role string, streaming func(*http.Request) bool, h func(http.ResponseWriter, *http.Request, *principal)) http.HandlerFunc {
+	return t.authorize(role, streaming, h)
+}
+
+func alwaysStreaming(*http.Request) bool { return true }
+
+func (t *tailstream) authorize(role string, queryOK func(*http.Request) bool, h func(http.ResponseWriter, *http.Request, *principal)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p, ok := t.auth.authenticate(r)
+		p, ok, queryRefused := t.auth.authenticate(r, queryOK(r))
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="jobtrace"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required (Authorization: Bearer <token>)", "")
+			msg := "a valid bearer token is required (Authorization: Bearer <token>)"
+			if queryRefused {
+				msg = "access_token is only accepted on WebSocket and SSE stream endpoints; send Authorization: Bearer <token>"
+			}
+			writeError(w, http.StatusUnauthorized, "unauthorized", msg, "")
 			return
 		}
 		if !p.can(role) {

@@ -3,7 +3,6 @@ package tailstreamextension // import "github.com/jobtrace/jobtrace/extension/ta
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
@@ -35,15 +34,9 @@ func newAuthenticator(users []UserConfig) (a *authenticator, disabled []string, 
 			disabled = append(disabled, u.Name)
 			continue
 		}
-		var h [32]byte
-		if u.Token != "" {
-			h = sha256.Sum256([]byte(u.Token))
-		} else {
-			b, err := hex.DecodeString(strings.ToLower(u.TokenSHA256))
-			if err != nil || len(b) != 32 {
-				return nil, nil, fmt.Errorf("users[%d].token_sha256: must be 64 hex digits", i)
-			}
-			copy(h[:], b)
+		h, err := u.tokenHash()
+		if err != nil {
+			return nil, nil, fmt.Errorf("users[%d].%w", i, err)
 		}
 		a.users = append(a.users, authUser{hash: h, p: &principal{Name: u.Name, roles: u.Roles, scope: u.Scope}})
 	}
@@ -51,25 +44,51 @@ func newAuthenticator(users []UserConfig) (a *authenticator, disabled []string, 
 	return a, disabled, nil
 }
 
-// bearerToken takes the token from the Authorization header or, for browsers whose
-// WebSocket and EventSource APIs cannot set headers, the access_token query parameter.
-func bearerToken(r *http.Request) string {
+// bearerToken takes the token from the Authorization header or, when queryOK, from the
+// access_token query parameter. The parameter exists for browsers, whose WebSocket and
+// EventSource APIs cannot set headers; anywhere else a token in a URL only ends up in proxy
+// logs, browser history and Referer headers, so it is refused (queryRefused).
+func bearerToken(r *http.Request, queryOK bool) (tok string, queryRefused bool) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-			return strings.TrimSpace(h[7:])
+			return strings.TrimSpace(h[7:]), false
 		}
-		return ""
+		return "", false
 	}
-	return r.URL.Query().Get("access_token")
+	q := r.URL.Query()
+	if !q.Has(accessTokenParam) {
+		return "", false
+	}
+	if !queryOK {
+		return "", true
+	}
+	return q.Get(accessTokenParam), false
 }
 
-func (a *authenticator) authenticate(r *http.Request) (*principal, bool) {
-	if a.open {
-		return anonymous, true
+const accessTokenParam = "access_token"
+
+// stripAccessToken removes the token from the request's URL once it has been read, so no
+// handler, error message or log line downstream can repeat it.
+func stripAccessToken(r *http.Request) {
+	q := r.URL.Query()
+	if !q.Has(accessTokenParam) {
+		return
 	}
-	tok := bearerToken(r)
+	q.Del(accessTokenParam)
+	u := *r.URL
+	u.RawQuery = q.Encode()
+	r.URL = &u
+	r.RequestURI = u.RequestURI()
+}
+
+func (a *authenticator) authenticate(r *http.Request, queryOK bool) (p *principal, ok, queryRefused bool) {
+	tok, queryRefused := bearerToken(r, queryOK)
+	stripAccessToken(r)
+	if a.open {
+		return anonymous, true, false
+	}
 	if tok == "" {
-		return nil, false
+		return nil, false, queryRefused
 	}
 	sum := sha256.Sum256([]byte(tok))
 	var found *principal
@@ -79,15 +98,15 @@ func (a *authenticator) authenticate(r *http.Request) (*principal, bool) {
 			found = a.users[i].p
 		}
 	}
-	return found, found != nil
+	return found, found != nil, false
 }
 
 // entryScope returns the caller's scope as a check on log entries (nil when unscoped).
 func (p *principal) entryScope() func(*ring.Entry) bool {
-	if !p.scoped() {
+	if !p.Scoped() {
 		return nil
 	}
-	return func(e *ring.Entry) bool { return p.allowsJob(e.QueueName, e.Attr) }
+	return func(e *ring.Entry) bool { return p.AllowsJob(e.QueueName, e.Attr) }
 }
 
 // isLoopback reports whether endpoint (host:port) only listens on a loopback address.

@@ -1,6 +1,7 @@
 package tailstreamextension // import "github.com/jobtrace/jobtrace/extension/tailstreamextension"
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -40,6 +41,21 @@ type AttributeRule struct {
 // disabled reports whether the user has no token at all (an unset environment variable).
 func (u UserConfig) disabled() bool { return u.Token == "" && u.TokenSHA256 == "" }
 
+// tokenHash is the sha256 the authenticator compares bearer tokens against: of Token, or
+// TokenSHA256 decoded.
+func (u UserConfig) tokenHash() ([32]byte, error) {
+	var h [32]byte
+	if u.Token != "" {
+		return sha256.Sum256([]byte(u.Token)), nil
+	}
+	b, err := hex.DecodeString(strings.ToLower(u.TokenSHA256))
+	if err != nil || len(b) != 32 {
+		return h, errors.New("token_sha256: must be 64 hex digits")
+	}
+	copy(h[:], b)
+	return h, nil
+}
+
 func (s ScopeConfig) isSet() bool { return len(s.Queues) > 0 || s.Attribute != nil }
 
 func validateUsers(users []UserConfig) error {
@@ -60,8 +76,8 @@ func validateUsers(users []UserConfig) error {
 		case u.Token != "" && u.TokenSHA256 != "":
 			errs = errors.Join(errs, fmt.Errorf("%s.token_sha256: set either token or token_sha256, not both", key))
 		case u.TokenSHA256 != "":
-			if b, err := hex.DecodeString(strings.ToLower(u.TokenSHA256)); err != nil || len(b) != 32 {
-				errs = errors.Join(errs, fmt.Errorf("%s.token_sha256: must be 64 hex digits", key))
+			if _, err := u.tokenHash(); err != nil {
+				errs = errors.Join(errs, fmt.Errorf("%s.%w", key, err))
 			}
 		}
 		if len(u.Roles) == 0 {

@@ -66,9 +66,9 @@ func TestAuthMatrix(t *testing.T) {
 	// The WebSocket attach refuses before upgrading.
 	_, err := tryDialWS("ws"+srv.base[4:]+"/api/v1/logs/tail", "", nil)
 	assert.ErrorContains(t, err, "401")
-	// The query parameter works for browsers.
+	// The query parameter is for browsers' WebSocket and EventSource only (security_test.go).
 	code, _ := srv.do(t, http.MethodGet, "/api/v1/logs/streams?access_token=tok-admin", "", nil)
-	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, http.StatusUnauthorized, code)
 	// The OpenAPI document and health need no token.
 	code, _ = srv.do(t, http.MethodGet, "/api/v1/openapi.json", "", nil)
 	assert.Equal(t, http.StatusOK, code)
@@ -151,12 +151,12 @@ func TestAllowsJob(t *testing.T) {
 		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 	}
 	both := &principal{Name: "x", roles: []string{roleTraceViewer}, scope: ScopeConfig{Queues: []string{"high"}, Attribute: &AttributeRule{Key: "job.owner", Values: []string{"x"}}}}
-	assert.True(t, both.allowsJob("high", attrs(map[string]string{"job.owner": "x"})))
-	assert.False(t, both.allowsJob("low", attrs(map[string]string{"job.owner": "x"})))
-	assert.False(t, both.allowsJob("high", attrs(map[string]string{"job.owner": "y"})))
-	assert.False(t, both.allowsJob("high", attrs(nil)), "a missing attribute never widens access")
-	assert.False(t, both.allowsJob("high", nil))
-	assert.True(t, anonymous.allowsJob("", nil))
+	assert.True(t, both.AllowsJob("high", attrs(map[string]string{"job.owner": "x"})))
+	assert.False(t, both.AllowsJob("low", attrs(map[string]string{"job.owner": "x"})))
+	assert.False(t, both.AllowsJob("high", attrs(map[string]string{"job.owner": "y"})))
+	assert.False(t, both.AllowsJob("high", attrs(nil)), "a missing attribute never widens access")
+	assert.False(t, both.AllowsJob("high", nil))
+	assert.True(t, anonymous.AllowsJob("", nil))
 	assert.True(t, both.can(roleTraceViewer))
 	assert.False(t, both.can(roleLogViewer))
 	assert.True(t, anonymous.can(roleLogViewer), "admin holds every role")

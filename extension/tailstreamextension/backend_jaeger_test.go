@@ -109,14 +109,14 @@ func TestJaegerBackendIntegration(t *testing.T) {
 
 	const traceID = "7d3c1a9e5b2f4c6d8e0a1b2c3d4e5f60"
 	td := buildTraces(traceID,
-		spanSpec{service: "order-api", name: "POST /orders", id: sA, kind: ptrace.SpanKindServer, start: 0, end: 50},
-		spanSpec{service: "order-api", name: "enqueue high_priority", id: sB, parent: sA, kind: ptrace.SpanKindProducer, start: 10, end: 12},
-		spanSpec{service: "jobqueue", name: "process high_priority", id: sC2, parent: sB, kind: ptrace.SpanKindConsumer, start: 400, end: 900,
-			attrs: jobAttrs("jj1", "high_priority", "w2", "succeeded", 1, nil)},
-		spanSpec{service: "worker", name: "SELECT orders", id: sD, parent: sC2, kind: ptrace.SpanKindClient, start: 420, end: 600,
-			attrs: map[string]any{"job.id": "jj1"}},
-		spanSpec{service: "worker", name: "POST /charge", id: sG, parent: sC2, kind: ptrace.SpanKindClient, start: 620, end: 880,
-			errMsg: "timeout", attrs: map[string]any{"job.id": "jj1"}},
+		spanSpec{Service: "order-api", Name: "POST /orders", ID: sA, Kind: ptrace.SpanKindServer, Start: 0, End: 50},
+		spanSpec{Service: "order-api", Name: "enqueue high_priority", ID: sB, Parent: sA, Kind: ptrace.SpanKindProducer, Start: 10, End: 12},
+		spanSpec{Service: "jobqueue", Name: "process high_priority", ID: sC2, Parent: sB, Kind: ptrace.SpanKindConsumer, Start: 400, End: 900,
+			Attrs: jobAttrs("jj1", "high_priority", "w2", "succeeded", 1, nil)},
+		spanSpec{Service: "worker", Name: "SELECT orders", ID: sD, Parent: sC2, Kind: ptrace.SpanKindClient, Start: 420, End: 600,
+			Attrs: map[string]any{"job.id": "jj1"}},
+		spanSpec{Service: "worker", Name: "POST /charge", ID: sG, Parent: sC2, Kind: ptrace.SpanKindClient, Start: 620, End: 880,
+			ErrMsg: "timeout", Attrs: map[string]any{"job.id": "jj1"}},
 	)
 
 	f := otlphttpexporter.NewFactory()
@@ -148,9 +148,9 @@ func TestJaegerBackendIntegration(t *testing.T) {
 	}
 
 	srv := startTraceServer(t, func(c *Config) {
-		c.Backends = []BackendConfig{{Name: "jaeger", Type: "jaeger", Endpoint: queryURL, URLTemplate: queryURL + "/trace/{trace_id}"}}
+		c.Backends = []BackendConfig{backendConfig("jaeger", "jaeger", queryURL, func(b *BackendConfig) { b.URLTemplate = queryURL + "/trace/{trace_id}" })}
 	})
-	require.Zero(t, srv.ext.traceState().cache.Stats().Spans, "the trace must come from Jaeger, not the pipeline")
+	require.Zero(t, srv.ext.traces.Health(context.Background(), false).TraceCache.Spans, "the trace must come from Jaeger, not the pipeline")
 	code, body := srv.get(t, "/traces/"+traceID+"/summary", tokViewer)
 	require.Equal(t, http.StatusOK, code, "%v", body)
 	assert.EqualValues(t, 5, body["spans_count"])

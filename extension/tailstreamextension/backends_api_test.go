@@ -42,10 +42,10 @@ func zipkinFake(t *testing.T) (*httptest.Server, *atomic.Int32) {
 
 func withZipkin(endpoint string) func(*Config) {
 	return func(c *Config) {
-		c.Backends = []BackendConfig{{
-			Name: "zipkin", Type: "zipkin", Endpoint: endpoint, URLTemplate: "http://zipkin.example:9411/zipkin/traces/{trace_id}",
-			CircuitBreaker: CircuitBreakerConfig{FailureThreshold: 1},
-		}}
+		c.Backends = []BackendConfig{backendConfig("zipkin", "zipkin", endpoint, func(b *BackendConfig) {
+			b.URLTemplate = "http://zipkin.example:9411/zipkin/traces/{trace_id}"
+			b.CircuitBreaker = CircuitBreakerConfig{FailureThreshold: 1}
+		})}
 	}
 }
 
@@ -84,10 +84,10 @@ func TestSummaryFromZipkin(t *testing.T) {
 // through its pipeline, plus one span the backend does not have.
 func partOfZipkinTrace() ptrace.Traces {
 	return buildTraces(zipkinTrace,
-		spanSpec{service: "queue-worker", name: "process high_priority", id: "c3c3c3c3c3c3c3c3", parent: "b2b2b2b2b2b2b2b2",
-			kind: ptrace.SpanKindConsumer, start: 0, end: 2340},
-		spanSpec{service: "queue-worker", name: "render receipt", id: "f6f6f6f6f6f6f6f6", parent: "c3c3c3c3c3c3c3c3",
-			kind: ptrace.SpanKindInternal, start: 2300, end: 2330},
+		spanSpec{Service: "queue-worker", Name: "process high_priority", ID: "c3c3c3c3c3c3c3c3", Parent: "b2b2b2b2b2b2b2b2",
+			Kind: ptrace.SpanKindConsumer, Start: 0, End: 2340},
+		spanSpec{Service: "queue-worker", Name: "render receipt", ID: "f6f6f6f6f6f6f6f6", Parent: "c3c3c3c3c3c3c3c3",
+			Kind: ptrace.SpanKindInternal, Start: 2300, End: 2330},
 	)
 }
 
@@ -135,7 +135,7 @@ func TestHealthProbesBackends(t *testing.T) {
 	zk, _ := zipkinFake(t)
 	srv := startTraceServer(t, func(c *Config) {
 		withZipkin(zk.URL)(c)
-		c.Backends = append(c.Backends, BackendConfig{Name: "dead", Type: "jaeger", Endpoint: "http://127.0.0.1:1"})
+		c.Backends = append(c.Backends, backendConfig("dead", "jaeger", "http://127.0.0.1:1", nil))
 	})
 	code, body := srv.get(t, "/health/tracing", tokViewer)
 	require.Equal(t, http.StatusOK, code)
@@ -149,7 +149,7 @@ func TestHealthProbesBackends(t *testing.T) {
 func TestPutTracingConfig(t *testing.T) {
 	zk, _ := zipkinFake(t)
 	srv, logs := startTraceServerWithLogs(t, func(c *Config) {
-		c.Backends = []BackendConfig{{Name: "old", Type: "jaeger", Endpoint: "http://127.0.0.1:1", Headers: map[string]configopaqueString{"Authorization": "Bearer keep-me-secret"}}}
+		c.Backends = []BackendConfig{backendConfig("old", "jaeger", "http://127.0.0.1:1", func(b *BackendConfig) { b.Headers.Set("Authorization", "Bearer keep-me-secret") })}
 	})
 
 	code, body := srv.get(t, "/config/tracing", tokViewer)
@@ -164,13 +164,14 @@ func TestPutTracingConfig(t *testing.T) {
 	// headers without them being sent again.
 	put := `{"trace_url_template":"http://ui.example/t/{trace_id}","trace_cache":{"max_age":"10m"},` +
 		`"backends":[{"name":"old","type":"jaeger","endpoint":"http://127.0.0.1:1"},{"name":"zk","type":"zipkin","endpoint":"` + zk.URL + `"}]}`
-	code, body = srv.do(t, http.MethodPut, "/config/tracing", tokAdmin, put)
+	code, body = srv.api(t, http.MethodPut, "/config/tracing", tokAdmin, put)
 	require.Equal(t, http.StatusOK, code, "%v", body)
 	assert.Equal(t, true, body["effective_until_restart"])
-	cfg, bs := srv.ext.traceState().snapshot()
+	cfg := srv.ext.traces.Settings()
 	assert.Equal(t, "http://ui.example/t/{trace_id}", cfg.TraceURLTemplate)
-	assert.Equal(t, "Bearer keep-me-secret", string(cfg.Backends[0].Headers["Authorization"]))
-	assert.Len(t, bs, 2)
+	auth, _ := cfg.Backends[0].Client.Headers.Get("Authorization")
+	assert.Equal(t, "Bearer keep-me-secret", string(auth))
+	assert.Len(t, srv.ext.traces.Health(context.Background(), false).Backends, 2)
 	assert.NotContains(t, toJSONString(t, body), "keep-me-secret")
 
 	// The new backend serves at once.
@@ -196,14 +197,14 @@ func TestPutTracingConfig(t *testing.T) {
 		{`{"surprise":true}`, "surprise"},
 		{`not json`, ""},
 	} {
-		code, body = srv.do(t, http.MethodPut, "/config/tracing", tokAdmin, tc.body)
+		code, body = srv.api(t, http.MethodPut, "/config/tracing", tokAdmin, tc.body)
 		assert.Equal(t, http.StatusBadRequest, code, tc.body)
 		e := errorOf(t, body)
 		if tc.field != "" {
 			assert.Equal(t, tc.field, e["field"], tc.body)
 		}
 	}
-	cfg, _ = srv.ext.traceState().snapshot()
+	cfg = srv.ext.traces.Settings()
 	assert.Equal(t, "http://ui.example/t/{trace_id}", cfg.TraceURLTemplate, "a rejected PUT changes nothing")
 }
 
@@ -213,16 +214,16 @@ func TestPutLoggingConfig(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	assert.EqualValues(t, 1000, body["config"].(map[string]any)["streams"].(map[string]any)["default_rate_limit"])
 
-	code, body = srv.do(t, http.MethodPut, "/config/logging", tokAdmin, `{"streams":{"default_rate_limit":50,"max_rate_limit":500}}`)
+	code, body = srv.api(t, http.MethodPut, "/config/logging", tokAdmin, `{"streams":{"default_rate_limit":50,"max_rate_limit":500}}`)
 	require.Equal(t, http.StatusOK, code, "%v", body)
 	assert.Equal(t, true, body["effective_until_restart"])
 	assert.Equal(t, 50, srv.ext.streamsConfig().DefaultRateLimit)
 	assert.Equal(t, 500, srv.ext.streamsConfig().MaxRateLimit)
 
-	code, body = srv.do(t, http.MethodPut, "/config/logging", tokAdmin, `{"streams":{"default_rate_limit":5000}}`)
+	code, body = srv.api(t, http.MethodPut, "/config/logging", tokAdmin, `{"streams":{"default_rate_limit":5000}}`)
 	assert.Equal(t, http.StatusBadRequest, code)
 	assert.Equal(t, "streams.default_rate_limit", errorOf(t, body)["field"])
-	code, body = srv.do(t, http.MethodPut, "/config/logging", tokAdmin, `{"retention":{"buffer_size":10}}`)
+	code, body = srv.api(t, http.MethodPut, "/config/logging", tokAdmin, `{"retention":{"buffer_size":10}}`)
 	assert.Equal(t, http.StatusBadRequest, code)
 	assert.Equal(t, "not_tunable", errorOf(t, body)["code"])
 	assert.Equal(t, 50, srv.ext.streamsConfig().DefaultRateLimit)

@@ -36,7 +36,8 @@ var _ component.Config = (*Config)(nil)
 func createDefaultConfig() component.Config {
 	srv := confighttp.NewDefaultServerConfig()
 	srv.NetAddr = confignet.AddrConfig{Endpoint: defaultEndpoint, Transport: confignet.TransportTypeTCP}
-	// Live streams are long-lived responses: a write timeout would cut them (see server.go).
+	// Live streams are long-lived responses: a write timeout would cut them (see clearDeadlines
+	// in stream_conn.go).
 	srv.WriteTimeout = 0
 	return &Config{
 		ServerConfig: srv,

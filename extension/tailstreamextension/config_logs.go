@@ -17,6 +17,9 @@ type RetentionConfig struct {
 
 // StreamsConfig holds the limits of live log streams.
 type StreamsConfig struct {
+	// Enabled false turns live streams off (the rollback switch for streaming): history and
+	// the trace API stay up.
+	Enabled bool `mapstructure:"enabled"`
 	// MaxStreams bounds the streams that exist at once, over all users.
 	MaxStreams int `mapstructure:"max_streams"`
 	// MaxStreamsPerUser bounds the streams one user may hold.
@@ -51,6 +54,7 @@ func defaultLogsConfig() LogsConfig {
 	return LogsConfig{
 		Retention: RetentionConfig{BufferSize: 100_000, MaxAge: 60 * time.Minute},
 		Streams: StreamsConfig{
+			Enabled:           true,
 			MaxStreams:        500,
 			MaxStreamsPerUser: 20,
 			Expiry:            time.Hour,

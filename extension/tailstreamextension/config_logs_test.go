@@ -8,35 +8,32 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/jobtrace/jobtrace/internal/testutil/configtest"
 )
 
-func loadConfig(t *testing.T, name string) (*Config, error) {
+// loadConfig reads component tailstream/<name> ("": plain tailstream) of testdata/<file>.
+func loadConfig(t *testing.T, file, name string) (*Config, error) {
 	t.Helper()
-	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
-	require.NoError(t, err)
-	cfg := NewFactory().CreateDefaultConfig().(*Config)
-	sub, err := cm.Sub(component.MustNewIDWithName("tailstream", name).String())
-	if name == "" {
-		sub, err = cm.Sub("tailstream")
+	id := component.NewID(typ)
+	if name != "" {
+		id = component.MustNewIDWithName(typ.String(), name)
 	}
-	require.NoError(t, err)
-	require.NoError(t, sub.Unmarshal(cfg))
-	return cfg, cfg.Validate()
+	return configtest.Load[*Config](t, filepath.Join("testdata", file), id, NewFactory())
 }
 
 func TestLoadLogsConfig(t *testing.T) {
-	def, err := loadConfig(t, "")
+	def, err := loadConfig(t, "config.yaml", "")
 	require.NoError(t, err)
 	assert.Equal(t, defaultLogsConfig(), def.LogsConfig)
 	assert.Equal(t, "localhost:8088", def.NetAddr.Endpoint)
 	assert.Zero(t, def.WriteTimeout, "streams must not be cut by a write timeout by default")
 
-	cfg, err := loadConfig(t, "logs")
+	cfg, err := loadConfig(t, "config.yaml", "logs")
 	require.NoError(t, err)
 	assert.Equal(t, RetentionConfig{BufferSize: 5000, MaxAge: 10 * time.Minute}, cfg.Retention)
 	assert.Equal(t, StreamsConfig{
-		MaxStreams: 50, MaxStreamsPerUser: 5, Expiry: 30 * time.Minute, IdleTimeout: time.Minute,
+		Enabled: true, MaxStreams: 50, MaxStreamsPerUser: 5, Expiry: 30 * time.Minute, IdleTimeout: time.Minute,
 		MaxFilterBytes: 2048, DefaultRateLimit: 200, MaxRateLimit: 5000, DefaultBufferSize: 500,
 		MaxBufferSize: 10000, PingInterval: 5 * time.Second, MaxHistoryLimit: 200,
 	}, cfg.Streams)
@@ -62,7 +59,7 @@ func TestLogsConfigInvalid(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := loadConfig(t, tt.name)
+			_, err := loadConfig(t, "config.yaml", tt.name)
 			require.Error(t, err)
 			for _, w := range tt.want {
 				assert.Contains(t, err.Error(), w)

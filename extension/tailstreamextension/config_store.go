@@ -91,12 +91,7 @@ func (c *StoreConfig) newLogStore() (logstore.Store, error) {
 	if opts.Timeout == 0 {
 		opts.Timeout = defaultStoreTimeout
 	}
-	if opts.FailureThreshold == 0 {
-		opts.FailureThreshold = defaultFailureThreshold
-	}
-	if opts.OpenDuration == 0 {
-		opts.OpenDuration = defaultOpenDuration
-	}
+	// Zero breaker settings take the same defaults as the trace backends (5 failures, 30s).
 	if len(l.Headers) > 0 {
 		opts.Headers = make(map[string]string, len(l.Headers))
 		for k, v := range l.Headers {

@@ -7,12 +7,16 @@ import (
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/confmap"
+
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/backends"
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracequery"
 )
 
 // defaultTraceURLTemplate points at a local Jaeger UI; collector.yaml overrides it from
 // TRACE_URL_TEMPLATE so trace_url is always filled in.
-const defaultTraceURLTemplate = "http://localhost:16686/trace/{trace_id}"
+const defaultTraceURLTemplate = tracequery.DefaultTraceURLTemplate
 
 // TraceCacheConfig bounds the cache of spans that flowed through this collector.
 type TraceCacheConfig struct {
@@ -39,15 +43,26 @@ type BackendConfig struct {
 	Name string `mapstructure:"name"`
 	// Type is jaeger (api_v3, GET /api/v3/traces/{id}) or zipkin (v2, GET /api/v2/trace/{id}).
 	Type string `mapstructure:"type"`
-	// Endpoint is the base URL of the query API, e.g. http://jaeger:16686.
-	Endpoint string `mapstructure:"endpoint"`
+	// ClientConfig is the collector's HTTP client: endpoint (the base URL of the query API,
+	// e.g. http://jaeger:16686), timeout (each request; default 5s), headers (never echoed by
+	// the API), tls (CA, client certificates), auth (an auth extension) and the rest.
+	confighttp.ClientConfig `mapstructure:",squash"`
 	// URLTemplate builds trace_url, e.g. http://jaeger:16686/trace/{trace_id}.
-	URLTemplate string `mapstructure:"url_template"`
-	// Timeout bounds each request (default 5s).
-	Timeout time.Duration `mapstructure:"timeout"`
-	// Headers are sent with each request (e.g. Authorization); never echoed by the API.
-	Headers        map[string]configopaque.String `mapstructure:"headers"`
-	CircuitBreaker CircuitBreakerConfig           `mapstructure:"circuit_breaker"`
+	URLTemplate    string               `mapstructure:"url_template"`
+	CircuitBreaker CircuitBreakerConfig `mapstructure:"circuit_breaker"`
+}
+
+// newBackendConfig is a backend before its YAML or API fields: the HTTP client defaults of
+// confighttp (idle connection limits and timeout) apply to every backend.
+func newBackendConfig() BackendConfig {
+	return BackendConfig{ClientConfig: confighttp.NewDefaultClientConfig()}
+}
+
+// Unmarshal starts each backend of the list from newBackendConfig: list elements get no
+// defaults from createDefaultConfig.
+func (b *BackendConfig) Unmarshal(conf *confmap.Conf) error {
+	*b = newBackendConfig()
+	return conf.Unmarshal(b)
 }
 
 // JobCatalogConfig bounds the catalog of recent jobs behind GET /jobs.
@@ -64,12 +79,6 @@ type TracesConfig struct {
 	Backends         []BackendConfig  `mapstructure:"backends"`
 	JobCatalog       JobCatalogConfig `mapstructure:"job_catalog"`
 }
-
-const (
-	defaultBackendTimeout   = 5 * time.Second
-	defaultFailureThreshold = 5
-	defaultOpenDuration     = 30 * time.Second
-)
 
 func defaultTracesConfig() TracesConfig {
 	return TracesConfig{
@@ -105,7 +114,7 @@ func (c *TracesConfig) validate() error {
 		b := &c.Backends[i]
 		key := fmt.Sprintf("backends[%d]", i)
 		switch b.Type {
-		case "jaeger", "zipkin":
+		case backends.TypeJaeger, backends.TypeZipkin:
 		case "":
 			errs = errors.Join(errs, fmt.Errorf("%s.type: must be set (jaeger or zipkin)", key))
 		default:
@@ -113,6 +122,17 @@ func (c *TracesConfig) validate() error {
 		}
 		if err := validateBaseURL(b.Endpoint); err != nil {
 			errs = errors.Join(errs, fmt.Errorf("%s.endpoint: %w", key, err))
+		}
+		if b.ProxyURL != "" {
+			if err := validateBaseURL(b.ProxyURL); err != nil {
+				errs = errors.Join(errs, fmt.Errorf("%s.proxy_url: %w", key, err))
+			}
+		}
+		if err := b.ClientConfig.Validate(); err != nil {
+			errs = errors.Join(errs, fmt.Errorf("%s: %w", key, err))
+		}
+		if err := b.TLS.Validate(); err != nil {
+			errs = errors.Join(errs, fmt.Errorf("%s.tls: %w", key, err))
 		}
 		if b.URLTemplate != "" {
 			if err := validateURLTemplate(b.URLTemplate); err != nil {
@@ -168,7 +188,35 @@ func validateURLTemplate(s string) error {
 	return validateBaseURL(strings.ReplaceAll(s, "{trace_id}", "0"))
 }
 
-// traceURL fills a template.
-func traceURL(template, traceID string) string {
-	return strings.ReplaceAll(template, "{trace_id}", traceID)
+// settings is what the query service runs with: names defaulted, nothing else (the
+// backends package applies backend defaults, once).
+func (c *TracesConfig) settings() tracequery.Settings {
+	s := tracequery.Settings{
+		CacheMaxBytes: c.TraceCache.MaxBytes, CacheMaxAge: c.TraceCache.MaxAge, RefetchAfter: c.TraceCache.RefetchAfter,
+		MaxJobs: c.JobCatalog.MaxJobs, TraceURLTemplate: c.TraceURLTemplate,
+	}
+	for i := range c.Backends {
+		b := &c.Backends[i]
+		s.Backends = append(s.Backends, tracequery.BackendSettings{
+			Name: b.name(i), Type: b.Type, URLTemplate: b.URLTemplate, Client: b.ClientConfig,
+			FailureThreshold: b.CircuitBreaker.FailureThreshold, OpenDuration: b.CircuitBreaker.OpenDuration,
+		})
+	}
+	return s
+}
+
+// tracesConfigOf is the inverse of settings, for the runtime API's read-modify-write.
+func tracesConfigOf(s tracequery.Settings) TracesConfig {
+	c := TracesConfig{
+		TraceCache:       TraceCacheConfig{MaxBytes: s.CacheMaxBytes, MaxAge: s.CacheMaxAge, RefetchAfter: s.RefetchAfter},
+		TraceURLTemplate: s.TraceURLTemplate,
+		JobCatalog:       JobCatalogConfig{MaxJobs: s.MaxJobs},
+	}
+	for _, b := range s.Backends {
+		c.Backends = append(c.Backends, BackendConfig{
+			Name: b.Name, Type: b.Type, URLTemplate: b.URLTemplate, ClientConfig: b.Client,
+			CircuitBreaker: CircuitBreakerConfig{FailureThreshold: b.FailureThreshold, OpenDuration: b.OpenDuration},
+		})
+	}
+	return c
 }

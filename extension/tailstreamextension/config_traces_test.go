@@ -1,28 +1,15 @@
 package tailstreamextension
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configopaque"
-	"go.opentelemetry.io/collector/confmap/confmaptest"
-	"go.uber.org/zap"
-)
 
-func loadTracesConfig(t *testing.T, name string) (*Config, error) {
-	t.Helper()
-	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config_traces.yaml"))
-	require.NoError(t, err)
-	cfg := NewFactory().CreateDefaultConfig().(*Config)
-	sub, err := cm.Sub(component.MustNewIDWithName("tailstream", name).String())
-	require.NoError(t, err)
-	require.NoError(t, sub.Unmarshal(cfg))
-	return cfg, cfg.Validate()
-}
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracequery"
+)
 
 func TestTracesConfigDefaults(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
@@ -35,30 +22,29 @@ func TestTracesConfigDefaults(t *testing.T) {
 }
 
 func TestLoadTracesConfig(t *testing.T) {
-	cfg, err := loadTracesConfig(t, "traces")
+	cfg, err := loadConfig(t, "config_traces.yaml", "traces")
 	require.NoError(t, err)
 	assert.Equal(t, TracesConfig{
 		TraceCache:       TraceCacheConfig{MaxBytes: 50 << 20, MaxAge: 30 * time.Minute, RefetchAfter: time.Minute},
 		TraceURLTemplate: "https://jaeger.example.com/trace/{trace_id}",
 		JobCatalog:       JobCatalogConfig{MaxJobs: 2000},
 		Backends: []BackendConfig{
-			{
-				Name: "jaeger-prod", Type: "jaeger", Endpoint: "http://jaeger-query:16686",
-				URLTemplate: "http://jaeger:16686/trace/{trace_id}", Timeout: 3 * time.Second,
-				Headers:        map[string]configopaque.String{"Authorization": "Bearer s3cret-jaeger"},
-				CircuitBreaker: CircuitBreakerConfig{FailureThreshold: 3, OpenDuration: time.Minute},
-			},
-			{Type: "zipkin", Endpoint: "https://zipkin.example.com:9411"},
+			backendConfig("jaeger-prod", "jaeger", "http://jaeger-query:16686", func(b *BackendConfig) {
+				b.URLTemplate, b.Timeout = "http://jaeger:16686/trace/{trace_id}", 3*time.Second
+				b.Headers = configopaque.MapList{{Name: "Authorization", Value: "Bearer s3cret-jaeger"}}
+				b.CircuitBreaker = CircuitBreakerConfig{FailureThreshold: 3, OpenDuration: time.Minute}
+			}),
+			backendConfig("", "zipkin", "https://zipkin.example.com:9411", nil),
 		},
 	}, cfg.TracesConfig)
 
-	cfg, err = loadTracesConfig(t, "many_backends")
+	cfg, err = loadConfig(t, "config_traces.yaml", "many_backends")
 	require.NoError(t, err)
 	assert.Len(t, cfg.Backends, 12)
 }
 
 func TestTracesConfigInvalid(t *testing.T) {
-	_, err := loadTracesConfig(t, "bad_traces")
+	_, err := loadConfig(t, "config_traces.yaml", "bad_traces")
 	require.Error(t, err)
 	for _, want := range []string{
 		"trace_cache.max_bytes: must be positive",
@@ -86,6 +72,7 @@ func TestEmptyTraceURLTemplateMeansDefault(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.TraceURLTemplate = ""
 	require.NoError(t, cfg.Validate())
-	ts := newTraceState(cfg.TracesConfig, zap.NewNop())
-	assert.Equal(t, "http://localhost:16686/trace/"+t1, ts.traceURL(t1, ""))
+	svc, err := tracequery.New(cfg.TracesConfig.settings(), tracequery.Options{})
+	require.NoError(t, err)
+	assert.Equal(t, "http://localhost:16686/trace/"+t1, svc.TraceURL(t1, ""))
 }

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -18,10 +20,12 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/backends"
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/hub"
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/logfilter"
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/metadata"
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/ring"
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracequery"
 )
 
 type tailstream struct {
@@ -38,8 +42,10 @@ type tailstream struct {
 	compiler    *logfilter.Compiler
 	ring        *ring.Buffer
 	hub         *hub.Hub
-	// traces is the trace half (trace cache, job catalog, backends), see trace_state.go.
-	traces *traceState
+	// traces is the trace half (trace cache, job catalog, backends, trace settings).
+	traces *tracequery.Service
+	// streams holds the log side's runtime stream settings.
+	streams *streamSettings
 	// store is the durable tier read when memory cannot answer, see store.go.
 	store *storeState
 
@@ -53,15 +59,24 @@ type tailstream struct {
 var _ Sink = (*tailstream)(nil)
 
 func newTailstream(cfg *Config, set extension.Settings) *tailstream {
-	return &tailstream{
+	t := &tailstream{
 		cfg: cfg, settings: set, now: time.Now,
 		auditLogger: set.Logger.Named("audit").With(zap.Bool("audit", true)),
 		// The ring exists from creation so PublishLogs can never see a half-started extension.
-		ring: ring.New(cfg.Retention.BufferSize, cfg.Retention.MaxAge),
-		// Like the ring, the trace state exists from creation: PublishTraces may come first.
-		traces: newTraceState(cfg.TracesConfig, set.Logger),
-		store:  newStoreState(cfg.Store, cfg.JobCatalog.MaxJobs, set.Logger),
+		ring:    ring.New(cfg.Retention.BufferSize, cfg.Retention.MaxAge),
+		streams: newStreamSettings(cfg.Streams),
+		store:   newStoreState(cfg.Store, cfg.JobCatalog.MaxJobs, set.Logger),
 	}
+	// Like the ring, the query service exists from creation: PublishTraces may come first.
+	// Its backends are rebuilt in Start, with the host's extensions for auth.
+	var err error
+	t.traces, err = tracequery.New(cfg.TracesConfig.settings(), tracequery.Options{
+		Logger: set.Logger, Now: func() time.Time { return t.now() },
+	})
+	if err != nil {
+		set.Logger.Warn("trace backends not configured until start", zap.Error(err))
+	}
+	return t
 }
 
 func (t *tailstream) Start(ctx context.Context, host component.Host) error {
@@ -92,7 +107,16 @@ func (t *tailstream) Start(ctx context.Context, host component.Host) error {
 	if t.telemetry, err = metadata.NewTelemetryBuilder(t.settings.TelemetrySettings); err != nil {
 		return err
 	}
-	t.traces.setTelemetry(t.telemetry)
+	t.traces.SetMetrics(traceMetrics{t.telemetry})
+	if err = t.telemetry.RegisterTailstreamBackendCircuitOpenCallback(t.observeBreakers); err != nil {
+		return err
+	}
+	t.traces.SetClientFactory(func(ctx context.Context, cc confighttp.ClientConfig) (*http.Client, error) {
+		return cc.ToClient(ctx, host.GetExtensions(), t.settings.TelemetrySettings)
+	})
+	if err = t.traces.Apply(t.traces.Settings()); err != nil {
+		return fmt.Errorf("tailstream: trace %w", err)
+	}
 	sc := t.cfg.Streams
 	t.hub = hub.New(t.ring, hub.Limits{
 		MaxStreams: sc.MaxStreams, MaxStreamsPerUser: sc.MaxStreamsPerUser,
@@ -111,6 +135,7 @@ func (t *tailstream) Start(ctx context.Context, host component.Host) error {
 	})
 	t.registerLogRoutes(mux)
 	t.registerTraceRoutes(mux)
+	t.registerConfigRoutes(mux)
 	t.server, err = t.cfg.ToServer(ctx, host.GetExtensions(), t.settings.TelemetrySettings, t.countRequests(mux))
 	if err != nil {
 		_ = ln.Close()
@@ -166,14 +191,14 @@ func (t *tailstream) Shutdown(ctx context.Context) error {
 	t.handlers.Wait()
 	t.wg.Wait()
 	t.telemetry.Shutdown()
-	t.traces.shutdown()
+	t.traces.Shutdown()
 	return err
 }
 
 // PublishLogs stores the lines in the ring buffer and offers them to every live stream.
 // It never waits on a client: each stream has its own bounded queue.
 func (t *tailstream) PublishLogs(_ context.Context, ld plog.Logs) error {
-	t.ingestJobLogs(ld)
+	t.traces.IngestLogs(ld)
 	n := ld.LogRecordCount()
 	if n == 0 {
 		return nil
@@ -209,7 +234,7 @@ func (t *tailstream) PublishLogs(_ context.Context, ld plog.Logs) error {
 }
 
 func (t *tailstream) PublishTraces(_ context.Context, td ptrace.Traces) error {
-	t.ingestTraces(td)
+	t.traces.IngestTraces(td)
 	return nil
 }
 
@@ -245,11 +270,42 @@ func (m hubMetrics) StreamsActive(d int64) {
 	m.tb.TailstreamStreamsActive.Add(context.Background(), d)
 }
 
-// countRequests counts API answers by status code.
+// traceMetrics forwards the query service's counts to the component's telemetry.
+type traceMetrics struct{ tb *metadata.TelemetryBuilder }
+
+func (m traceMetrics) BackendRequest(name, outcome string) {
+	m.tb.TailstreamTraceBackendRequests.Add(context.Background(), 1,
+		metric.WithAttributes(attribute.String("backend", name), attribute.String("outcome", outcome)))
+}
+
+func (m traceMetrics) Lookup(source string) {
+	m.tb.TailstreamTraceLookups.Add(context.Background(), 1, metric.WithAttributes(attribute.String("source", source)))
+}
+
+// observeBreakers reports each backend's circuit breaker for the alert on a backend that stays
+// unreachable.
+func (t *tailstream) observeBreakers(_ context.Context, o metric.Int64Observer) error {
+	for _, st := range t.traces.BackendStatuses() {
+		var open int64
+		if st.Breaker == backends.StateOpen {
+			open = 1
+		}
+		o.Observe(open, metric.WithAttributes(attribute.String("backend", st.Name)))
+	}
+	return nil
+}
+
+// countRequests counts API answers by status code, and times them.
 func (t *tailstream) countRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w}
+		start := time.Now()
 		next.ServeHTTP(rec, r)
+		// A WebSocket or SSE answer lasts as long as its client stays: timing it would say
+		// nothing about how fast the API answers.
+		if r.Header.Get("Upgrade") == "" && !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+			t.telemetry.TailstreamAPIRequestDuration.Record(r.Context(), time.Since(start).Seconds())
+		}
 		code := rec.status
 		if code == 0 {
 			code = http.StatusOK

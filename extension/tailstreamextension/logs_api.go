@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -15,30 +14,7 @@ import (
 
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/hub"
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/logfilter"
-	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/ring"
 )
-
-// LogEntry is one log line in the design's LogEntry JSON shape, with its ring sequence
-// number "seq". Entries are shared and immutable: never modify one.
-type LogEntry = ring.Entry
-
-// logsForJob returns up to limit of the most recent retained log lines of jobID, oldest
-// first (limit <= 0 means all retained). It is for the trace side's correlation view,
-// which applies the caller's scope to the job itself.
-func (t *tailstream) logsForJob(jobID string, limit int) []*LogEntry {
-	snap := t.ring.Snapshot(0, 0, t.now())
-	var out []*LogEntry
-	for i := len(snap) - 1; i >= 0; i-- {
-		if snap[i].JobID == jobID {
-			out = append(out, snap[i])
-			if limit > 0 && len(out) == limit {
-				break
-			}
-		}
-	}
-	slices.Reverse(out)
-	return out
-}
 
 // logsHealth describes the log side for /health/logging.
 func (t *tailstream) logsHealth() map[string]any {
@@ -57,14 +33,15 @@ func (t *tailstream) logsHealth() map[string]any {
 
 func (t *tailstream) registerLogRoutes(mux *http.ServeMux) {
 	v := roleLogViewer
-	mux.HandleFunc("POST /api/v1/logs/streams", t.withRole(v, t.handleCreate))
+	mux.HandleFunc("POST /api/v1/logs/streams", t.withRole(v, t.streaming(t.handleCreate)))
 	mux.HandleFunc("GET /api/v1/logs/streams", t.withRole(v, t.handleList))
-	mux.HandleFunc("GET /api/v1/logs/streams/{id}", t.withRole(v, t.handleGetOrAttach))
-	mux.HandleFunc("GET /api/v1/logs/streams/{id}/ws", t.withRole(v, t.handleAttachWS))
-	mux.HandleFunc("GET /api/v1/logs/streams/{id}/events", t.withRole(v, t.handleAttachSSE))
+	mux.HandleFunc("GET /api/v1/logs/streams/{id}", t.withStreamRole(v, isWebSocket, t.streaming(t.handleGetOrAttach)))
+	mux.HandleFunc("GET /api/v1/logs/streams/{id}/ws", t.withStreamRole(v, alwaysStreaming, t.streaming(t.handleAttachWS)))
+	mux.HandleFunc("GET /api/v1/logs/streams/{id}/events", t.withStreamRole(v, alwaysStreaming, t.streaming(t.handleAttachSSE)))
 	mux.HandleFunc("PATCH /api/v1/logs/streams/{id}", t.withRole(v, t.handlePatch))
 	mux.HandleFunc("DELETE /api/v1/logs/streams/{id}", t.withRole(v, t.handleDelete))
-	mux.HandleFunc("GET /api/v1/logs/tail", t.withRole(v, t.handleTail))
+	// tail answers with SSE, WebSocket or NDJSON: a stream in every case.
+	mux.HandleFunc("GET /api/v1/logs/tail", t.withStreamRole(v, alwaysStreaming, t.streaming(t.handleTail)))
 	mux.HandleFunc("GET /api/v1/logs/history", t.withRole(v, t.handleHistory))
 	mux.HandleFunc("GET /api/v1/openapi.json", serveOpenAPI)
 }
@@ -98,32 +75,6 @@ type streamView struct {
 	EstimatedRate  *float64       `json:"estimated_rate,omitempty"`
 }
 
-const maxBodyBytes = 1 << 20
-
-func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		var ute *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &mbe):
-			writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body exceeds %d bytes", maxBodyBytes), "")
-		case errors.As(err, &ute):
-			writeError(w, http.StatusBadRequest, "invalid_field", fmt.Sprintf("%s: must be %s", ute.Field, ute.Type), ute.Field)
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			writeError(w, http.StatusBadRequest, "unknown_field", "unknown field "+strconv.Quote(f), f)
-		case errors.Is(err, io.EOF):
-			writeError(w, http.StatusBadRequest, "invalid_body", "request body is empty; send a JSON object", "")
-		default:
-			writeError(w, http.StatusBadRequest, "invalid_body", "request body is not valid JSON: "+err.Error(), "")
-		}
-		return false
-	}
-	return true
-}
-
 // compile validates filters for p: size, syntax, and scope.
 func (t *tailstream) compile(w http.ResponseWriter, p *principal, spec logfilter.Spec) (*logfilter.Filter, bool) {
 	b, _ := json.Marshal(spec)
@@ -144,7 +95,7 @@ func (t *tailstream) compile(w http.ResponseWriter, p *principal, spec logfilter
 	}
 	// The scope is enforced on every line whatever the filter; asking for a queue outside it
 	// is refused up front so the caller learns why nothing arrives.
-	if p.scoped() && len(p.scope.Queues) > 0 && spec.QueueName != "" && !slices.Contains(p.scope.Queues, spec.QueueName) {
+	if p.Scoped() && len(p.scope.Queues) > 0 && spec.QueueName != "" && !slices.Contains(p.scope.Queues, spec.QueueName) {
 		writeError(w, http.StatusForbidden, "forbidden", "queue "+strconv.Quote(spec.QueueName)+" is outside your scope", "filters.queue_name")
 		return nil, false
 	}
@@ -163,7 +114,9 @@ func (t *tailstream) resolveOptions(w http.ResponseWriter, o streamOptions, defF
 			writeError(w, http.StatusBadRequest, "invalid_option", "tail_lines: must be -1 (all retained), 0 or positive", "options.tail_lines")
 			return opts, false
 		}
-		opts.TailLines = *o.TailLines
+		// No more lines than the ring retains can be replayed: a larger count means "all of
+		// them", and clamping keeps arithmetic on the count far from overflow.
+		opts.TailLines = min(*o.TailLines, t.ring.Cap())
 	}
 	if o.RateLimit != nil {
 		if *o.RateLimit <= 0 || *o.RateLimit > sc.MaxRateLimit {
@@ -409,19 +362,6 @@ func specFromQuery(q map[string][]string) logfilter.Spec {
 	}
 }
 
-func queryInt(w http.ResponseWriter, q map[string][]string, key string) (*int, bool) {
-	v := q[key]
-	if len(v) == 0 || v[0] == "" {
-		return nil, true
-	}
-	n, err := strconv.Atoi(v[0])
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_parameter", key+": must be an integer", key)
-		return nil, false
-	}
-	return &n, true
-}
-
 func (t *tailstream) handleHistory(w http.ResponseWriter, r *http.Request, p *principal) {
 	q := r.URL.Query()
 	f, ok := t.compile(w, p, specFromQuery(q))
@@ -502,5 +442,19 @@ func (t *tailstream) handleTail(w http.ResponseWriter, r *http.Request, p *princ
 		t.attachHTTP(w, r, p, s, ndjsonFraming)
 	default:
 		t.attachHTTP(w, r, p, s, sseFraming)
+	}
+}
+
+// streaming guards the endpoints that open live streams: with streams.enabled false (the
+// design's rollback switch for streaming) they answer 503, while history, the stream list and
+// the trace API keep working. A one-shot tail that does not follow is history and still works.
+func (t *tailstream) streaming(h func(http.ResponseWriter, *http.Request, *principal)) func(http.ResponseWriter, *http.Request, *principal) {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) {
+		if !t.cfg.Streams.Enabled && !(r.URL.Path == "/api/v1/logs/tail" && r.URL.Query().Get("follow") == "false") {
+			writeError(w, http.StatusServiceUnavailable, "streaming_disabled",
+				"live streams are turned off on this collector (streams.enabled: false); /api/v1/logs/history still answers", "")
+			return
+		}
+		h(w, r, p)
 	}
 }

@@ -2,11 +2,9 @@ package tailstreamextension
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,38 +12,9 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest/observer"
 )
-
-// testServer is a real extension listening on a free loopback port.
-type testServer struct {
-	ext   *tailstream
-	base  string // http://127.0.0.1:port
-	audit *observer.ObservedLogs
-	tok   string // token getStream uses
-}
-
-func startServer(t *testing.T, mutate func(*Config)) *testServer {
-	t.Helper()
-	cfg := createDefaultConfig().(*Config)
-	cfg.NetAddr.Endpoint = "127.0.0.1:0"
-	if mutate != nil {
-		mutate(cfg)
-	}
-	require.NoError(t, cfg.Validate())
-	core, logs := observer.New(zap.InfoLevel)
-	set := extensiontest.NewNopSettings(typ)
-	set.Logger = zap.New(core)
-	ext := newTailstream(cfg, set)
-	require.NoError(t, ext.Start(context.Background(), componenttest.NewNopHost()))
-	t.Cleanup(func() { require.NoError(t, ext.Shutdown(context.Background())) })
-	return &testServer{ext: ext, base: "http://" + ext.Addr(), audit: logs}
-}
 
 // rec describes one log record to publish.
 type rec struct {
@@ -93,27 +62,6 @@ func logsOf(recs ...rec) plog.Logs {
 func (s *testServer) publish(t *testing.T, recs ...rec) {
 	t.Helper()
 	require.NoError(t, s.ext.PublishLogs(context.Background(), logsOf(recs...)))
-}
-
-func (s *testServer) do(t *testing.T, method, path, token string, body any) (int, []byte) {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		require.NoError(t, err)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, s.base+path, rd)
-	require.NoError(t, err)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, b
 }
 
 func (s *testServer) create(t *testing.T, token string, body any) streamView {

@@ -165,26 +165,16 @@ func hexSpanID(s string) (pcommon.SpanID, error) {
 	return id, nil
 }
 
-// observeStored feeds stored lifecycle lines to the catalog, skipping events it already holds
-// (the same line can come from the pipeline and from the store), so feeding is idempotent.
+// observeStored feeds stored lifecycle lines to the catalog (idempotently, see
+// tracequery.Service.ObserveStoredEvents).
 func (t *tailstream) observeStored(es []*ring.Entry) int {
-	cat := t.traceState().catalog
-	n := 0
+	obs := make([]jobcatalog.EventObservation, 0, len(es))
 	for _, e := range es {
-		o, ok := eventFromEntry(e)
-		if !ok {
-			continue
+		if o, ok := eventFromEntry(e); ok {
+			obs = append(obs, o)
 		}
-		if j, known := cat.Get(o.JobID); known && slices.ContainsFunc(j.Events, func(ev jobcatalog.Event) bool {
-			return ev.Name == o.Name && ev.Time.Equal(o.Time) && ev.Attempt == o.Attempt
-		}) {
-			continue
-		}
-		o.Event.Attempt = o.Attempt
-		cat.ObserveEvent(o)
-		n++
 	}
-	return n
+	return t.traces.ObserveStoredEvents(obs)
 }
 
 // rebuildJob looks a job absent from memory up in the store and teaches the catalog its
@@ -201,8 +191,7 @@ func (t *tailstream) rebuildJob(ctx context.Context, id string) (found bool, err
 		return false, nil
 	}
 	t.observeStored(res.Entries)
-	_, found = t.traceState().catalog.Get(id)
-	return found, nil
+	return t.traces.HasJob(id), nil
 }
 
 // warmCatalog loads the jobs of the last window from the store, newest first, up to
@@ -464,7 +453,7 @@ func (t *tailstream) mergedHistory(ctx context.Context, f *logfilter.Filter, p *
 		if !f.Until().IsZero() {
 			q.Until = f.Until().Add(time.Nanosecond)
 		}
-		if p.scoped() && len(p.scope.Queues) > 0 {
+		if p.Scoped() && len(p.scope.Queues) > 0 {
 			q.Queues = p.scope.Queues
 		}
 		res, err := t.store.logs.Query(ctx, q)
@@ -548,9 +537,10 @@ func (t *tailstream) mergedHistory(ctx context.Context, f *logfilter.Filter, p *
 }
 
 // jobLogsWithStore is logsForJob with the store filling in when the ring lacks the job's
-// older lines: the newest limit lines, oldest first. partial reports a store that failed.
-func (t *tailstream) jobLogsWithStore(ctx context.Context, jobID string, limit int) ([]*LogEntry, bool) {
-	mem := t.logsForJob(jobID, limit)
+// older lines: the newest limit lines that scope admits, oldest first. Store lines pass the
+// same per-line scope check as ring lines. partial reports a store that failed.
+func (t *tailstream) jobLogsWithStore(ctx context.Context, jobID string, limit int, scope func(*ring.Entry) bool) ([]*ring.Entry, bool) {
+	mem := t.logsForJob(jobID, limit, scope)
 	if !t.store.enabled() {
 		return mem, false
 	}
@@ -563,13 +553,19 @@ func (t *tailstream) jobLogsWithStore(ctx context.Context, jobID string, limit i
 		return mem, true
 	}
 	seen := make(map[string]bool, len(mem)+len(res.Entries))
-	var all []*ring.Entry
+	all := []*ring.Entry{}
 	for _, e := range append(slices.Clone(mem), res.Entries...) {
+		if scope != nil && !scope(e) {
+			continue
+		}
 		k := lineKey(e)
 		if !seen[k] {
 			seen[k] = true
 			all = append(all, e)
 		}
+	}
+	if len(all) == 0 && mem == nil {
+		return nil, false
 	}
 	slices.SortStableFunc(all, func(a, b *ring.Entry) int { return a.Timestamp.Compare(b.Timestamp) })
 	if len(all) > limit {

@@ -1,15 +1,16 @@
 package tailstreamextension // import "github.com/jobtrace/jobtrace/extension/tailstreamextension"
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
+	"strconv"
 
 	"go.uber.org/zap"
 
-	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/jobcatalog"
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/logfilter"
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracequery"
 )
 
 // handleStoreHistory is /logs/history with a log store: the ring and the store merged, in
@@ -17,15 +18,9 @@ import (
 // ring). A failing store leaves the ring's lines with partial: true.
 func (t *tailstream) handleStoreHistory(w http.ResponseWriter, r *http.Request, p *principal, f *logfilter.Filter) {
 	q := r.URL.Query()
-	limit := 100
-	if n, ok := queryInt(w, q, "limit"); !ok {
+	limit, ok := boundedInt(w, q, "limit", 100, t.streams.get().MaxHistoryLimit)
+	if !ok {
 		return
-	} else if n != nil {
-		if *n <= 0 || *n > t.streamsConfig().MaxHistoryLimit {
-			writeError(w, http.StatusBadRequest, "invalid_parameter", fmt.Sprintf("limit: must be between 1 and %d", t.streamsConfig().MaxHistoryLimit), "limit")
-			return
-		}
-		limit = *n
 	}
 	if q.Get("offset") != "" && q.Get("offset") != "0" {
 		writeError(w, http.StatusBadRequest, "invalid_parameter", "offset: this server pages history by cursor (next_cursor), because it reads a log store", "offset")
@@ -60,34 +55,34 @@ func (t *tailstream) handleStoreHistory(w http.ResponseWriter, r *http.Request, 
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// lookupStoredJob is lookupJob's fallback for a job absent from memory: rebuild it from the
-// store's lifecycle logs. It reports whether the job is now in the catalog and whether the
-// store failed (the caller answers 503 rather than claim the job does not exist).
-func (t *tailstream) lookupStoredJob(r *http.Request, id string) (found bool, storeErr error) {
-	if !t.store.enabled() {
-		return false, nil
+// fromStore is the job handlers' fallback for a job absent from memory: rebuild it from the
+// store's lifecycle logs (and fetch its trace), then ask again. A store that cannot answer
+// turns the 404 into a 503: memory not knowing a job does not mean it does not exist.
+// It reports whether the handler should ask the query service again; false with the error
+// answer written.
+func (t *tailstream) fromStore(w http.ResponseWriter, r *http.Request, err error) bool {
+	if !t.store.enabled() || !errors.Is(err, tracequery.ErrJobNotFound) {
+		writeQueryError(w, r, err)
+		return false
 	}
-	found, err := t.rebuildJob(r.Context(), id)
-	if err != nil && !errors.Is(err, r.Context().Err()) {
-		return false, err
+	id := r.PathValue("job_id")
+	found, serr := t.rebuildJob(r.Context(), id)
+	switch {
+	case serr != nil && !errors.Is(serr, context.Canceled):
+		writeError(w, http.StatusServiceUnavailable, "store_unavailable", "job "+strconv.Quote(id)+" is not in memory and "+storeUnavailable(serr), "job_id")
+		return false
+	case !found:
+		writeQueryError(w, r, err)
+		return false
 	}
-	return found, nil
+	t.traces.WarmJobTrace(r.Context(), id)
+	return true
 }
 
-// fetchJobTrace asks the trace backends (Jaeger) for a job's trace the cache lacks, so a job
-// rebuilt from the store (or seen by another gateway) answers with its spans. It only runs
-// with a store configured: without one, /jobs/{id}/trace stays the cache-only fast path.
-func (t *tailstream) fetchJobTrace(r *http.Request, j *jobcatalog.Job) {
-	if !t.store.enabled() {
-		return
+// warmJobTrace fills the cache with a job's trace from the backends when the store is on:
+// a job that reached this gateway's catalog only through the store has no spans here.
+func (t *tailstream) warmJobTrace(r *http.Request, id string) {
+	if t.store.enabled() {
+		t.traces.WarmJobTrace(r.Context(), id)
 	}
-	tr := j.TraceID()
-	if tr.IsEmpty() {
-		return
-	}
-	ts := t.traceState()
-	if _, ok := ts.cache.Get(tr); ok {
-		return
-	}
-	_, _, _ = ts.lookup(r.Context(), tr)
 }

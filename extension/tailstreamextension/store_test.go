@@ -19,6 +19,7 @@ import (
 
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/logstore/logstoretest"
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/ring"
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracequery"
 )
 
 // startStoreServer is startServer with a log store configured and replaced by a fake
@@ -65,7 +66,7 @@ func stored(recs ...rec) []*ring.Entry {
 }
 
 type historyAnswer struct {
-	Entries    []*LogEntry    `json:"entries"`
+	Entries    []*ring.Entry  `json:"entries"`
 	NextCursor string         `json:"next_cursor"`
 	Partial    bool           `json:"partial"`
 	Warnings   []string       `json:"warnings"`
@@ -82,7 +83,7 @@ func (s *testServer) history(t *testing.T, token string, q url.Values) (int, his
 	return code, h
 }
 
-func msgs(es []*LogEntry) []string { return msgsOf(es) }
+func msgs(es []*ring.Entry) []string { return msgsOf(es) }
 
 func TestStoreHistoryMergesRingAndStore(t *testing.T) {
 	base := time.Now().Add(-2 * time.Hour).UTC()
@@ -186,7 +187,7 @@ func TestStoreRebuildsJobsAbsentFromMemory(t *testing.T) {
 
 	code, body := srv.do(t, http.MethodGet, "/api/v1/jobs/j9/trace", "tok-admin", nil)
 	require.Equal(t, http.StatusOK, code, string(body))
-	var jt jobTraceJSON
+	var jt tracequery.JobTrace
 	require.NoError(t, json.Unmarshal(body, &jt))
 	assert.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", jt.TraceID)
 	assert.Equal(t, "00f067aa0ba902b7", jt.SpanID)
@@ -194,7 +195,7 @@ func TestStoreRebuildsJobsAbsentFromMemory(t *testing.T) {
 
 	code, body = srv.do(t, http.MethodGet, "/api/v1/correlation/j9", "tok-admin", nil)
 	require.Equal(t, http.StatusOK, code, string(body))
-	var c correlationJSON
+	var c tracequery.Correlation
 	require.NoError(t, json.Unmarshal(body, &c))
 	assert.Equal(t, []string{"enqueued", "started", "boom", "dead lettered"}, msgsOf(c.LogEntries))
 	assert.Equal(t, "w-1", c.Job.WorkerID)
@@ -214,7 +215,7 @@ func TestStoreRebuildsJobsAbsentFromMemory(t *testing.T) {
 	assert.True(t, c.Partial)
 }
 
-func msgsOf(es []*LogEntry) []string {
+func msgsOf(es []*ring.Entry) []string {
 	out := make([]string, len(es))
 	for i, e := range es {
 		out[i] = e.Message
@@ -248,7 +249,7 @@ func TestStoreWarmsCatalog(t *testing.T) {
 	require.Eventually(t, func() bool { return srv.ext.store.warmDone.Load() }, 10*time.Second, 10*time.Millisecond)
 	code, body := srv.do(t, http.MethodGet, "/api/v1/jobs", "tok-admin", nil)
 	require.Equal(t, http.StatusOK, code)
-	var out struct{ Jobs []jobJSON }
+	var out struct{ Jobs []tracequery.JobView }
 	require.NoError(t, json.Unmarshal(body, &out))
 	ids := []string{}
 	for _, j := range out.Jobs {

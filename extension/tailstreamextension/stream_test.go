@@ -401,13 +401,13 @@ func TestLogsForJob(t *testing.T) {
 	srv := startServer(t, nil)
 	srv.publish(t, lines("j1", 1, 5)...)
 	srv.publish(t, lines("j2", 1, 5)...)
-	got := srv.ext.logsForJob("j1", 3)
+	got := srv.ext.logsForJob("j1", 3, nil)
 	require.Len(t, got, 3)
 	assert.Equal(t, "j1 line 3", got[0].Message)
 	assert.Equal(t, "j1 line 5", got[2].Message)
 	assert.Less(t, got[0].Seq, got[2].Seq)
-	assert.Len(t, srv.ext.logsForJob("j2", 0), 5)
-	assert.Empty(t, srv.ext.logsForJob("nope", 0))
+	assert.Len(t, srv.ext.logsForJob("j2", 0, nil), 5)
+	assert.Empty(t, srv.ext.logsForJob("nope", 0, nil))
 }
 
 // waitAttached waits until n attachments were audited: the server attaches after the

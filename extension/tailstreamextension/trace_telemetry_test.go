@@ -26,7 +26,7 @@ func TestTraceTelemetry(t *testing.T) {
 	ext := newTailstream(cfg, metadatatest.NewSettings(tt))
 	require.NoError(t, ext.Start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, ext.Shutdown(context.Background())) })
-	srv := &traceTestServer{ext: ext, base: "http://" + ext.Addr() + "/api/v1"}
+	srv := &testServer{ext: ext, base: "http://" + ext.Addr()}
 
 	code, _ := srv.get(t, "/traces/"+zipkinTrace+"/summary", tokViewer) // fetched: backend
 	require.Equal(t, http.StatusOK, code)

@@ -10,64 +10,30 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracetest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
+// The scenario of internal/tracetest: trace t1 with jobs j1 (a retry) and j2 (started by j1),
+// and j3, which has only started, in t3.
 const (
-	t1 = "0af7651916cd43dd8448eb211c80319c"
-	t3 = "5b8efff798038103d269b633813fc60c"
-	// span ids of the hand-built trace t1
-	sA  = "a000000000000001" // order-api SERVER POST /orders, root
-	sB  = "b000000000000002" // order-api PRODUCER enqueue high_priority
-	sC1 = "c100000000000003" // job j1 attempt 1 (retried)
-	sC2 = "c200000000000004" // job j1 attempt 2 (succeeded)
-	sD  = "d000000000000005" // worker SELECT under attempt 2
-	sE  = "e000000000000006" // worker PRODUCER enqueue low_priority (starts job j2)
-	sF  = "f000000000000007" // job j2 attempt 1
-	sG  = "9000000000000008" // worker POST /charge, error
+	t1  = tracetest.T1
+	t3  = tracetest.T3
+	sA  = tracetest.SA
+	sB  = tracetest.SB
+	sC1 = tracetest.SC1
+	sC2 = tracetest.SC2
+	sD  = tracetest.SD
+	sE  = tracetest.SE
+	sF  = tracetest.SF
+	sG  = tracetest.SG
 )
 
-func jobAttrs(jobID, queue, worker, status string, attempt int, extra map[string]any) map[string]any {
-	m := map[string]any{
-		"messaging.system": "redis", "messaging.operation.type": "process", "messaging.destination.name": queue,
-		"messaging.message.id": jobID, "job.id": jobID, "job.attempt": attempt, "job.status": status,
-		"worker.id": worker, "queue.name": queue, "job.trace.format": "w3c", "job.trace.extracted_from": "payload",
-	}
-	for k, v := range extra {
-		m[k] = v
-	}
-	return m
-}
-
-// publishScenario sends the hand-built trace t1 (jobs j1 with a retry and j2 started by j1)
-// and lifecycle logs, including j3 which has only started.
+// publishScenario sends the scenario's spans and lifecycle logs.
 func publishScenario(t *testing.T, ext *tailstream) {
-	td := buildTraces(t1,
-		spanSpec{service: "order-api", name: "POST /orders", id: sA, kind: ptrace.SpanKindServer, start: 0, end: 50},
-		spanSpec{service: "order-api", name: "enqueue high_priority", id: sB, parent: sA, kind: ptrace.SpanKindProducer, start: 10, end: 12},
-		spanSpec{service: "jobqueue", name: "process high_priority", id: sC1, parent: sB, kind: ptrace.SpanKindConsumer, start: 100, end: 300,
-			errMsg: "job retried", attrs: jobAttrs("j1", "high_priority", "w1", "retried", 1, map[string]any{"job.owner": "bob"}), events: []string{"job_retried"}},
-		spanSpec{service: "jobqueue", name: "process high_priority", id: sC2, parent: sB, kind: ptrace.SpanKindConsumer, start: 400, end: 900,
-			attrs: jobAttrs("j1", "high_priority", "w2", "succeeded", 2, map[string]any{"job.owner": "bob"})},
-		spanSpec{service: "worker", name: "SELECT orders", id: sD, parent: sC2, kind: ptrace.SpanKindClient, start: 420, end: 600,
-			attrs: map[string]any{"job.id": "j1", "db.system": "postgresql"}},
-		spanSpec{service: "worker", name: "enqueue low_priority", id: sE, parent: sC2, kind: ptrace.SpanKindProducer, start: 610, end: 615,
-			attrs: map[string]any{"job.id": "j1"}},
-		spanSpec{service: "worker", name: "POST /charge", id: sG, parent: sC2, kind: ptrace.SpanKindClient, start: 620, end: 880,
-			errMsg: "timeout", attrs: map[string]any{"job.id": "j1", "http.response.status_code": 504}},
-		spanSpec{service: "jobqueue", name: "process low_priority", id: sF, parent: sE, kind: ptrace.SpanKindConsumer, start: 700, end: 1000,
-			attrs: jobAttrs("j2", "low_priority", "w3", "succeeded", 1, nil)},
-	)
+	td, ld := tracetest.Scenario()
 	require.NoError(t, ext.PublishTraces(context.Background(), td))
-
-	ld := plog.NewLogs()
-	lifecycleLog(ld, "job_enqueued", "j1", "high_priority", "", 1, t1, sC1, 11)
-	lifecycleLog(ld, "job_started", "j1", "high_priority", "w1", 1, t1, sC1, 100)
-	lifecycleLog(ld, "job_retried", "j1", "high_priority", "w1", 1, t1, sC1, 300)
-	lifecycleLog(ld, "job_started", "j1", "high_priority", "w2", 2, t1, sC2, 400)
-	lifecycleLog(ld, "job_succeeded", "j1", "high_priority", "w2", 2, t1, sC2, 900)
-	lifecycleLog(ld, "job_started", "j3", "high_priority", "w9", 1, t3, "3000000000000001", 2000)
 	require.NoError(t, ext.PublishLogs(context.Background(), ld))
 }
 
@@ -159,9 +125,9 @@ func TestTraceAPIAuth(t *testing.T) {
 	code, _ = srv.get(t, "/config/logging", tokViewer)
 	assert.Equal(t, http.StatusForbidden, code)
 	// PUT needs admin.
-	code, _ = srv.do(t, http.MethodPut, "/config/tracing", tokViewer, `{}`)
+	code, _ = srv.api(t, http.MethodPut, "/config/tracing", tokViewer, `{}`)
 	assert.Equal(t, http.StatusForbidden, code)
-	code, _ = srv.do(t, http.MethodPut, "/config/logging", tokScoped, `{}`)
+	code, _ = srv.api(t, http.MethodPut, "/config/logging", tokScoped, `{}`)
 	assert.Equal(t, http.StatusForbidden, code)
 }
 
@@ -281,8 +247,8 @@ func TestTraceScopeHidesForeignTrace(t *testing.T) {
 	srv := startTraceServer(t, nil)
 	other := "11111111111111111111111111111111"
 	require.NoError(t, srv.ext.PublishTraces(context.Background(), buildTraces(other,
-		spanSpec{service: "jobqueue", name: "process high_priority", id: "1000000000000001", kind: ptrace.SpanKindConsumer, start: 0, end: 10,
-			attrs: jobAttrs("jx", "high_priority", "w1", "succeeded", 1, nil)})))
+		spanSpec{Service: "jobqueue", Name: "process high_priority", ID: "1000000000000001", Kind: ptrace.SpanKindConsumer, Start: 0, End: 10,
+			Attrs: jobAttrs("jx", "high_priority", "w1", "succeeded", 1, nil)})))
 	code, _ := srv.get(t, "/traces/"+other+"/summary", tokScoped)
 	assert.Equal(t, http.StatusNotFound, code, "no job of the trace is in the user's scope")
 	code, _ = srv.get(t, "/traces/"+other+"/spans", tokScoped)
@@ -418,7 +384,7 @@ func TestHealthEndpoints(t *testing.T) {
 func TestManyBackendsConfigured(t *testing.T) {
 	srv := startTraceServer(t, func(c *Config) {
 		for i := range 12 {
-			c.Backends = append(c.Backends, BackendConfig{Type: "zipkin", Endpoint: fmt.Sprintf("http://127.0.0.1:1/z%d", i)})
+			c.Backends = append(c.Backends, backendConfig("", "zipkin", fmt.Sprintf("http://127.0.0.1:1/z%d", i), nil))
 		}
 	})
 	code, body := srv.get(t, "/health/tracing?probe=false", tokViewer)
@@ -435,8 +401,8 @@ func TestIngestWhileQuerying(t *testing.T) {
 		defer close(done)
 		for i := range 200 {
 			tr := fmt.Sprintf("%032x", i+1)
-			td := buildTraces(tr, spanSpec{service: "jobqueue", name: "process high_priority", id: fmt.Sprintf("%016x", i+1),
-				kind: ptrace.SpanKindConsumer, start: i, end: i + 5, attrs: jobAttrs(fmt.Sprintf("c%d", i), "high_priority", "w1", "succeeded", 1, nil)})
+			td := buildTraces(tr, spanSpec{Service: "jobqueue", Name: "process high_priority", ID: fmt.Sprintf("%016x", i+1),
+				Kind: ptrace.SpanKindConsumer, Start: i, End: i + 5, Attrs: jobAttrs(fmt.Sprintf("c%d", i), "high_priority", "w1", "succeeded", 1, nil)})
 			_ = srv.ext.PublishTraces(context.Background(), td)
 		}
 	}()

@@ -1,5 +1,7 @@
 // Package jobindex is the bounded job ↔ trace index that the jobcorrelation processor fills and
-// reads, and that other components (the tailstream extension's job catalog) may query.
+// reads to tag spans and logs with their job. It keeps one latest trace per job; the tailstream
+// extension's job catalog (internal/jobcatalog there) is a separate store that keeps every
+// attempt and lifecycle event, and does not query this index.
 //
 // The Index interface is the seam: today's implementation is in memory (Memory); a Redis-backed
 // one can later let several gateway collectors share one index without changing callers.

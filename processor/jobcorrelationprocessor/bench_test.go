@@ -14,6 +14,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
+
+	"github.com/jobtrace/jobtrace/internal/testutil/cputime"
 )
 
 const benchJobs = 100_000
@@ -88,11 +90,11 @@ func benchmarkTagging(b *testing.B, fill func(r plog.LogRecord, job int)) {
 		b.StopTimer()
 		master.CopyTo(ld)
 		b.StartTimer()
-		c0 := threadCPU()
+		c0 := cputime.Thread()
 		if err := lp.ConsumeLogs(context.Background(), ld); err != nil {
 			b.Fatal(err)
 		}
-		cpu += threadCPU() - c0
+		cpu += cputime.Thread() - c0
 		records += batch
 	}
 	b.StopTimer()

@@ -72,6 +72,11 @@ type Config struct {
 	Conditions ConditionsConfig `mapstructure:"conditions"`
 	// Audit controls per-record audit attributes.
 	Audit AuditConfig `mapstructure:"audit"`
+	// Phone configures the phone detector.
+	Phone PhoneConfig `mapstructure:"phone"`
+	// SecretKeywords are words added to the built-in free-text secret keywords (password,
+	// secret, token, api key, …): "<keyword> is|:|= <value>" masks the value.
+	SecretKeywords []string `mapstructure:"secret_keywords"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -125,6 +130,14 @@ type ConditionsConfig struct {
 	DataPoint []string `mapstructure:"datapoint"`
 }
 
+// PhoneConfig configures the phone detector.
+type PhoneConfig struct {
+	// Regions are ISO 3166-1 alpha-2 codes whose national formats are tried for numbers written
+	// without a country code (+44 … and 0044 … are recognised whatever the list). Empty means
+	// international numbers only.
+	Regions []string `mapstructure:"regions"`
+}
+
 // AuditConfig controls per-record audit attributes.
 type AuditConfig struct {
 	// RecordAttributes adds "<prefix>.total" and "<prefix>.<detector>" counts (never values) to
@@ -144,6 +157,7 @@ func createDefaultConfig() component.Config {
 			SpanLinks: true, SpanStatusMessage: true, ResourceAttributes: true, ScopeAttributes: true,
 		},
 		Audit: AuditConfig{AttributePrefix: "redaction"},
+		Phone: PhoneConfig{Regions: append([]string(nil), scan.DefaultPhoneRegions...)},
 	}
 }
 
@@ -219,6 +233,16 @@ func (cfg *Config) Validate() error {
 	for i, p := range cfg.SecretParams {
 		if strings.TrimSpace(p) == "" {
 			errs = append(errs, fmt.Errorf("secret_params[%d]: must not be empty", i))
+		}
+	}
+	for i, r := range cfg.Phone.Regions {
+		if !scan.KnownPhoneRegion(r) {
+			errs = append(errs, fmt.Errorf("phone.regions[%d]: unknown region %q (an ISO 3166-1 alpha-2 code such as US, GB, DE)", i, r))
+		}
+	}
+	for i, k := range cfg.SecretKeywords {
+		if strings.TrimSpace(k) == "" || strings.ContainsAny(k, "=:\t\n") {
+			errs = append(errs, fmt.Errorf("secret_keywords[%d]: must be one or two words without ':' or '='", i))
 		}
 	}
 	if _, err := newConditions(cfg.Conditions, component.TelemetrySettings{Logger: zap.NewNop()}); err != nil {

@@ -49,6 +49,8 @@ func TestLoadConfig(t *testing.T) {
 	assert.True(t, full.Scope.MetricDataPointAttributes)
 	assert.Len(t, full.Conditions.LogRecord, 1)
 	assert.Equal(t, AuditConfig{RecordAttributes: true, AttributePrefix: "pii"}, full.Audit)
+	assert.Equal(t, []string{"GB", "es"}, full.Phone.Regions)
+	assert.Equal(t, []string{"pin", "pin code"}, full.SecretKeywords)
 }
 
 func TestConfigValidateErrors(t *testing.T) {
@@ -64,6 +66,8 @@ func TestConfigValidateErrors(t *testing.T) {
 		{"bad_validator", []string{`custom_rules[0].validator: unknown validator "mod11"`}},
 		{"bad_action", []string{`detectors.email.action: unknown action "shred"`}},
 		{"builtin_rule_name", []string{`custom_rules[0].name: "email" is a built-in detector name`}},
+		{"bad_phone_region", []string{`phone.regions[1]: unknown region "XX"`}},
+		{"bad_secret_keyword", []string{"secret_keywords[0]"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -440,3 +440,30 @@ func TestKeyNameActions(t *testing.T) {
 		})
 	}
 }
+
+// The issue-14 line: a free-text AWS secret, a 15-digit JCB card, a UK number with its
+// extension and a lower-case IBAN, next to ids that must survive.
+func TestFreeTextDetectors(t *testing.T) {
+	const body = "job 8f14e45fceea167a5a36dedd4bea2543 failed: aws secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY, " +
+		"card 213100000000001, call +44 20 7946 0958 ext. 204, refund to gb82west12345698765432 at 2026-12-01T09:30:00Z"
+	ld, _ := oneLog(body, map[string]any{"job.id": "8f14e45fceea167a5a36dedd4bea2543", "note": "password is hunter2"})
+	out := firstLog(runLogs(t, defaultCfg(), ld))
+	assert.Equal(t, "job 8f14e45fceea167a5a36dedd4bea2543 failed: aws secret [REDACTED:aws_secret_key], "+
+		"card [REDACTED:credit_card], call [REDACTED:phone], refund to [REDACTED:iban] at 2026-12-01T09:30:00Z", out.Body().Str())
+	attrs := out.Attributes().AsRaw()
+	assert.Equal(t, "8f14e45fceea167a5a36dedd4bea2543", attrs["job.id"])
+	assert.Equal(t, "password is [REDACTED:secret_keyword]", attrs["note"])
+}
+
+func TestPhoneRegionsAndSecretKeywordsConfig(t *testing.T) {
+	cfg := defaultCfg()
+	cfg.Phone.Regions = nil // international numbers only
+	cfg.SecretKeywords = []string{"pin"}
+	ld, _ := oneLog("call 020 7946 0958 or +44 20 7946 0958, pin: 4321", nil)
+	assert.Equal(t, "call 020 7946 0958 or [REDACTED:phone], pin: [REDACTED:secret_keyword]", firstLog(runLogs(t, cfg, ld)).Body().Str())
+
+	cfg = defaultCfg()
+	cfg.Detectors = map[string]DetectorConfig{"secret_keyword": {Enabled: new(bool)}}
+	ld, _ = oneLog("password is hunter2", nil)
+	assert.Equal(t, "password is hunter2", firstLog(runLogs(t, cfg, ld)).Body().Str())
+}

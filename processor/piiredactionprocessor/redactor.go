@@ -132,7 +132,14 @@ func newRedactor(cfg *Config) (*redactor, error) {
 	r.keyNameDet = len(r.specs)
 	r.keyNameOn = kn.Enabled == nil || *kn.Enabled
 	r.specs = append(r.specs, spec(keyNameDetector, kn.Action, kn.Label, kn.Value, def))
-	r.scanner = scan.New(scan.Options{Disabled: disabled, SecretParams: nilIfEmpty(cfg.SecretParams), Rules: rules})
+	regions := cfg.Phone.Regions
+	if regions == nil {
+		regions = []string{} // international numbers only
+	}
+	r.scanner = scan.New(scan.Options{
+		Disabled: disabled, SecretParams: nilIfEmpty(cfg.SecretParams), Rules: rules,
+		PhoneRegions: regions, SecretKeywords: cfg.SecretKeywords,
+	})
 
 	keys := cfg.SensitiveKeys
 	if len(keys) == 0 {

@@ -18,6 +18,9 @@ import (
 const (
 	PresetGoRedisWorkQueue = "go-redis-work-queue"
 	PresetList             = "list"
+	PresetSidekiq          = "sidekiq"
+	PresetCelery           = "celery"
+	PresetRQ               = "rq"
 )
 
 const workerIDPlaceholder = "{worker_id}"
@@ -46,8 +49,16 @@ type Config struct {
 	// MaxBackoff caps the delay between reconnect attempts while Redis is unreachable.
 	MaxBackoff time.Duration `mapstructure:"max_backoff"`
 
-	// Preset fills every key and field left empty: go-redis-work-queue or list.
-	Preset string        `mapstructure:"preset"`
+	// Preset fills every key and field left empty: go-redis-work-queue or list, or names a
+	// queue library (sidekiq, celery, rq, ...) whose adapter finds its queues by itself.
+	Preset string `mapstructure:"preset"`
+	// KeyPrefix is a library preset's key prefix or namespace (Sidekiq namespace "myapp",
+	// RQ "rq"); empty means the library's default layout.
+	KeyPrefix string `mapstructure:"key_prefix"`
+	// ResultKeyPrefix is the result-key prefix of libraries that have one (Celery
+	// "celery-task-meta-"); empty means the library's default.
+	ResultKeyPrefix string `mapstructure:"result_key_prefix"`
+
 	Queues []QueueConfig `mapstructure:"queues"`
 	Keys   KeysConfig    `mapstructure:"keys"`
 	Fields FieldsConfig  `mapstructure:"fields"`
@@ -120,6 +131,11 @@ type WindowsConfig struct {
 	Processing int `mapstructure:"processing"`
 	Completed  int `mapstructure:"completed"`
 	DeadLetter int `mapstructure:"dead_letter"`
+	// Active bounds the in-progress entries (worker hashes, unacked messages, started
+	// registries) a library adapter reads per structure and poll.
+	Active int `mapstructure:"active"`
+	// Retry bounds the entries a library adapter reads from each retry or scheduled set.
+	Retry int `mapstructure:"retry"`
 	// Page is the LRANGE size; a finished list is read page by page only until a page
 	// contains an entry already seen.
 	Page int `mapstructure:"page"`
@@ -133,6 +149,9 @@ type ScanConfig struct {
 
 // TraceContextConfig configures internal/tracecontext.
 type TraceContextConfig struct {
+	// Enabled false turns extraction off (the design's first rollback switch): jobs are still
+	// observed and emitted, each on its own trace derived from the job id.
+	Enabled bool `mapstructure:"enabled"`
 	// Precedence lists formats, first wins: w3c, b3, jaeger, xray, datadog, plain, upstream.
 	Precedence []string `mapstructure:"precedence"`
 	// ExtraPaths are extra dot-separated payload paths searched as carriers.
@@ -149,7 +168,7 @@ func createDefaultConfig() component.Config {
 		PollInterval:       250 * time.Millisecond,
 		MaxBackoff:         30 * time.Second,
 		Preset:             PresetGoRedisWorkQueue,
-		Windows:            WindowsConfig{Pending: 100, Processing: 10, Completed: 20000, DeadLetter: 2000, Page: 1000},
+		Windows:            WindowsConfig{Pending: 100, Processing: 10, Completed: 20000, DeadLetter: 2000, Active: 1000, Retry: 2000, Page: 1000},
 		Scan:               ScanConfig{Count: 1000, CallsPerPoll: 4},
 		MaxProcessingLists: 1000,
 		MaxPayloadSize:     1 << 20,
@@ -157,6 +176,7 @@ func createDefaultConfig() component.Config {
 		DedupSize:          500_000,
 		AbandonGrace:       time.Second,
 		Propagation:        "parent",
+		TraceContext:       TraceContextConfig{Enabled: true},
 		ServiceName:        "jobqueue",
 	}
 }
@@ -233,13 +253,19 @@ func (cfg *Config) Validate() error {
 	if cfg.MaxBackoff < cfg.PollInterval {
 		add("max_backoff: must be at least poll_interval")
 	}
-	switch cfg.Preset {
-	case PresetGoRedisWorkQueue, PresetList:
+	_, isLibrary := libraries[cfg.Preset]
+	switch {
+	case cfg.Preset == PresetGoRedisWorkQueue, cfg.Preset == PresetList, isLibrary:
 	default:
-		add("preset: must be %q or %q, got %q", PresetGoRedisWorkQueue, PresetList, cfg.Preset)
+		add("preset: must be one of %s, got %q", strings.Join(presetNames(), ", "), cfg.Preset)
 	}
 	r := cfg.resolved()
-	if len(r.Queues) == 0 {
+	if isLibrary {
+		errs = append(errs, cfg.validateLibrary(&r)...)
+	} else if cfg.KeyPrefix != "" || cfg.ResultKeyPrefix != "" {
+		add("key_prefix: only for a queue library preset, not %q", cfg.Preset)
+	}
+	if !isLibrary && len(r.Queues) == 0 {
 		add("queues: at least one queue is required with preset %q", cfg.Preset)
 	}
 	names := map[string]bool{}
@@ -247,7 +273,7 @@ func (cfg *Config) Validate() error {
 		if q.Name == "" {
 			add("queues[%d].name: must not be empty", i)
 		}
-		if q.Key == "" {
+		if q.Key == "" && !isLibrary {
 			add("queues[%d].key: must not be empty", i)
 		}
 		if names[q.Name] {
@@ -263,7 +289,7 @@ func (cfg *Config) Validate() error {
 	if r.Keys.Heartbeat != "" && r.Keys.Processing == "" {
 		add("keys.heartbeat: needs keys.processing")
 	}
-	if r.Fields.ID == "" {
+	if r.Fields.ID == "" && !isLibrary {
 		add("fields.id: must not be empty")
 	}
 	if o := r.Fields.AttemptOffset; o != nil && (*o < 0 || *o > 1) {
@@ -275,7 +301,8 @@ func (cfg *Config) Validate() error {
 	}{
 		{"windows.pending", cfg.Windows.Pending}, {"windows.processing", cfg.Windows.Processing},
 		{"windows.completed", cfg.Windows.Completed}, {"windows.dead_letter", cfg.Windows.DeadLetter},
-		{"windows.page", cfg.Windows.Page}, {"scan.count", cfg.Scan.Count}, {"scan.calls_per_poll", cfg.Scan.CallsPerPoll},
+		{"windows.page", cfg.Windows.Page}, {"windows.active", cfg.Windows.Active}, {"windows.retry", cfg.Windows.Retry},
+		{"scan.count", cfg.Scan.Count}, {"scan.calls_per_poll", cfg.Scan.CallsPerPoll},
 		{"max_processing_lists", cfg.MaxProcessingLists}, {"max_payload_size", cfg.MaxPayloadSize},
 		{"max_tracked_jobs", cfg.MaxTrackedJobs}, {"dedup_size", cfg.DedupSize},
 	}
@@ -290,6 +317,7 @@ func (cfg *Config) Validate() error {
 	}{
 		{"windows.pending", cfg.Windows.Pending, 100_000}, {"windows.processing", cfg.Windows.Processing, 10_000},
 		{"windows.completed", cfg.Windows.Completed, 1_000_000}, {"windows.dead_letter", cfg.Windows.DeadLetter, 1_000_000},
+		{"windows.active", cfg.Windows.Active, 100_000}, {"windows.retry", cfg.Windows.Retry, 1_000_000},
 		{"scan.count", cfg.Scan.Count, 100_000}, {"scan.calls_per_poll", cfg.Scan.CallsPerPoll, 1000},
 		{"max_payload_size", cfg.MaxPayloadSize, 512 << 20},
 	}

@@ -63,7 +63,7 @@ func TestLoadConfigValid(t *testing.T) {
 
 func TestLoadConfigInvalid(t *testing.T) {
 	cases := map[string][]string{
-		"bad_preset":          {`preset: must be "go-redis-work-queue" or "list", got "sidekiq"`},
+		"bad_preset":          {`preset: must be one of go-redis-work-queue, list, `, `got "resque"`},
 		"list_without_queues": {"queues: at least one queue is required"},
 		"bad_pattern":         {"keys.processing: must contain {worker_id} exactly once"},
 		"bad_windows":         {"windows.completed: must be positive", "windows.pending: must be at most 100000"},

@@ -2,12 +2,15 @@ package queuejobreceiver // import "github.com/jobtrace/jobtrace/receiver/queuej
 
 import (
 	"github.com/jobtrace/jobtrace/internal/conventions"
+	"github.com/jobtrace/jobtrace/receiver/queuejobreceiver/internal/metadata"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/jobtrace/jobtrace/receiver/queuejobreceiver/internal/adapter"
 )
 
-const scopeName = "github.com/jobtrace/jobtrace/receiver/queuejobreceiver"
+var scopeName = metadata.ScopeName
 
 var eventSeverity = [numEventKinds]plog.SeverityNumber{
 	plog.SeverityNumberInfo, plog.SeverityNumberInfo, plog.SeverityNumberInfo,
@@ -18,6 +21,7 @@ type emitter struct {
 	serviceName string
 	link        bool // propagation: link
 	version     string
+	system      string // messaging.system: redis for list layouts, else the library
 }
 
 // build turns one poll's events into at most one Traces and one Logs batch.
@@ -27,6 +31,10 @@ func (e *emitter) build(events []event) (ptrace.Traces, plog.Logs, int) {
 	var spans ptrace.SpanSlice
 	var records plog.LogRecordSlice
 	nspans := 0
+	system := e.system
+	if system == "" {
+		system = "redis"
+	}
 	for i := range events {
 		ev := &events[i]
 		sid := pcommon.SpanID(spanID(ev.job.id, ev.attempt, ev.rerun))
@@ -62,6 +70,7 @@ func (e *emitter) build(events []event) (ptrace.Traces, plog.Logs, int) {
 		if !ev.kind.endsAttempt() {
 			continue
 		}
+		putError(la, ev.err)
 		la.PutStr(conventions.AttrJobStatus, eventStatus[ev.kind])
 
 		if spans == (ptrace.SpanSlice{}) {
@@ -93,7 +102,7 @@ func (e *emitter) build(events []event) (ptrace.Traces, plog.Logs, int) {
 		sp.SetStartTimestamp(pcommon.NewTimestampFromTime(ev.start))
 		sp.SetEndTimestamp(pcommon.NewTimestampFromTime(ev.at))
 		a := sp.Attributes()
-		a.PutStr(conventions.AttrMessagingSystem, "redis")
+		a.PutStr(conventions.AttrMessagingSystem, system)
 		a.PutStr(conventions.AttrMessagingOperationType, "process")
 		a.PutStr(conventions.AttrMessagingDestinationName, ev.job.queue)
 		a.PutStr(conventions.AttrMessagingMessageID, ev.job.id)
@@ -125,6 +134,12 @@ func (e *emitter) build(events []event) (ptrace.Traces, plog.Logs, int) {
 		}
 		sp.Status().SetCode(ptrace.StatusCodeError)
 		sp.Status().SetMessage(eventBodies[ev.kind])
+		if ev.err != nil && ev.err.Message != "" {
+			sp.Status().SetMessage(ev.err.Message)
+		} else if ev.err != nil && ev.err.Type != "" {
+			sp.Status().SetMessage(ev.err.Type)
+		}
+		putError(a, ev.err)
 		se := sp.Events().AppendEmpty()
 		se.SetName(ev.kind.String())
 		se.SetTimestamp(pcommon.NewTimestampFromTime(ev.at))
@@ -141,4 +156,20 @@ func severityText(s plog.SeverityNumber) string {
 		return "ERROR"
 	}
 	return "INFO"
+}
+
+// putError records the error a queue library stored for a failed attempt.
+func putError(m pcommon.Map, err *adapter.Error) {
+	if err == nil {
+		return
+	}
+	if err.Type != "" {
+		m.PutStr(conventions.AttrJobErrorType, err.Type)
+	}
+	if err.Message != "" {
+		m.PutStr(conventions.AttrJobErrorMessage, err.Message)
+	}
+	if err.Stacktrace != "" {
+		m.PutStr(conventions.AttrJobErrorStacktrace, err.Stacktrace)
+	}
 }

@@ -361,6 +361,7 @@ type telemetry struct {
 	}
 	jobsObserved, extractions, rejections, bad, emitted, pollsFailed, overflows metric.Int64Counter
 	pollDuration                                                                metric.Float64Histogram
+	eventAttrs                                                                  eventAttrs
 }
 
 func (t *telemetry) badPayload(ctx context.Context, reason string) {

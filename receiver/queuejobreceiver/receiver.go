@@ -19,6 +19,7 @@ import (
 
 	"github.com/jobtrace/jobtrace/internal/sharedcomponent"
 	"github.com/jobtrace/jobtrace/internal/tracecontext"
+	"github.com/jobtrace/jobtrace/receiver/queuejobreceiver/internal/adapter"
 	"github.com/jobtrace/jobtrace/receiver/queuejobreceiver/internal/metadata"
 )
 
@@ -111,10 +112,12 @@ func (r *queueJobReceiver) start(_ context.Context, host component.Host) error {
 		r.startErr = fmt.Errorf("trace_context: %w", err)
 		return r.startErr
 	}
-	ex, err := tracecontext.NewExtractor(tcCfg)
-	if err != nil {
-		r.startErr = fmt.Errorf("trace_context: %w", err)
-		return r.startErr
+	var ex *tracecontext.Extractor
+	if r.cfg.TraceContext.Enabled {
+		if ex, err = tracecontext.NewExtractor(tcCfg); err != nil {
+			r.startErr = fmt.Errorf("trace_context: %w", err)
+			return r.startErr
+		}
 	}
 	tb, err := metadata.NewTelemetryBuilder(r.settings.TelemetrySettings)
 	if err != nil {
@@ -127,16 +130,26 @@ func (r *queueJobReceiver) start(_ context.Context, host component.Host) error {
 	// logger, and this receiver is the distribution's only go-redis user.
 	redisLoggerOnce.Do(func() { redis.SetLogger(zapRedisLogger{r.settings.Logger.Named("go-redis")}) })
 	r.rdb = redis.NewUniversalClient(opts)
-	p := newPoller(&res, r.rdb, r.settings.Logger, newTelemetry(tb), ex, time.Now())
-	tel := p.tel
+	tel := newTelemetry(tb)
 	em := &emitter{serviceName: res.ServiceName, link: res.Propagation == "link", version: r.settings.BuildInfo.Version}
+	var src source
+	if f, ok := libraries[res.Preset]; ok {
+		lp, err := newLibraryPoller(f, &res, r.rdb, r.settings.Logger, tel, ex, time.Now())
+		if err != nil {
+			r.startErr = err
+			return err
+		}
+		src, em.system = lp, res.Preset
+	} else {
+		src = newPoller(&res, r.rdb, r.settings.Logger, tel, ex, time.Now())
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		r.run(ctx, host, p, em, tel)
+		r.run(ctx, host, src, em, tel)
 	}()
 	return nil
 }
@@ -149,13 +162,32 @@ func (z zapRedisLogger) Printf(_ context.Context, format string, v ...any) {
 	z.l.Debug(fmt.Sprintf(format, v...))
 }
 
-// eventAttrs are built once: per-event attribute options would allocate on the hot path.
-var eventAttrs = func() (out [numEventKinds]metric.AddOption) {
-	for k := range out {
-		out[k] = metric.WithAttributeSet(attribute.NewSet(attribute.String("event", eventKind(k).String())))
+// maxQueueAttrs bounds the queue names events_emitted is broken down by; further queues are
+// counted under "other", so a layout with unbounded queue names cannot grow the metric forever.
+const maxQueueAttrs = 256
+
+// eventAttrs holds the attribute options of events_emitted, by queue and event: built once per
+// queue, since per-event options would allocate on the hot path. Only the run loop uses it.
+type eventAttrs map[string]*[numEventKinds]metric.AddOption
+
+func (ea eventAttrs) get(queue string, k eventKind) metric.AddOption {
+	opts, ok := ea[queue]
+	if !ok {
+		if len(ea) >= maxQueueAttrs {
+			queue = "other"
+			if opts, ok = ea[queue]; ok {
+				return opts[k]
+			}
+		}
+		opts = new([numEventKinds]metric.AddOption)
+		for i := range opts {
+			opts[i] = metric.WithAttributeSet(attribute.NewSet(
+				attribute.String("event", eventKind(i).String()), attribute.String("queue", queue)))
+		}
+		ea[queue] = opts
 	}
-	return out
-}()
+	return opts[k]
+}
 
 func newTelemetry(tb *metadata.TelemetryBuilder) *telemetry {
 	return &telemetry{
@@ -163,6 +195,7 @@ func newTelemetry(tb *metadata.TelemetryBuilder) *telemetry {
 		rejections: tb.ReceiverQueuejobTraceContextRejections,
 		bad:        tb.ReceiverQueuejobPayloadsBad, emitted: tb.ReceiverQueuejobEventsEmitted, pollsFailed: tb.ReceiverQueuejobPollsFailed,
 		overflows: tb.ReceiverQueuejobWindowOverflows, pollDuration: tb.ReceiverQueuejobPollDuration,
+		eventAttrs: eventAttrs{},
 	}
 }
 
@@ -178,8 +211,14 @@ func newPoller(res *Config, rdb redis.UniversalClient, logger *zap.Logger, tel *
 	}
 	p.procScan.match = p.proc.glob()
 	p.hbScan.match = p.hb.glob()
-	p.tr = newTracker(res, ex, now)
-	p.tr.onNewJob = func(st *jobState) {
+	p.tr = newObservedTracker(res, ex, tel, now)
+	return p
+}
+
+// newObservedTracker is a tracker whose new jobs feed the receiver's telemetry.
+func newObservedTracker(res *Config, ex *tracecontext.Extractor, tel *telemetry, now time.Time) *tracker {
+	tr := newTracker(res, ex, now)
+	tr.onNewJob = func(st *jobState) {
 		ctx := context.Background()
 		tel.jobsObserved.Add(ctx, 1)
 		format := "none"
@@ -191,12 +230,34 @@ func newPoller(res *Config, rdb redis.UniversalClient, logger *zap.Logger, tel *
 			tel.rejections.Add(ctx, 1, metric.WithAttributes(attribute.String("format", f.String())))
 		})
 	}
-	return p
+	return tr
+}
+
+// newLibraryPoller wires a queue library's adapter for a resolved config.
+func newLibraryPoller(f adapter.Factory, res *Config, rdb redis.UniversalClient, logger *zap.Logger, tel *telemetry,
+	ex *tracecontext.Extractor, now time.Time) (*libraryPoller, error) {
+	sampled := logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		return zapcore.NewSamplerWithOptions(c, 10*time.Second, 5, 0)
+	}))
+	bad := func(reason string) {
+		tel.badPayload(context.Background(), reason)
+		sampled.Warn("skipping unusable job payload", zap.String("preset", res.Preset), zap.String("reason", reason))
+	}
+	ad, err := f(res.adapterSettings(logger, bad))
+	if err != nil {
+		return nil, err
+	}
+	return &libraryPoller{ad: ad, rd: adapter.ReadOnly(rdb), tr: newObservedTracker(res, ex, tel, now), tel: tel}, nil
 }
 
 // run polls until shutdown. Redis being down, at start or later, is reported through
 // component status and retried with exponential backoff; it never stops the collector.
-func (r *queueJobReceiver) run(ctx context.Context, host component.Host, p *poller, em *emitter, tel *telemetry) {
+// source is one poll of the queue: the reference layout's poller or a library adapter's.
+type source interface {
+	poll(ctx context.Context, now time.Time) ([]event, error)
+}
+
+func (r *queueJobReceiver) run(ctx context.Context, host component.Host, p source, em *emitter, tel *telemetry) {
 	logger := r.settings.Logger
 	endpoint := r.cfg.Endpoint
 	if len(r.cfg.Addresses) > 0 {
@@ -260,14 +321,16 @@ func (r *queueJobReceiver) deliver(ctx context.Context, em *emitter, tel *teleme
 	if len(events) == 0 {
 		return
 	}
-	var perKind [numEventKinds]int64
-	for i := range events {
-		perKind[events[i].kind]++
+	type queueKind struct {
+		queue string
+		kind  eventKind
 	}
-	for k, n := range perKind {
-		if n > 0 {
-			tel.emitted.Add(ctx, n, eventAttrs[k])
-		}
+	counts := map[queueKind]int64{}
+	for i := range events {
+		counts[queueKind{events[i].job.queue, events[i].kind}]++
+	}
+	for qk, n := range counts {
+		tel.emitted.Add(ctx, n, tel.eventAttrs.get(qk.queue, qk.kind))
 	}
 	td, ld, nspans := em.build(events)
 	r.mu.Lock()

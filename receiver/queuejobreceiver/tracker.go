@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/jobtrace/jobtrace/internal/tracecontext"
+	"github.com/jobtrace/jobtrace/receiver/queuejobreceiver/internal/adapter"
 )
 
 type eventKind uint8
@@ -44,6 +45,7 @@ type event struct {
 	at             time.Time // when it was observed; the span's end for attempt-ending events
 	start          time.Time
 	startEstimated bool
+	err            *adapter.Error // what the library stored about a failed attempt
 }
 
 // jobState is what the receiver remembers about one job between polls.
@@ -69,6 +71,8 @@ type attemptState struct {
 	ended          bool
 	endedBy        eventKind
 	hbMissingSince time.Time
+	activeSeen     bool // an adapter saw it held by a worker
+	requeued       bool // it ended abandoned because the library put it back in its queue
 }
 
 // where a payload was seen.

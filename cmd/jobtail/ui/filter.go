@@ -125,12 +125,12 @@ func (f *FilterForm) Render(width, height int) []string {
 		in.Width = max(10, width-16)
 		add(cursor + padRight(fl.label, 10) + "│ " + in.View())
 		if errKey == fl.key {
-			add(styleFieldErr.Render("             " + GlyphError + " " + f.Err.Error()))
+			add(styleFieldErr.Render("             " + GlyphError + " " + errText(f.Err)))
 		}
 	}
 	if f.Err != nil && errKey == "" {
 		add("")
-		add(styleFieldErr.Render(GlyphError + " " + f.Err.Error()))
+		add(styleFieldErr.Render(GlyphError + " " + errText(f.Err)))
 	}
 	return pad(lines, width, height)
 }

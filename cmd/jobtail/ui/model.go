@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"runtime"
@@ -18,6 +19,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"github.com/jobtrace/jobtrace/internal/jobtailclient"
+	"github.com/jobtrace/jobtrace/internal/termsafe"
 )
 
 // Panel identifies a focusable panel.
@@ -353,6 +355,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, waitEvents(m.streamGen, m.events)
 	case openedMsg:
+		if errors.Is(msg.err, errNotWebURL) {
+			// Not copied either: a pasted string with a newline runs in the user's shell.
+			m.flash = "the server's trace URL is not an http(s) URL: " + msg.url
+			return m, nil
+		}
 		if msg.err != nil {
 			m.flash = "trace URL (copied to clipboard): " + msg.url
 			_, _ = io.WriteString(m.cfg.Clipboard, OSC52(msg.url))
@@ -683,7 +690,19 @@ func (m *Model) openTrace() tea.Cmd {
 		return nil
 	}
 	open := m.cfg.OpenURL
+	if !isWebURL(url) {
+		// The URL comes from the server's data: never hand a browser opener a file:, a
+		// javascript: or an argument-looking string. It is still shown and copied.
+		return func() tea.Msg { return openedMsg{url: url, err: errNotWebURL} }
+	}
 	return func() tea.Msg { return openedMsg{url: url, err: open(url)} }
+}
+
+var errNotWebURL = errors.New("not an http(s) URL")
+
+func isWebURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // ErrNoOpener means neither xdg-open nor open is installed.
@@ -806,13 +825,14 @@ func (m *Model) statusBar(w int) string {
 	if m.logActive {
 		logs = "logs " + connLabel(m.conn, m.connAttempt)
 	}
-	s := fmt.Sprintf("%s %s · %s · %s · focus: %s", styleTitle.Render("jobtail"), m.client.Endpoint(), api, logs, m.focus)
+	s := fmt.Sprintf("%s %s · %s · %s · focus: %s", styleTitle.Render("jobtail"), termsafe.String(m.client.Endpoint()), api, logs, m.focus)
 	return fit(s, w)
 }
 
 func (m *Model) footer(w int) string {
 	if m.flash != "" {
-		return fit(styleWarn.Render(m.flash), w)
+		// Flash messages quote URLs, job ids and search terms.
+		return fit(styleWarn.Render(termsafe.String(m.flash)), w)
 	}
 	return fit(styleDim.Render("tab panels · enter select · f filters · o open trace · / search · space pause · ? help · q quit"), w)
 }

@@ -9,11 +9,13 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/jobtrace/jobtrace/internal/jobtailclient"
+	"github.com/jobtrace/jobtrace/internal/termsafe"
 )
 
 // Styles. Colours degrade to plain text on terminals (and in tests) without colour; every
@@ -96,12 +98,20 @@ func FormatDuration(d time.Duration) string {
 	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
 }
 
+// shortID cuts id to at most n bytes, at a rune boundary: a cut inside a rune would leave
+// stray bytes that an 8-bit terminal reads as C1 controls.
 func shortID(id string, n int) string {
 	if len(id) <= n {
 		return id
 	}
-	return id[:n] + "…"
+	for n > 0 && !utf8.RuneStart(id[n]) {
+		n--
+	}
+	return id[:max(n, 0)] + "…"
 }
+
+// errText is an error as one safe line: errors carry server messages and echoed input.
+func errText(err error) string { return termsafe.String(err.Error()) }
 
 // JobsView is the state the jobs panel renders.
 type JobsView struct {
@@ -115,17 +125,18 @@ type JobsView struct {
 	Now          time.Time
 }
 
-// RenderJobs renders the jobs panel's content as width×height cells.
+// RenderJobs renders the jobs panel's content as width×height cells. Every string from the
+// server (ids, queues, workers, statuses, errors) passes termsafe before it is laid out.
 func RenderJobs(v JobsView, width, height int) []string {
 	lines := make([]string, 0, height)
-	filter := fmt.Sprintf("status:%s queue:%s", orAll(v.StatusFilter), orAll(v.QueueFilter))
+	filter := fmt.Sprintf("status:%s queue:%s", orAll(termsafe.String(v.StatusFilter)), orAll(termsafe.String(v.QueueFilter)))
 	head := styleTitle.Render("Jobs") + " " + styleDim.Render(fmt.Sprintf("%s · %d shown", filter, len(v.Jobs)))
 	if !v.Refreshed.IsZero() {
 		head += styleDim.Render(" · " + v.Refreshed.Local().Format("15:04:05"))
 	}
 	lines = append(lines, fit(head, width))
 	if v.Err != nil {
-		lines = append(lines, fit(styleError.Render(GlyphError+" "+v.Err.Error()), width))
+		lines = append(lines, fit(styleError.Render(GlyphError+" "+errText(v.Err)), width))
 	}
 	// The job id column takes the room left by the fixed columns; the queue column goes
 	// when the panel is narrow (the header still names the queue filter), the worker last.
@@ -150,13 +161,13 @@ func RenderJobs(v JobsView, width, height int) []string {
 	for i := start; i < len(v.Jobs) && len(lines) < height; i++ {
 		j := v.Jobs[i]
 		st := statusStyles[j.Status]
-		status := st.Render(fmt.Sprintf("%s %-13s", statusGlyphOf(j.Status), j.Status))
+		status := st.Render(fmt.Sprintf("%s %-13s", statusGlyphOf(j.Status), termsafe.String(j.Status)))
 		marker := "  "
 		if j.ID == v.SelectedJob {
 			marker = "• "
 		}
-		row := fmt.Sprintf("%s %-*s %s%3d %8s  %s", status, jw, shortID(j.ID, jw-1), queueCol(j.Queue), j.Attempts,
-			FormatDuration(j.Duration(v.Now)), j.WorkerID)
+		row := fmt.Sprintf("%s %-*s %s%3d %8s  %s", status, jw, shortID(termsafe.String(j.ID), jw-1), queueCol(termsafe.String(j.Queue)), j.Attempts,
+			FormatDuration(j.Duration(v.Now)), termsafe.String(j.WorkerID))
 		line := marker + row
 		if i == v.Cursor {
 			line = styleSelected.Render(GlyphCursor + " " + ansi.Strip(row))
@@ -276,7 +287,8 @@ type TraceView struct {
 
 // RenderTrace renders the trace panel: a header with totals, the services, then the span
 // tree with each span's bar placed and sized in proportion to the whole trace; or, with
-// ShowTags, the selected span's details and tags.
+// ShowTags, the selected span's details and tags. Ids, names, services, tags and errors pass
+// termsafe before they are laid out.
 func RenderTrace(v TraceView, width, height int) []string {
 	var lines []string
 	add := func(s string) { lines = append(lines, fit(s, width)) }
@@ -287,11 +299,11 @@ func RenderTrace(v TraceView, width, height int) []string {
 		add(styleDim.Render("  select a job and press enter"))
 		return pad(lines, width, height)
 	case v.Loading:
-		add(title + styleDim.Render(" · loading "+v.JobID+"…"))
+		add(title + styleDim.Render(" · loading "+termsafe.String(v.JobID)+"…"))
 		return pad(lines, width, height)
 	case v.Err != nil:
-		add(title + " " + styleDim.Render(v.JobID))
-		add(styleError.Render(GlyphError + " " + v.Err.Error()))
+		add(title + " " + styleDim.Render(termsafe.String(v.JobID)))
+		add(styleError.Render(GlyphError + " " + errText(v.Err)))
 		return pad(lines, width, height)
 	case v.Summary == nil:
 		add(title)
@@ -304,11 +316,11 @@ func RenderTrace(v TraceView, width, height int) []string {
 	if sum.Partial {
 		head += " · " + styleWarn.Render("partial")
 	}
-	head += " · " + styleDim.Render(sum.TraceID)
+	head += " · " + styleDim.Render(termsafe.String(sum.TraceID))
 	add(head)
 	var svcs []string
 	for _, s := range sum.Services {
-		txt := fmt.Sprintf("%s(%d", s.Name, s.SpanCount)
+		txt := fmt.Sprintf("%s(%d", termsafe.String(s.Name), s.SpanCount)
 		if s.ErrorCount > 0 {
 			txt += fmt.Sprintf(", %d err)", s.ErrorCount)
 			svcs = append(svcs, styleError.Render(txt))
@@ -358,9 +370,9 @@ func renderSpanRow(r SpanRow, selected bool, t0 time.Time, total time.Duration, 
 	} else {
 		mark += " "
 	}
-	name := strings.Repeat("  ", r.Depth) + r.Span.OperationName
+	name := strings.Repeat("  ", r.Depth) + termsafe.String(r.Span.OperationName)
 	if r.Span.ServiceName != "" {
-		name += " (" + r.Span.ServiceName + ")"
+		name += " (" + termsafe.String(r.Span.ServiceName) + ")"
 	}
 	name = fit(name, nameW)
 	dur := jobtailclient.MSToDuration(r.Span.DurationMS)
@@ -410,9 +422,10 @@ func renderSpanDetail(r SpanRow, width int) []string {
 	if r.Error {
 		flags += " " + styleError.Render(GlyphError+" error")
 	}
-	add(styleTitle.Render("span "+s.OperationName) + flags + styleDim.Render("  (enter/esc: back to tree)"))
-	add(fmt.Sprintf("  service %s · kind %s · status %s · %s", s.ServiceName, s.Kind, s.Status, FormatDuration(jobtailclient.MSToDuration(s.DurationMS))))
-	add(fmt.Sprintf("  span_id %s · parent %s · start %s", s.SpanID, orDash(s.ParentSpanID), s.StartTime.UTC().Format("15:04:05.000")))
+	safe := termsafe.String
+	add(styleTitle.Render("span "+safe(s.OperationName)) + flags + styleDim.Render("  (enter/esc: back to tree)"))
+	add(fmt.Sprintf("  service %s · kind %s · status %s · %s", safe(s.ServiceName), safe(s.Kind), safe(s.Status), FormatDuration(jobtailclient.MSToDuration(s.DurationMS))))
+	add(fmt.Sprintf("  span_id %s · parent %s · start %s", safe(s.SpanID), orDash(safe(s.ParentSpanID)), s.StartTime.UTC().Format("15:04:05.000")))
 	keys := make([]string, 0, len(s.Tags))
 	for k := range s.Tags {
 		keys = append(keys, k)
@@ -422,7 +435,7 @@ func renderSpanDetail(r SpanRow, width int) []string {
 		add(styleDim.Render("  no tags"))
 	}
 	for _, k := range keys {
-		add("  " + styleDim.Render(k+" = ") + s.Tags[k])
+		add("  " + styleDim.Render(safe(k)+" = ") + safe(s.Tags[k]))
 	}
 	return lines
 }
@@ -458,6 +471,7 @@ type LogsView struct {
 
 // RenderLogs renders the log panel: a header with filters, connection, rate and mode; a
 // banner when the server reported drops or throttling; then the visible window of entries.
+// Filters, search terms, server warnings and errors pass termsafe; entries do in PlainLogLine.
 func RenderLogs(v LogsView, width, height int) []string {
 	var lines []string
 	add := func(s string) { lines = append(lines, fit(s, width)) }
@@ -473,20 +487,20 @@ func RenderLogs(v LogsView, width, height int) []string {
 	case v.Offset > 0:
 		mode = styleWarn.Render(fmt.Sprintf("SCROLL -%d", v.Offset))
 	}
-	head := fmt.Sprintf("%s %s · %s · %.1f lines/s · %s · %d lines", styleTitle.Render("Logs"), v.Filters.Describe(), connLabel(v.Conn, v.ConnAttempt), v.Rate, mode, len(v.Entries))
+	head := fmt.Sprintf("%s %s · %s · %.1f lines/s · %s · %d lines", styleTitle.Render("Logs"), termsafe.String(v.Filters.Describe()), connLabel(v.Conn, v.ConnAttempt), v.Rate, mode, len(v.Entries))
 	if v.Search != "" {
-		head += fmt.Sprintf(" · /%s: %d matches", v.Search, v.Matches)
+		head += fmt.Sprintf(" · /%s: %d matches", termsafe.String(v.Search), v.Matches)
 	}
 	add(head)
 	if b := dropBanner(v); b != "" {
 		add(styleBanner.Render(b))
 	}
 	if v.ConnErr != nil && v.Conn != jobtailclient.StateConnected {
-		add(styleError.Render(GlyphError + " " + v.ConnErr.Error()))
+		add(styleError.Render(GlyphError + " " + errText(v.ConnErr)))
 	}
 	footer := ""
 	if v.Searching {
-		footer = "/" + v.SearchInput + "█"
+		footer = "/" + termsafe.String(v.SearchInput) + "█"
 	}
 	rows := height - len(lines)
 	if footer != "" {
@@ -536,7 +550,7 @@ func dropBanner(v LogsView) string {
 	var parts []string
 	for _, r := range reasons {
 		total += v.Dropped[r]
-		parts = append(parts, fmt.Sprintf("%s %d", r, v.Dropped[r]))
+		parts = append(parts, fmt.Sprintf("%s %d", termsafe.String(r), v.Dropped[r]))
 	}
 	var b []string
 	if total > 0 {
@@ -546,7 +560,7 @@ func dropBanner(v LogsView) string {
 		b = append(b, "⚠ stream is rate limited")
 	}
 	if v.Warning != "" {
-		b = append(b, "⚠ "+v.Warning)
+		b = append(b, "⚠ "+termsafe.String(v.Warning))
 	}
 	return strings.Join(b, " · ")
 }
@@ -569,19 +583,26 @@ func EntryMatches(e jobtailclient.LogEntry, term string) bool {
 }
 
 // PlainLogLine is an entry as one line of text without colour: time, level, job, service,
-// message, then the attributes sorted by key.
+// message, then the attributes sorted by key. It is what every mode prints, so it is where an
+// entry's data passes termsafe: a message may carry any bytes its writer chose.
 func PlainLogLine(e jobtailclient.LogEntry) string {
+	ts, lvl, rest := logLineParts(e)
+	return ts + lvl + rest
+}
+
+// logLineParts splits a plain line into its timestamp (with the space after it), its padded
+// level, and the rest, so FormatLogLine can colour the level without slicing bytes of data.
+func logLineParts(e jobtailclient.LogEntry) (ts, lvl, rest string) {
+	ts = e.Timestamp.UTC().Format("15:04:05.000") + " "
+	lvl = fmt.Sprintf("%-5s", termsafe.String(strings.ToUpper(levelOrInfo(e.Level))))
 	var b strings.Builder
-	b.WriteString(e.Timestamp.UTC().Format("15:04:05.000"))
-	b.WriteString(" ")
-	fmt.Fprintf(&b, "%-5s", strings.ToUpper(levelOrInfo(e.Level)))
 	if e.JobID != "" {
-		b.WriteString(" " + e.JobID)
+		b.WriteString(" " + termsafe.String(e.JobID))
 	}
 	if e.Service != "" {
-		b.WriteString(" [" + e.Service + "]")
+		b.WriteString(" [" + termsafe.String(e.Service) + "]")
 	}
-	b.WriteString(" " + e.Message)
+	b.WriteString(" " + termsafe.String(e.Message))
 	keys := make([]string, 0, len(e.Attributes))
 	for k := range e.Attributes {
 		keys = append(keys, k)
@@ -593,9 +614,9 @@ func PlainLogLine(e jobtailclient.LogEntry) string {
 		if v != "" && (v == e.JobID || v == e.TraceID || v == e.SpanID) {
 			continue
 		}
-		fmt.Fprintf(&b, " %s=%s", k, v)
+		fmt.Fprintf(&b, " %s=%s", termsafe.String(k), termsafe.String(v))
 	}
-	return b.String()
+	return ts, lvl, b.String()
 }
 
 func levelOrInfo(l string) string {
@@ -607,32 +628,57 @@ func levelOrInfo(l string) string {
 
 // FormatLogLine is PlainLogLine with the level coloured and search matches highlighted.
 func FormatLogLine(e jobtailclient.LogEntry, search string, current bool) string {
-	plain := PlainLogLine(e)
+	ts, lvl, rest := logLineParts(e)
 	if search != "" && EntryMatches(e, search) {
-		return highlight(plain, search, current)
+		return highlight(ts+lvl+rest, search, current)
 	}
-	lvl := levelOrInfo(e.Level)
-	const tsLen = len("15:04:05.000 ")
-	if len(plain) < tsLen+5 {
-		return plain
+	st, ok := levelStyles[levelOrInfo(e.Level)]
+	if !ok {
+		st = lipgloss.NewStyle()
 	}
-	return styleDim.Render(plain[:tsLen]) + levelStyles[lvl].Render(plain[tsLen:tsLen+5]) + plain[tsLen+5:]
+	return styleDim.Render(ts) + st.Render(lvl) + rest
 }
 
+// highlight marks every case-insensitive occurrence of term in s. It compares with
+// strings.EqualFold at rune boundaries instead of indexing a lowered copy, whose byte offsets
+// differ from s's when lowering changes a rune's length.
 func highlight(s, term string, current bool) string {
-	lower, lt := strings.ToLower(s), strings.ToLower(term)
 	var b strings.Builder
 	if current {
 		b.WriteString(GlyphCursor)
 	}
-	for {
-		i := strings.Index(lower, lt)
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		b.WriteString(s[:i])
-		b.WriteString(styleMatch.Render(s[i : i+len(term)]))
-		s, lower = s[i+len(term):], lower[i+len(term):]
+	if term == "" {
+		return b.String() + s
 	}
+	from := 0
+	for i := 0; i < len(s); {
+		if j, ok := foldPrefix(s[i:], term); ok {
+			b.WriteString(s[from:i])
+			b.WriteString(styleMatch.Render(s[i : i+j]))
+			i += j
+			from = i
+			continue
+		}
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+	}
+	b.WriteString(s[from:])
+	return b.String()
+}
+
+// foldPrefix reports whether s starts with term under Unicode case folding, and how many
+// bytes of s that prefix takes.
+func foldPrefix(s, term string) (int, bool) {
+	i := 0
+	for _, tr := range term {
+		if i >= len(s) {
+			return 0, false
+		}
+		sr, size := utf8.DecodeRuneInString(s[i:])
+		if sr != tr && !strings.EqualFold(string(sr), string(tr)) {
+			return 0, false
+		}
+		i += size
+	}
+	return i, i > 0
 }

@@ -33,6 +33,13 @@ var (
 	ErrCircuitOpen = errors.New("circuit breaker open")
 )
 
+// Defaults for zero Options fields.
+const (
+	DefaultTimeout          = 5 * time.Second
+	DefaultFailureThreshold = 5
+	DefaultOpenDuration     = 30 * time.Second
+)
+
 // maxBody caps a backend answer; a 10,000-span trace in OTLP JSON is ~10-20 MB.
 const maxBody = 64 << 20
 
@@ -41,7 +48,6 @@ type Options struct {
 	Name             string
 	Type             string
 	Endpoint         string // base URL, e.g. http://jaeger:16686
-	Headers          map[string]string
 	Timeout          time.Duration
 	FailureThreshold int
 	OpenDuration     time.Duration
@@ -61,8 +67,8 @@ type Backend struct {
 	failures    int64
 }
 
-// New returns a backend client. client may be nil (a default client is used; per-call
-// timeouts come from the context).
+// New returns a backend client. client carries TLS, headers and auth (confighttp builds it);
+// nil means a plain client. Per-call timeouts come from the context.
 func New(opts Options, client *http.Client) (*Backend, error) {
 	if opts.Type != TypeJaeger && opts.Type != TypeZipkin {
 		return nil, fmt.Errorf("unknown backend type %q", opts.Type)
@@ -70,8 +76,15 @@ func New(opts Options, client *http.Client) (*Backend, error) {
 	if client == nil {
 		client = &http.Client{}
 	}
+	// The one place backend defaults are applied: config and the runtime API leave zeros.
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
 	if opts.FailureThreshold <= 0 {
-		opts.FailureThreshold = 5
+		opts.FailureThreshold = DefaultFailureThreshold
+	}
+	if opts.OpenDuration <= 0 {
+		opts.OpenDuration = DefaultOpenDuration
 	}
 	return &Backend{opts: opts, client: client, br: newBreaker(opts.FailureThreshold, opts.OpenDuration)}, nil
 }
@@ -154,9 +167,6 @@ func (b *Backend) get(ctx context.Context, path string) ([]byte, error) {
 		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
-	for k, v := range b.opts.Headers {
-		req.Header.Set(k, v)
-	}
 	resp, err := b.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.opts.Name, err)

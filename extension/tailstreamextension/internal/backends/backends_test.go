@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
@@ -201,7 +203,13 @@ func TestHeadersSentNotReported(t *testing.T) {
 		http.NotFound(w, r)
 	}))
 	defer srv.Close()
-	b, err := New(Options{Name: "j", Type: TypeJaeger, Endpoint: srv.URL, Headers: map[string]string{"Authorization": "Bearer s3cret"}}, nil)
+	// Headers are the HTTP client's job (confighttp sets them on every request).
+	cc := confighttp.NewDefaultClientConfig()
+	cc.Headers.Set("Authorization", "Bearer s3cret")
+	client, err := cc.ToClient(context.Background(), nil, componenttest.NewNopTelemetrySettings())
+	require.NoError(t, err)
+	defer client.CloseIdleConnections()
+	b, err := New(Options{Name: "j", Type: TypeJaeger, Endpoint: srv.URL}, client)
 	require.NoError(t, err)
 	_, _ = b.Fetch(context.Background(), mustTraceID(t, fixtureTrace))
 	assert.Equal(t, "Bearer s3cret", got)

@@ -68,9 +68,6 @@ func New(rb *ring.Buffer, limits Limits, m Metrics) *Hub {
 	}
 }
 
-// Ring returns the hub's ring buffer.
-func (h *Hub) Ring() *ring.Buffer { return h.ring }
-
 // Ingest stores entries in the ring and offers each to the streams whose filter matches.
 // live, when not nil, holds each entry's source record for OTTL. It never waits on a client.
 func (h *Hub) Ingest(entries []*ring.Entry, live []logfilter.Live, now time.Time) {

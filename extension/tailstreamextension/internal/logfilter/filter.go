@@ -17,10 +17,12 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/ring"
+	"github.com/jobtrace/jobtrace/internal/timeparam"
 )
 
 // Spec is the API's filter object (LogStream.filters). Since and Until accept RFC 3339
-// timestamps or a Go duration meaning "that long ago" (e.g. "15m").
+// timestamps or a non-negative Go duration meaning "that long ago" (e.g. "15m"); see
+// internal/timeparam.
 type Spec struct {
 	JobID     string   `json:"job_id,omitempty"`
 	WorkerID  string   `json:"worker_id,omitempty"`
@@ -104,10 +106,10 @@ func (c *Compiler) Compile(spec Spec, now time.Time) (*Filter, error) {
 		return nil, &Error{Field: "filters.trace_id", Message: "must be 32 hex digits"}
 	}
 	var err error
-	if f.since, err = parseTime(spec.Since, now); err != nil {
+	if f.since, err = timeparam.Parse(spec.Since, now); err != nil {
 		return nil, &Error{Field: "filters.since", Message: err.Error()}
 	}
-	if f.until, err = parseTime(spec.Until, now); err != nil {
+	if f.until, err = timeparam.Parse(spec.Until, now); err != nil {
 		return nil, &Error{Field: "filters.until", Message: err.Error()}
 	}
 	if !f.since.IsZero() && !f.until.IsZero() && f.until.Before(f.since) {
@@ -220,22 +222,6 @@ func containsFold(s, sub string) bool {
 		}
 	}
 	return false
-}
-
-func parseTime(s string, now time.Time) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	if d, err := time.ParseDuration(s); err == nil {
-		if d < 0 {
-			d = -d
-		}
-		return now.Add(-d), nil
-	}
-	return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor a duration like 15m", s)
 }
 
 func isHex(s string, n int) bool {

@@ -3,10 +3,12 @@
 package metadata
 
 import (
+	"context"
 	"errors"
 	"sync"
 
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/embedded"
 	"go.opentelemetry.io/otel/trace"
 
 	"go.opentelemetry.io/collector/component"
@@ -26,7 +28,9 @@ type TelemetryBuilder struct {
 	meter                          metric.Meter
 	mu                             sync.Mutex
 	registrations                  []metric.Registration
+	TailstreamAPIRequestDuration   metric.Float64Histogram
 	TailstreamAPIRequests          metric.Int64Counter
+	TailstreamBackendCircuitOpen   metric.Int64ObservableGauge
 	TailstreamFilterEvaluations    metric.Int64Counter
 	TailstreamLinesDropped         metric.Int64Counter
 	TailstreamLinesFiltered        metric.Int64Counter
@@ -47,6 +51,31 @@ func (tbof telemetryBuilderOptionFunc) apply(mb *TelemetryBuilder) {
 	tbof(mb)
 }
 
+// RegisterTailstreamBackendCircuitOpenCallback sets callback for observable TailstreamBackendCircuitOpen metric.
+func (builder *TelemetryBuilder) RegisterTailstreamBackendCircuitOpenCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.TailstreamBackendCircuitOpen, obs: o})
+		return nil
+	}, builder.TailstreamBackendCircuitOpen)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+type observerInt64 struct {
+	embedded.Int64Observer
+	inst metric.Int64Observable
+	obs  metric.Observer
+}
+
+func (oi *observerInt64) Observe(value int64, opts ...metric.ObserveOption) {
+	oi.obs.ObserveInt64(oi.inst, value, opts...)
+}
+
 // Shutdown unregister all registered callbacks for async instruments.
 func (builder *TelemetryBuilder) Shutdown() {
 	builder.mu.Lock()
@@ -65,10 +94,23 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.TailstreamAPIRequestDuration, err = builder.meter.Float64Histogram(
+		"otelcol_tailstream_api_request_duration",
+		metric.WithDescription("Time to answer an API request. WebSocket and SSE answers are not timed: they last as long as their client stays. [Development]"),
+		metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries([]float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}...),
+	)
+	errs = errors.Join(errs, err)
 	builder.TailstreamAPIRequests, err = builder.meter.Int64Counter(
 		"otelcol_tailstream_api_requests",
 		metric.WithDescription("API requests answered, by HTTP status code. [Development]"),
 		metric.WithUnit("{requests}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.TailstreamBackendCircuitOpen, err = builder.meter.Int64ObservableGauge(
+		"otelcol_tailstream_backend_circuit_open",
+		metric.WithDescription("1 while the circuit breaker of a trace backend or store is open (its requests are refused without trying), else 0; by backend. [Development]"),
+		metric.WithUnit("1"),
 	)
 	errs = errors.Join(errs, err)
 	builder.TailstreamFilterEvaluations, err = builder.meter.Int64Counter(

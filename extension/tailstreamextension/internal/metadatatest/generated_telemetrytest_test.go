@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
@@ -19,6 +20,11 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
+	require.NoError(t, tb.RegisterTailstreamBackendCircuitOpenCallback(func(_ context.Context, observer metric.Int64Observer) error {
+		observer.Observe(1)
+		return nil
+	}))
+	tb.TailstreamAPIRequestDuration.Record(context.Background(), 1)
 	tb.TailstreamAPIRequests.Add(context.Background(), 1)
 	tb.TailstreamFilterEvaluations.Add(context.Background(), 1)
 	tb.TailstreamLinesDropped.Add(context.Background(), 1)
@@ -27,7 +33,13 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.TailstreamStreamsActive.Add(context.Background(), 1)
 	tb.TailstreamTraceBackendRequests.Add(context.Background(), 1)
 	tb.TailstreamTraceLookups.Add(context.Background(), 1)
+	AssertEqualTailstreamAPIRequestDuration(t, testTel,
+		[]metricdata.HistogramDataPoint[float64]{{}}, metricdatatest.IgnoreValue(),
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualTailstreamAPIRequests(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualTailstreamBackendCircuitOpen(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualTailstreamFilterEvaluations(t, testTel,

@@ -26,6 +26,8 @@ const (
 	PrivateKey
 	URLCredentials
 	SecretParam
+	SecretKeyword
+	SecretEntropy
 	// NumKinds is the number of built-in detectors; custom rules get ids from NumKinds up.
 	NumKinds
 )
@@ -49,6 +51,8 @@ var kindNames = [NumKinds]string{
 	PrivateKey:     "private_key",
 	URLCredentials: "url_credentials",
 	SecretParam:    "secret_param",
+	SecretKeyword:  "secret_keyword",
+	SecretEntropy:  "secret_entropy",
 }
 
 func (k Kind) String() string {

@@ -63,7 +63,10 @@ func (s *Scanner) numeric(v string, i int, dst []Match) (int, []Match) {
 	}
 	runEnd := gs[ng-1].e
 	endOK := runEnd == n || !(isIdent(v[runEnd]) || (v[runEnd] == '-' && runEnd+1 < n && isAlnum(v[runEnd+1])))
+	// "555-201-7788x123": the glued extension may end a phone number, nothing else.
+	extGlued := !endOK && s.on[Phone] && extensionEnd(v, runEnd) > runEnd
 	matched := false
+	matchEnd := 0
 	for g := 0; g < ng; {
 		if g > 0 && gs[g].sep != ' ' {
 			g++
@@ -75,19 +78,21 @@ func (s *Scanner) numeric(v string, i int, dst []Match) (int, []Match) {
 			if h < ng && gs[h].sep != ' ' {
 				continue
 			}
-			if h == ng && !endOK {
-				continue
-			}
-			k, ok := s.classify(v, gs[g:h], plus && g == 0)
-			if !ok {
+			last := h == ng
+			if last && !endOK && !extGlued {
 				continue
 			}
 			st := gs[g].s
 			if g == 0 {
 				st = i
 			}
-			dst = append(dst, Match{st, gs[h-1].e, int(k)})
+			k, e, ok := s.classify(v, gs[g:h], plus && g == 0, st, !last || endOK)
+			if !ok {
+				continue
+			}
+			dst = append(dst, Match{st, e, int(k)})
 			hit, matched = true, true
+			matchEnd = e
 			g = h
 			break
 		}
@@ -105,12 +110,15 @@ func (s *Scanner) numeric(v string, i int, dst []Match) (int, []Match) {
 			runEnd++
 		}
 	}
-	return runEnd, dst
+	return max(runEnd, matchEnd), dst
 }
 
-// classify decides what the groups gs are. plus means the token starts with '+'.
-func (s *Scanner) classify(v string, gs []group, plus bool) (Kind, bool) {
+// classify decides what the groups gs, starting at start, are and where the match ends (a
+// phone number's extension belongs to it). plus means the token starts with '+'. endOK is
+// false when letters are glued to the last group: only a phone extension may follow then.
+func (s *Scanner) classify(v string, gs []group, plus bool, start int, endOK bool) (Kind, int, bool) {
 	k := len(gs)
+	end := gs[k-1].e
 	d := 0
 	var hasSpace, hasDash, hasDot, hasParen bool
 	for x, g := range gs {
@@ -129,55 +137,95 @@ func (s *Scanner) classify(v string, gs []group, plus bool) (Kind, bool) {
 			}
 		}
 	}
-	first := v[gs[0].ds]
-	if plus {
-		if !s.on[Phone] || d < 8 || d > 15 || first == '0' {
-			return 0, false
+	phone := func() (Kind, int, bool) {
+		if !s.on[Phone] {
+			return 0, 0, false
 		}
-		for _, g := range gs[1:] {
-			if g.de-g.ds > 8 {
-				return 0, false
-			}
+		if e, ok := s.phone(v, gs, start, plus, endOK); ok {
+			return Phone, e, true
 		}
-		return Phone, true
+		return 0, 0, false
+	}
+	if plus || !endOK || (gs[0].de-gs[0].ds >= 2 && v[gs[0].ds] == '0' && v[gs[0].ds+1] == '0') {
+		// +44 …, 0044 …, 001-…: an international number or nothing.
+		return phone()
 	}
 	if hasDot {
 		if hasSpace || hasDash || hasParen {
-			return 0, false
+			return 0, 0, false
 		}
 		if k == 4 {
-			return IPv4, s.on[IPv4] && ValidIPv4(v[gs[0].s:gs[3].e])
+			return IPv4, end, s.on[IPv4] && ValidIPv4(v[gs[0].s:gs[3].e])
 		}
-		if s.on[Phone] && (isNANP(v, gs) || isTrunk(v, gs, d)) {
-			return Phone, true
-		}
-		return 0, false
+		return phone()
 	}
 	if k == 3 && !hasParen && gs[0].de-gs[0].ds == 3 && gs[1].de-gs[1].ds == 2 && gs[2].de-gs[2].ds == 4 && gs[1].sep == gs[2].sep {
 		// SSN-shaped: an invalid SSN is nothing else either.
-		return SSN, s.on[SSN] && ValidSSN(v[gs[0].s:gs[2].e])
+		return SSN, end, s.on[SSN] && ValidSSN(v[gs[0].s:gs[2].e])
 	}
-	if d >= 13 {
-		if !s.on[CreditCard] || hasParen || d > 19 || (hasSpace && hasDash) {
-			return 0, false
+	if d >= minCardDigits && d <= maxCardDigits && s.on[CreditCard] && !hasParen && !(hasSpace && hasDash) && cardGrouping(gs) {
+		if ValidCard(v[gs[0].s:end]) && (d > minCardDigits || k > 1 || cardContext(v, start)) {
+			return CreditCard, end, true
 		}
-		if k > 1 {
-			for x, g := range gs {
-				l := g.de - g.ds
-				if l > 6 || (l < 3 && x < k-1) || (x == 0 && l < 4) {
-					return 0, false
-				}
+	}
+	if d > maxNationalDigits {
+		return 0, 0, false
+	}
+	return phone()
+}
+
+// cardGrouping accepts one run of digits or groups of 3–6 (the first at least 4) as cards are
+// printed: 4-4-4-4, 4-6-5 (Amex), 4-4-4-4-3.
+func cardGrouping(gs []group) bool {
+	if len(gs) == 1 {
+		return true
+	}
+	for x, g := range gs {
+		l := g.de - g.ds
+		if l > 6 || (l < 3 && x < len(gs)-1) || (x == 0 && l < 4) {
+			return false
+		}
+	}
+	return true
+}
+
+// cardContextWords let a bare 12-digit number (Maestro's shortest) count as a card;
+// cardFillerWords may stand between them and the number ("card number is …").
+var (
+	cardContextWords = []string{
+		"card", "cards", "cc", "pan", "visa", "mastercard", "maestro", "amex", "jcb", "diners",
+		"discover", "unionpay", "mir", "credit", "debit", "paid", "payment", "charged", "charge",
+	}
+	cardFillerWords = []string{"number", "no", "with", "using", "via", "on", "the", "ending", "is", "was", "a"}
+)
+
+// cardContext reports whether a card word is among the three words before start.
+func cardContext(v string, start int) bool {
+	lo := max(0, start-contextWindow)
+	for e, words := start, 0; e > lo && words < 3; words++ {
+		for e > lo && !isAlpha(v[e-1]) {
+			if isDigit(v[e-1]) {
+				return false
 			}
+			e--
 		}
-		return CreditCard, ValidCard(v[gs[0].s:gs[k-1].e])
+		b := e
+		for b > lo && isAlpha(v[b-1]) {
+			b--
+		}
+		if b == e {
+			return false
+		}
+		w := v[b:e]
+		if inFold(cardContextWords, w) {
+			return true
+		}
+		if !inFold(cardFillerWords, w) {
+			return false
+		}
+		e = b
 	}
-	if !s.on[Phone] || k < 2 {
-		return 0, false
-	}
-	if isNANP(v, gs) || isTrunk(v, gs, d) {
-		return Phone, true
-	}
-	return 0, false
+	return false
 }
 
 // isNANP matches [1 ](NXX) NXX XXXX and 1-NXX-NXX-XXXX shapes with a valid area code.
@@ -197,22 +245,4 @@ func isNANP(v string, gs []group) bool {
 	}
 	a := v[gs[0].ds]
 	return a >= '2' && a <= '9'
-}
-
-// isTrunk matches national numbers with a trunk prefix 0 (020 7946 0958, 06 12 34 56 78,
-// 0151 12345678).
-func isTrunk(v string, gs []group, d int) bool {
-	if d < 9 || d > 11 || v[gs[0].ds] != '0' || v[gs[0].ds+1] == '0' {
-		return false
-	}
-	if len(gs) == 2 {
-		l0, l1 := gs[0].de-gs[0].ds, gs[1].de-gs[1].ds
-		return l0 >= 3 && l0 <= 5 && l1 >= 6 && l1 <= 8
-	}
-	for _, g := range gs {
-		if l := g.de - g.ds; l < 2 || l > 4 {
-			return false
-		}
-	}
-	return true
 }

@@ -79,6 +79,11 @@ type Options struct {
 	SecretParams []string
 	// Rules are custom detectors; their matches get Det = NumKinds + index.
 	Rules []Rule
+	// PhoneRegions are the ISO 3166 regions whose national formats phone numbers without a
+	// country code are checked against; nil means DefaultPhoneRegions.
+	PhoneRegions []string
+	// SecretKeywords are added to DefaultSecretKeywords for the free-text secret rules.
+	SecretKeywords []string
 }
 
 // DefaultSecretParams are the parameter names whose values are masked in free text and URLs.
@@ -92,14 +97,26 @@ var DefaultSecretParams = []string{
 
 // Scanner finds built-in and custom detector matches. It is safe for concurrent use.
 type Scanner struct {
-	on     [NumKinds]bool
-	params map[string]Kind
-	rules  []Rule
+	on       [NumKinds]bool
+	params   map[string]Kind
+	rules    []Rule
+	judge    phoneJudge
+	keywords []string // extra free-text secret keywords, lower case
 }
 
 // New builds a Scanner.
 func New(o Options) *Scanner {
 	s := &Scanner{rules: o.Rules, params: map[string]Kind{}}
+	s.judge.regions = DefaultPhoneRegions
+	if o.PhoneRegions != nil {
+		s.judge.regions = make([]string, len(o.PhoneRegions))
+		for i, r := range o.PhoneRegions {
+			s.judge.regions[i] = strings.ToUpper(r)
+		}
+	}
+	for _, w := range o.SecretKeywords {
+		s.keywords = append(s.keywords, strings.ToLower(w))
+	}
 	for k := range s.on {
 		s.on[k] = true
 	}
@@ -159,11 +176,24 @@ func (s *Scanner) Scan(v string, dst []Match) []Match {
 			case '+', '(':
 				if i+1 < n && (isDigit(v[i+1]) || (v[i+1] == '(' && c == '+')) && (i == 0 || !isIdent(v[i-1])) {
 					end, dst = s.numeric(v, i, dst)
+				} else if c == '+' && s.on[AWSSecretKey] && (i == 0 || v[i-1] == ' ') && n-i >= awsSecretLen {
+					if e := s.awsFreeSecret(v, i); e > 0 {
+						dst = append(dst, Match{i, e, int(AWSSecretKey)})
+						end = e
+					}
 				}
 			case '-':
 				if s.on[PrivateKey] && strings.HasPrefix(v[i:], "-----BEGIN") {
 					if e := pemEnd(v, i); e > 0 {
 						dst = append(dst, Match{i, e, int(PrivateKey)})
+						end = e
+					}
+				}
+			case '/':
+				// A 40-character AWS secret may start with either: "… AKIA… /Q7i+Hgt…".
+				if s.on[AWSSecretKey] && (i == 0 || v[i-1] == ' ' || v[i-1] == '\t') && n-i >= awsSecretLen {
+					if e := s.awsFreeSecret(v, i); e > 0 {
+						dst = append(dst, Match{i, e, int(AWSSecretKey)})
 						end = e
 					}
 				}
@@ -345,6 +375,11 @@ func (s *Scanner) word(v string, i, j int, dst []Match) (int, []Match) {
 			return e, append(dst, Match{i, e, int(IPv6)})
 		}
 	}
+	if s.on[AWSSecretKey] && (j-i >= awsSecretLen || (j < n && (v[j] == '/' || v[j] == '+'))) {
+		if e := s.awsFreeSecret(v, i); e > 0 {
+			return e, append(dst, Match{i, e, int(AWSSecretKey)})
+		}
+	}
 	if isDigit(c) {
 		if numericStart(v, i) {
 			return s.numeric(v, i, dst)
@@ -408,7 +443,7 @@ func (s *Scanner) word(v string, i, j int, dst []Match) (int, []Match) {
 			}
 		}
 	}
-	if isUpper(c) && s.on[IBAN] && j-i >= 4 && isUpper(v[i+1]) && isDigit(v[i+2]) && isDigit(v[i+3]) {
+	if isAlpha(c) && s.on[IBAN] && j-i >= 4 && isAlpha(v[i+1]) && isDigit(v[i+2]) && isDigit(v[i+3]) {
 		if e := ibanEnd(v, i); e > 0 {
 			return e, append(dst, Match{i, e, int(IBAN)})
 		}
@@ -431,6 +466,13 @@ func (s *Scanner) word(v string, i, j int, dst []Match) (int, []Match) {
 	if s.on[SecretParam] || s.on[AWSSecretKey] {
 		if e, m, ok := s.param(v, i, j); ok {
 			return e, append(dst, m)
+		}
+	}
+	if s.on[SecretKeyword] || s.on[SecretEntropy] || s.on[AWSSecretKey] {
+		if ke := s.keywordEnd(v, i, j); ke > 0 {
+			if m, ok := s.secretAfterKeyword(v, i, ke); ok {
+				return m.End, append(dst, m)
+			}
 		}
 	}
 	return j, dst
@@ -500,11 +542,13 @@ func (s *Scanner) param(v string, i, j int) (int, Match, bool) {
 			ve = n
 		}
 	} else {
-		for ve < n && !paramStop(v[ve], quotedJSON) {
+		// Outside a query string "&" and "#" belong to the value: DB_PASSWORD=monkey&93.
+		inQuery := i > 0 && (v[i-1] == '?' || v[i-1] == '&')
+		for ve < n && !paramStop(v[ve], quotedJSON, inQuery) {
 			ve++
 		}
 	}
-	if ve == vs {
+	if ve == vs || placeholder(v[vs:ve]) {
 		return 0, Match{}, false
 	}
 	if kind == AWSSecretKey && ve-vs != 40 {
@@ -516,12 +560,12 @@ func (s *Scanner) param(v string, i, j int) (int, Match, bool) {
 	return ve, Match{vs, ve, int(kind)}, true
 }
 
-func paramStop(c byte, json bool) bool {
+func paramStop(c byte, json, inQuery bool) bool {
 	switch c {
-	case '&', ' ', '\t', '\n', '\r', '"', '\'', '#', ';', ')', ']', '}', '>', '<':
+	case ' ', '\t', '\n', '\r', '"', '\'', ';', ')', ']', '}', '>', '<', ',':
 		return true
-	case ',':
-		return json || true
+	case '&', '#':
+		return inQuery || json
 	}
 	return false
 }
@@ -552,8 +596,11 @@ func (s *Scanner) paramKind(name string) (Kind, bool) {
 	return 0, false
 }
 
+// ibanEnd returns the end of an IBAN starting at i, in either letter case, compact or in
+// groups of four, or 0.
 func ibanEnd(v string, i int) int {
-	want := ibanLengths[v[i:i+2]]
+	cc := [2]byte{v[i] &^ 0x20, v[i+1] &^ 0x20} // upper-case ASCII letters
+	want := ibanLengths[string(cc[:])]
 	if want == 0 {
 		return 0
 	}
@@ -561,13 +608,13 @@ func ibanEnd(v string, i int) int {
 	k, got, group := i, 0, 0
 	for k < n && got < want {
 		c := v[k]
-		if isDigit(c) || isUpper(c) {
+		if isAlnum(c) {
 			got++
 			group++
 			k++
 			continue
 		}
-		if c == ' ' && group == 4 && k+1 < n && (isDigit(v[k+1]) || isUpper(v[k+1])) {
+		if c == ' ' && group == 4 && k+1 < n && isAlnum(v[k+1]) {
 			group = 0
 			k++
 			continue

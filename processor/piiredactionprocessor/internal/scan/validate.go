@@ -51,44 +51,15 @@ func prefixNum(d []byte, n int) int {
 }
 
 // ValidIIN reports whether a card number's digits start with an issuer range that issues
-// cards of that length. Ranges for networks that still issue cards; 1xxx (UATP) is left out on
-// purpose because epoch-millisecond and -nanosecond timestamps start with 1.
-func ValidIIN(d []byte) bool {
-	n := len(d)
-	if n < 13 || n > 19 {
-		return false
-	}
-	p1, p2, p3, p4 := prefixNum(d, 1), prefixNum(d, 2), prefixNum(d, 3), prefixNum(d, 4)
-	p6 := prefixNum(d, 6)
-	switch {
-	case p1 == 4: // Visa
-		return n == 13 || n == 16 || n == 19
-	case p2 >= 51 && p2 <= 55, p4 >= 2221 && p4 <= 2720: // Mastercard
-		return n == 16
-	case p4 >= 2200 && p4 <= 2204: // Mir
-		return n >= 16
-	case p2 == 34 || p2 == 37: // Amex
-		return n == 15
-	case p3 >= 300 && p3 <= 305, p2 == 36, p2 == 38, p2 == 39: // Diners
-		return n >= 14
-	case p4 >= 3528 && p4 <= 3589: // JCB
-		return n >= 16
-	case p4 == 6011, p3 >= 644 && p3 <= 649, p2 == 65, p6 >= 622126 && p6 <= 622925: // Discover
-		return n >= 16
-	case p2 == 62: // UnionPay
-		return n >= 16
-	case p2 == 50, p2 >= 56 && p2 <= 69: // Maestro
-		return n >= 13
-	}
-	return false
-}
+// cards of that length (the cardBrands table).
+func ValidIIN(d []byte) bool { return CardBrand(d) != "" }
 
 // ValidCard reports whether s (digits with optional separators) is a plausible payment card:
-// 13–19 digits, a known IIN range and a valid Luhn checksum.
+// 12–19 digits, a known IIN range for that length and a valid Luhn checksum.
 func ValidCard(s string) bool {
-	var buf [19]byte
+	var buf [maxCardDigits]byte
 	d := digitsOf(s, buf[:0])
-	return len(d) >= 13 && ValidIIN(d) && Luhn(string(d))
+	return len(d) >= minCardDigits && ValidIIN(d) && Luhn(string(d))
 }
 
 // ValidSSN applies the SSA rules: area not 000, 666 or 9xx; group not 00; serial not 0000.
@@ -120,7 +91,7 @@ var ibanLengths = map[string]int{
 func IBANLength(cc string) int { return ibanLengths[cc] }
 
 // ValidIBAN checks country length and the ISO 7064 mod-97 checksum. Spaces are ignored;
-// letters must be upper case.
+// letters may be in either case ("de89…" is as much an IBAN as "DE89…").
 func ValidIBAN(s string) bool {
 	var buf [34]byte
 	b := buf[:0]
@@ -129,6 +100,9 @@ func ValidIBAN(s string) bool {
 		switch {
 		case c == ' ':
 			continue
+		case c >= 'a' && c <= 'z':
+			c -= 'a' - 'A'
+			fallthrough
 		case c >= '0' && c <= '9', c >= 'A' && c <= 'Z':
 			if len(b) == cap(b) {
 				return false

@@ -67,7 +67,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	var err, errs error
 	builder.ReceiverQueuejobEventsEmitted, err = builder.meter.Int64Counter(
 		"otelcol_receiver_queuejob_events_emitted",
-		metric.WithDescription("Lifecycle events emitted, by event (attribute event). [Development]"),
+		metric.WithDescription("Lifecycle events emitted, by event and queue (attributes event, queue; past 256 queue names, further ones count as queue other). [Development]"),
 		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)

@@ -24,7 +24,7 @@ func NewSettings(tt *componenttest.Telemetry) receiver.Settings {
 func AssertEqualReceiverQueuejobEventsEmitted(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_receiver_queuejob_events_emitted",
-		Description: "Lifecycle events emitted, by event (attribute event). [Development]",
+		Description: "Lifecycle events emitted, by event and queue (attributes event, queue; past 256 queue names, further ones count as queue other). [Development]",
 		Unit:        "{event}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
