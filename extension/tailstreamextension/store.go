@@ -66,6 +66,7 @@ func (s *storeState) enabled() bool { return s != nil && s.logs != nil }
 // pages, so no request (or the warm-up) can pull the store's whole content.
 const (
 	storePage         = 1000
+	warmSlices        = 60 // the warm-up reads its window in this many unordered slices
 	maxStoreFetch     = 10_000
 	maxHistoryScan    = 20
 	linesPerJobBudget = 16 // warm-up: lifecycle lines read per job of warm_max_jobs, at most
@@ -194,9 +195,10 @@ func (t *tailstream) rebuildJob(ctx context.Context, id string) (found bool, err
 	return t.traces.HasJob(id), nil
 }
 
-// warmCatalog loads the jobs of the last window from the store, newest first, up to
-// warm_max_jobs jobs, then replays their events oldest first so the catalog's recency order
-// matches theirs.
+// warmCatalog loads the jobs of the last window from the store, newest slice of the window
+// first, until warm_max_jobs jobs (or the line budget) are read, then replays their events
+// oldest first so the catalog's recency order matches theirs. Each slice is one unordered
+// read: the store scans the window once instead of sorting it per page.
 func (t *tailstream) warmCatalog(window time.Duration) {
 	s := t.store
 	started := time.Now()
@@ -208,24 +210,39 @@ func (t *tailstream) warmCatalog(window time.Duration) {
 	defer cancel()
 	until := time.Now().Add(time.Second)
 	from := until.Add(-window)
+	slice := max(window/warmSlices, time.Second)
+	budget := maxJobs * linesPerJobBudget
 	jobs := map[string]bool{}
 	var keep []*ring.Entry
-	lines := 0
-	err := scanNewest(ctx, s.logs, logstore.Query{Lifecycle: true, From: from}, until, maxJobs*linesPerJobBudget, func(e *ring.Entry) bool {
-		lines++
-		if e.JobID == "" {
-			return true
+	var err error
+	for end := until; end.After(from) && len(jobs) < maxJobs && len(keep) < budget; end = end.Add(-slice) {
+		start := end.Add(-slice)
+		if start.Before(from) {
+			start = from
 		}
-		if !jobs[e.JobID] {
-			if len(jobs) == maxJobs {
-				return false
+		var res logstore.Result
+		res, err = s.logs.Query(ctx, logstore.Query{Lifecycle: true, From: start, Until: end, Limit: budget - len(keep), Unordered: true, Fields: lifecycleFields})
+		if err != nil {
+			break
+		}
+		for _, e := range res.Entries {
+			if e.JobID != "" {
+				jobs[e.JobID] = true
+				keep = append(keep, e)
 			}
-			jobs[e.JobID] = true
 		}
-		keep = append(keep, e)
-		return true
-	})
-	slices.Reverse(keep)
+	}
+	lines := len(keep)
+	slices.SortStableFunc(keep, func(a, b *ring.Entry) int { return a.Timestamp.Compare(b.Timestamp) })
+	if len(jobs) > maxJobs {
+		// The last slice read brought more jobs than the bound: keep the newest.
+		newest := make(map[string]bool, maxJobs)
+		for i := len(keep) - 1; i >= 0 && len(newest) < maxJobs; i-- {
+			newest[keep[i].JobID] = true
+		}
+		keep = slices.DeleteFunc(keep, func(e *ring.Entry) bool { return !newest[e.JobID] })
+		jobs = newest
+	}
 	t.observeStored(keep)
 	s.warmJobs.Store(int64(len(jobs)))
 	s.warmLines.Store(int64(lines))
@@ -253,7 +270,7 @@ func (t *tailstream) syncCatalog() {
 	now := time.Now()
 	from := time.Unix(0, s.syncedUpTo.Load()).Add(-overlap)
 	var batch []*ring.Entry
-	err := scanOldest(ctx, s.logs, logstore.Query{Lifecycle: true, From: from, Until: now}, maxStoreFetch, func(e *ring.Entry) bool {
+	err := scanOldest(ctx, s.logs, logstore.Query{Lifecycle: true, From: from, Until: now}, storePage, maxStoreFetch, func(e *ring.Entry) bool {
 		batch = append(batch, e)
 		return true
 	})
@@ -265,10 +282,10 @@ func (t *tailstream) syncCatalog() {
 
 // scanOldest pages through q oldest first (by a time cursor, not an offset) until fn says
 // stop, maxLines lines were read or the store has no more.
-func scanOldest(ctx context.Context, st logstore.Store, q logstore.Query, maxLines int, fn func(*ring.Entry) bool) error {
+func scanOldest(ctx context.Context, st logstore.Store, q logstore.Query, page, maxLines int, fn func(*ring.Entry) bool) error {
 	skip, read := 0, 0
 	for read < maxLines {
-		q.Offset, q.Limit, q.Newest = skip, min(storePage, maxLines-read), false
+		q.Offset, q.Limit, q.Newest = skip, min(page, maxLines-read), false
 		res, err := st.Query(ctx, q)
 		if err != nil {
 			return err
@@ -292,35 +309,6 @@ func scanOldest(ctx context.Context, st logstore.Store, q logstore.Query, maxLin
 	return nil
 }
 
-// scanNewest pages through q newest first, below until.
-func scanNewest(ctx context.Context, st logstore.Store, q logstore.Query, until time.Time, maxLines int, fn func(*ring.Entry) bool) error {
-	skip, read := 0, 0
-	q.Until = until
-	for read < maxLines {
-		q.Offset, q.Limit, q.Newest = skip, min(storePage, maxLines-read), true
-		res, err := st.Query(ctx, q)
-		if err != nil {
-			return err
-		}
-		for i := len(res.Entries) - 1; i >= 0; i-- {
-			read++
-			if !fn(res.Entries[i]) {
-				return nil
-			}
-		}
-		if !res.More || len(res.Entries) == 0 {
-			return nil
-		}
-		oldest := res.Entries[0].Timestamp
-		n := countAt(res.Entries, oldest, true)
-		if next := oldest.Add(time.Nanosecond); next.Equal(q.Until) {
-			n += skip
-		}
-		q.Until, skip = oldest.Add(time.Nanosecond), n
-	}
-	return nil
-}
-
 // countAt counts the entries stamped ts at the start (fromStart) or the end of es.
 func countAt(es []*ring.Entry, ts time.Time, fromStart bool) int {
 	n := 0
@@ -335,6 +323,12 @@ func countAt(es []*ring.Entry, ts time.Time, fromStart bool) int {
 		n++
 	}
 	return n
+}
+
+// lifecycleFields are what eventFromEntry reads of a stored lifecycle log.
+var lifecycleFields = []string{
+	"_time", "_msg", "trace_id", "span_id", "severity_text", "severity_number", "event_name",
+	conventions.AttrEventName, conventions.AttrJobID, conventions.AttrQueueName, conventions.AttrWorkerID, conventions.AttrJobAttempt,
 }
 
 // storeHealth describes the store for /health/logging.

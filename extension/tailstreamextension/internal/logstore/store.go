@@ -47,6 +47,12 @@ type Query struct {
 	Limit int
 	// Newest returns the Limit newest lines instead of the oldest (still oldest first).
 	Newest bool
+	// Unordered skips the ordering: any Limit matching lines, in no particular order. A bulk
+	// read (the catalog warm-up) that orders what it keeps itself saves the store a sort.
+	Unordered bool
+	// Fields, when set, returns only these fields of each line (less to send and decode for a
+	// bulk read that needs a few).
+	Fields []string
 }
 
 // Result is a page of lines, oldest first.

@@ -160,7 +160,7 @@ func (v *VictoriaLogs) query(ctx context.Context, q Query) (Result, error) {
 		res.More = true
 		out = out[:q.Limit]
 	}
-	if q.Newest {
+	if q.Newest && !q.Unordered {
 		slices.Reverse(out)
 	}
 	res.Entries = out
@@ -212,6 +212,20 @@ func LogsQL(q Query) string {
 	filter := "*"
 	if len(parts) > 0 {
 		filter = strings.Join(parts, " and ")
+	}
+	if len(q.Fields) > 0 {
+		fs := make([]string, len(q.Fields))
+		for i, f := range q.Fields {
+			fs[i] = quote(f)
+		}
+		filter += " | fields " + strings.Join(fs, ", ")
+	}
+	if q.Unordered {
+		s := filter
+		if q.Offset > 0 {
+			s += " | offset " + strconv.Itoa(q.Offset)
+		}
+		return s + " | limit " + strconv.Itoa(q.Limit+1)
 	}
 	order := "_time"
 	if q.Newest {
