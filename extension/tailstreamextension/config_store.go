@@ -22,6 +22,20 @@ type StoreConfig struct {
 	// SyncInterval re-reads the lifecycle logs stored since the last read, so that a gateway's
 	// job list also holds the jobs other gateways saw (0 disables; default 0).
 	SyncInterval time.Duration `mapstructure:"sync_interval"`
+	// Tail follows the lines the other gateways store, so this gateway's live streams and
+	// job list also get them (store_tail.go).
+	Tail StoreTailConfig `mapstructure:"tail"`
+}
+
+// StoreTailConfig is the cross-gateway live tail.
+type StoreTailConfig struct {
+	Enabled bool `mapstructure:"enabled"`
+	// Gateway is this gateway's name, the value its exporter stamps in the jobtrace.gateway
+	// field (VL-Extra-Fields); its own lines are left out of the tail. Required when enabled.
+	Gateway string `mapstructure:"gateway"`
+	// Delay reads the store this far behind now, so lines that reach it late are not skipped
+	// (default 2s). Lines of other gateways arrive on this gateway's streams about that late.
+	Delay time.Duration `mapstructure:"delay"`
 }
 
 // LogStoreConfig is the log store (type victorialogs).
@@ -71,6 +85,12 @@ func (c *StoreConfig) validate() error {
 	}
 	if c.WarmMaxJobs < 0 {
 		errs = errors.Join(errs, errors.New("store.warm_max_jobs: must not be negative"))
+	}
+	if c.Tail.Enabled && c.Tail.Gateway == "" {
+		errs = errors.Join(errs, errors.New("store.tail.gateway: must be set when store.tail.enabled is (this gateway's jobtrace.gateway value)"))
+	}
+	if c.Tail.Delay < 0 {
+		errs = errors.Join(errs, errors.New("store.tail.delay: must not be negative"))
 	}
 	if c.SyncInterval < 0 {
 		errs = errors.Join(errs, errors.New("store.sync_interval: must not be negative"))

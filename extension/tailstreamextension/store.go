@@ -46,6 +46,8 @@ type storeState struct {
 	warmTook   atomic.Int64 // ns
 	warmErr    atomic.Pointer[string]
 	syncedUpTo atomic.Int64 // ns: lifecycle logs up to here were read by warm/sync
+	tailLines  atomic.Int64 // lines of other gateways received by the tail
+	tailBreaks atomic.Int64 // tail connections that broke
 }
 
 func newStoreState(cfg StoreConfig, maxJobs int, logger *zap.Logger) *storeState {
@@ -79,6 +81,13 @@ func (t *tailstream) startStore() {
 		return
 	}
 	s.stop = make(chan struct{})
+	if s.cfg.Tail.Enabled {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			t.tailLoop()
+		}()
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -343,6 +352,9 @@ func (s *storeState) health() map[string]any {
 		warm["error"] = *e
 	}
 	out["warm_up"] = warm
+	if s.cfg.Tail.Enabled {
+		out["tail"] = map[string]any{"gateway": s.cfg.Tail.Gateway, "lines": s.tailLines.Load(), "reconnects": s.tailBreaks.Load()}
+	}
 	return out
 }
 

@@ -269,6 +269,7 @@ func TestStoreConfigValidate(t *testing.T) {
 		"scheme":   {Logs: LogStoreConfig{Type: "victorialogs", Endpoint: "x:9428"}},
 		"no type":  {Logs: LogStoreConfig{Endpoint: "http://x:1"}},
 		"timeout":  {Logs: LogStoreConfig{Type: "victorialogs", Endpoint: "http://x:1", Timeout: -1}},
+		"tail":     {Logs: LogStoreConfig{Type: "victorialogs", Endpoint: "http://x:1"}, Tail: StoreTailConfig{Enabled: true}},
 	} {
 		err := c.validate()
 		require.Error(t, err, name)
@@ -279,3 +280,18 @@ func TestStoreConfigValidate(t *testing.T) {
 }
 
 func pcommonTS(t time.Time) pcommon.Timestamp { return pcommon.NewTimestampFromTime(t) }
+
+func TestTailSeenDropsReplays(t *testing.T) {
+	var seen tailSeen
+	now := time.Now()
+	batch := func() plog.Logs { return logsOf(rec{job: "j", msg: "a", ts: now}, rec{job: "j", msg: "b", ts: now}) }
+	first := batch()
+	require.True(t, seen.fresh(first, now))
+	assert.Equal(t, 2, first.LogRecordCount())
+	again := batch()
+	assert.False(t, seen.fresh(again, now), "a reconnect's replay delivers nothing twice")
+	assert.Zero(t, again.LogRecordCount())
+	more := logsOf(rec{job: "j", msg: "a", ts: now}, rec{job: "j", msg: "c", ts: now})
+	require.True(t, seen.fresh(more, now))
+	assert.Equal(t, 1, more.LogRecordCount())
+}

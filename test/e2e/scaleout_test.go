@@ -2,11 +2,13 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -44,7 +46,7 @@ type gateway struct {
 	out string
 }
 
-func startGateway(t *testing.T, tier *durableTier) *gateway {
+func startGateway(t *testing.T, tier *durableTier, name string) *gateway {
 	t.Helper()
 	out := t.TempDir()
 	c := StartCollector(t,
@@ -56,6 +58,7 @@ func startGateway(t *testing.T, tier *durableTier) *gateway {
 		WithEnv("JAEGER_OTLP_ENDPOINT", tier.otlpGRPC),
 		WithEnv("JAEGER_QUERY_ENDPOINT", tier.queryURL),
 		WithEnv("STORE_SYNC_INTERVAL", "2s"),
+		WithEnv("JOBTRACE_GATEWAY", name),
 	)
 	return &gateway{Collector: c, out: out}
 }
@@ -87,6 +90,58 @@ func (g *gateway) kill(t *testing.T) {
 	g.stopped = true
 	_ = g.cmd.Process.Signal(syscall.SIGKILL)
 	<-g.done
+}
+
+// liveTail reads an NDJSON live tail in the background.
+type liveTail struct {
+	mu  sync.Mutex
+	got map[string]int // "timestamp job trace message" -> deliveries
+}
+
+func (l *liveTail) lines() map[string]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string]int, len(l.got))
+	for k, v := range l.got {
+		out[k] = v
+	}
+	return out
+}
+
+func followNDJSON(t *testing.T, c *Collector) *liveTail {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.TailstreamURL+"/api/v1/logs/tail?follow=true&rate_limit=100000&buffer_size=100000", nil)
+	require.NoError(t, err)
+	req.Header.Set("Accept", "application/x-ndjson")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	l := &liveTail{got: map[string]int{}}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		dec := json.NewDecoder(resp.Body)
+		for {
+			var e struct {
+				Timestamp time.Time `json:"timestamp"`
+				Message   string    `json:"message"`
+				JobID     string    `json:"job_id"`
+				TraceID   string    `json:"trace_id"`
+			}
+			if dec.Decode(&e) != nil {
+				return
+			}
+			if e.Message == "" {
+				continue // control messages (drops, end)
+			}
+			l.mu.Lock()
+			l.got[e.Timestamp.UTC().Format(time.RFC3339Nano)+" "+e.JobID+" "+e.TraceID+" "+e.Message]++
+			l.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { cancel(); resp.Body.Close(); <-done })
+	return l
 }
 
 func startAgent(t *testing.T, redisAddr, workerLogs string, gws ...*gateway) *Collector {
@@ -152,7 +207,9 @@ func tagging(t *testing.T, sum *jobsim.Summary, gws ...*gateway) (lines, tagged,
 func TestScaleOut(t *testing.T) {
 	tier := startDurableTier(t)
 	redis := redistest.Start(t)
-	a, b := startGateway(t, tier), startGateway(t, tier)
+	a, b := startGateway(t, tier, "gw-a"), startGateway(t, tier, "gw-b")
+	// A live tail on gateway A, open before any job runs.
+	liveA := followNDJSON(t, a.Collector)
 	logs := filepath.Join(t.TempDir(), "worker-logs")
 	require.NoError(t, os.MkdirAll(logs, 0o755))
 	agent := startAgent(t, redis.Addr, logs, a, b)
@@ -205,6 +262,27 @@ func TestScaleOut(t *testing.T) {
 	t.Logf("worker job lines: %d exported, %d tagged with job, worker and queue, %d wrong", lines, tagged, wrong)
 	assert.Equal(t, lines, tagged, "100%% of job lines tagged on export")
 	assert.Zero(t, wrong)
+
+	// The live tail on A received the lines that went through B, each once.
+	viaB := map[string]bool{}
+	for _, r := range b.exported(t) {
+		if id := str(r, "job.id"); sum.Jobs[id] != nil {
+			viaB[r.Timestamp().AsTime().UTC().Format(time.RFC3339Nano)+" "+id+" "+r.TraceID().String()+" "+r.Body().AsString()] = true
+		}
+	}
+	require.NotEmpty(t, viaB)
+	Eventually(t, 30*time.Second, func() bool {
+		got := liveA.lines()
+		for k := range viaB {
+			if got[k] == 0 {
+				return false
+			}
+		}
+		return true
+	}, "A's live tail got all %d lines of B's jobs", len(viaB))
+	for k, n := range liveA.lines() {
+		assert.Equal(t, 1, n, "live tail on A: line %q delivered %d times", k, n)
+	}
 
 	// Every job's history is complete on both gateways (memory for one, the store for the other).
 	for _, id := range ids {

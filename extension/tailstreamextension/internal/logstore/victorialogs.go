@@ -279,6 +279,18 @@ func isResourceKey(k string) bool {
 // Attribute values come back as strings: VictoriaLogs stores strings.
 func EntryFromFields(row map[string]string, now time.Time) *ring.Entry {
 	ld := plog.NewLogs()
+	AppendRecord(ld, row)
+	rl := ld.ResourceLogs().At(0)
+	sl := rl.ScopeLogs().At(0)
+	e := ring.FromRecord(rl.Resource(), sl.Scope(), sl.LogRecords().At(0), now)
+	// retention.max_age counts from ingestion; a stored line was ingested when it happened.
+	e.Ingested = e.Timestamp
+	return e
+}
+
+// AppendRecord adds one stored record to ld as the OTLP record it was (one ResourceLogs per
+// record: VictoriaLogs does not keep the grouping).
+func AppendRecord(ld plog.Logs, row map[string]string) {
 	rl := ld.ResourceLogs().AppendEmpty()
 	sl := rl.ScopeLogs().AppendEmpty()
 	lr := sl.LogRecords().AppendEmpty()
@@ -335,10 +347,6 @@ func EntryFromFields(row map[string]string, now time.Time) *ring.Entry {
 	if !ts.IsZero() {
 		lr.SetTimestamp(pcommon.NewTimestampFromTime(ts))
 	}
-	e := ring.FromRecord(rl.Resource(), sl.Scope(), lr, now)
-	// retention.max_age counts from ingestion; a stored line was ingested when it happened.
-	e.Ingested = e.Timestamp
-	return e
 }
 
 func parseHex(s string, n int) ([16]byte, bool) {
