@@ -73,6 +73,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s $$($(GO) list ./... | grep -v /test/)
 	$(GO) run ./test/load/queuejob -duration 10s -rate 6000
 	$(GO) run ./test/load/tailstream
+	$(GO) run ./test/load/durable -records 200000 -rounds 2
 
 tui:
 	$(GO) run ./cmd/jobtail --endpoint $${JOBTAIL_ENDPOINT:-localhost:8088}
