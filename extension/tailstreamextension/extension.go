@@ -67,6 +67,7 @@ func newTailstream(cfg *Config, set extension.Settings) *tailstream {
 		streams: newStreamSettings(cfg.Streams),
 		store:   newStoreState(cfg.Store, cfg.JobCatalog.MaxJobs, set.Logger),
 	}
+	t.ring.SetMaxBytes(cfg.Retention.MaxBytes)
 	// Like the ring, the query service exists from creation: PublishTraces may come first.
 	// Its backends are rebuilt in Start, with the host's extensions for auth.
 	var err error

@@ -295,3 +295,18 @@ func TestTailSeenDropsReplays(t *testing.T) {
 	require.True(t, seen.fresh(more, now))
 	assert.Equal(t, 1, more.LogRecordCount())
 }
+
+func TestRetentionMaxBytes(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Retention.MaxBytes = -1
+	err := cfg.Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "retention.max_bytes")
+
+	srv := startServer(t, func(c *Config) { c.Retention.MaxBytes = 4096 })
+	for i := 0; i < 50; i++ {
+		srv.publish(t, rec{job: "j", msg: "line"})
+	}
+	assert.Less(t, len(srv.ext.ring.Snapshot(0, 0, time.Now())), 50, "the byte bound keeps fewer lines than the count bound")
+	assert.LessOrEqual(t, srv.ext.ring.Bytes(), int64(4096))
+}
