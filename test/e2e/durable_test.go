@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -173,6 +174,7 @@ func TestDurableRestart(t *testing.T) {
 
 	sum := runDurableJobsim(t, redis.Addr, logs1, c1.OTLPHTTPURL, 12, 21)
 	ids := sortedJobIDs(sum.Jobs)
+	assert.NotContains(t, strings.ToLower(c1.Output()), "deprecated", "the durable overlay starts without deprecation warnings")
 
 	// Before the restart: every job is final in memory, and its lines are known.
 	before := map[string][]storedLine{}
@@ -333,4 +335,90 @@ func TestDurableStoreDown(t *testing.T) {
 			return vlCount(t, tier, id) > 0
 		}, "job %s's lines reach VictoriaLogs after the outage", id)
 	}
+}
+
+func getJSONAs(t *testing.T, c *Collector, token, path string, out any) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, c.TailstreamURL+"/api/v1"+path, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	if out != nil && resp.StatusCode == http.StatusOK {
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(out), path)
+	}
+	return resp.StatusCode
+}
+
+const scopedUsers = `
+extensions:
+  tailstream:
+    users:
+      - {name: root, token: tok-root, roles: [admin]}
+      - {name: hi, token: tok-high, roles: [log_viewer, trace_viewer], scope: {queues: [high_priority]}}
+`
+
+// TestDurableScope restarts a collector so that every answer comes from the stores, then
+// checks that a user scoped to one queue gets nothing of another queue's job from them: the
+// RBAC scope applies to store results exactly as to memory.
+func TestDurableScope(t *testing.T) {
+	tier := startDurableTier(t)
+	redis := redistest.Start(t)
+	logs1 := filepath.Join(t.TempDir(), "worker-logs-1")
+	require.NoError(t, os.MkdirAll(logs1, 0o755))
+	opts := append(tier.collectorOptions(redis.Addr, logs1), WithOverlay(scopedUsers))
+	c1 := StartCollector(t, opts...)
+	sum := runDurableJobsim(t, redis.Addr, logs1, c1.OTLPHTTPURL, 16, 51)
+	var high, low string
+	for _, id := range sortedJobIDs(sum.Jobs) {
+		switch sum.Jobs[id].Queue {
+		case "high_priority":
+			high = id
+		case "low_priority":
+			low = id
+		}
+	}
+	require.NotEmpty(t, high)
+	require.NotEmpty(t, low)
+	Eventually(t, 45*time.Second, func() bool {
+		var jt jobTraceAnswer
+		return getJSONAs(t, c1, "tok-root", "/jobs/"+low+"/trace", &jt) == http.StatusOK && jt.Status == string(sum.Jobs[low].Outcome) &&
+			getJSONAs(t, c1, "tok-root", "/jobs/"+high+"/trace", &jt) == http.StatusOK && jt.Status == string(sum.Jobs[high].Outcome)
+	}, "both jobs final before the restart")
+	time.Sleep(3 * time.Second)
+	c1.Stop(t)
+	tier.VL.Flush()
+
+	logs2 := filepath.Join(t.TempDir(), "worker-logs-2")
+	require.NoError(t, os.MkdirAll(logs2, 0o755))
+	// No warm-up: the jobs are rebuilt on request, under the caller's scope.
+	c2 := StartCollector(t, append(tier.collectorOptions(redis.Addr, logs2), WithOverlay(scopedUsers+`    store:
+      warm_window: -1s
+`))...)
+
+	type hist struct {
+		Entries []storedLine `json:"entries"`
+		Partial bool         `json:"partial"`
+	}
+	var h hist
+	Eventually(t, 20*time.Second, func() bool {
+		return getJSONAs(t, c2, "tok-root", "/logs/history?job_id="+low, &h) == http.StatusOK && len(h.Entries) > 0
+	}, "the admin reads the low-queue job's history from the store")
+	require.Equal(t, http.StatusOK, getJSONAs(t, c2, "tok-high", "/logs/history?job_id="+low, &h))
+	assert.Empty(t, h.Entries, "a user scoped to high_priority gets no line of a low_priority job from the store")
+	assert.False(t, h.Partial)
+	assert.Equal(t, http.StatusNotFound, getJSONAs(t, c2, "tok-high", "/jobs/"+low+"/trace", nil), "nor the job")
+	assert.Equal(t, http.StatusNotFound, getJSONAs(t, c2, "tok-high", "/correlation/"+low, nil))
+	var all hist
+	require.Equal(t, http.StatusOK, getJSONAs(t, c2, "tok-high", "/logs/history", &all))
+	for _, l := range all.Entries {
+		assert.NotEqual(t, low, l.JobID, "unfiltered history of the scoped user holds no low_priority line")
+	}
+	// Its own queue's job it does get, from the store.
+	require.Equal(t, http.StatusOK, getJSONAs(t, c2, "tok-high", "/logs/history?job_id="+high, &h))
+	assert.NotEmpty(t, h.Entries)
+	var jt jobTraceAnswer
+	require.Equal(t, http.StatusOK, getJSONAs(t, c2, "tok-high", "/jobs/"+high+"/trace", &jt))
+	assert.Equal(t, sum.Jobs[high].TraceID, jt.TraceID)
 }

@@ -35,9 +35,9 @@ exporters:
 service:
   pipelines:
     logs:
-      exporters: [tailstream, otlphttp/victorialogs, file/e2e_logs]
+      exporters: [tailstream, otlp_http/victorialogs, file/e2e_logs]
     traces:
-      exporters: [tailstream, otlp/jaeger, file/e2e_traces]
+      exporters: [tailstream, otlp_grpc/jaeger, file/e2e_traces]
 `, dir)
 }
 
