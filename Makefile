@@ -69,10 +69,12 @@ test: tools $(BIN)/jaeger $(BIN)/victoria-logs lint test-rules test-unit test-e2
 
 # bench: Go benchmarks of every package, then the load harnesses (loopback only, bounded in time;
 # they start private redis-servers). Figures go in docs/BENCHMARKS.md.
-bench:
+bench: $(OTELCOL)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s $$($(GO) list ./... | grep -v /test/)
 	$(GO) run ./test/load/queuejob -duration 10s -rate 6000
 	$(GO) run ./test/load/tailstream
+	@[ -x $(BIN)/peer/otelcol-peer ] || (cd test/load/livetail/peer && $(BUILDER) --config builder-config.yaml --skip-strict-versioning=false)
+	$(GO) run ./test/load/livetail
 	$(GO) run ./test/load/durable -records 200000 -rounds 2
 
 tui:

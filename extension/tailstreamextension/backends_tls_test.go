@@ -24,6 +24,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configauth"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configtls"
 	"go.opentelemetry.io/collector/extension/extensiontest"
 
@@ -193,4 +195,70 @@ func TestBackendTLSFileMissingFailsStart(t *testing.T) {
 	assert.Contains(t, err.Error(), "backends[0]")
 	assert.Contains(t, err.Error(), "missing.pem")
 	require.NoError(t, ext.Shutdown(context.Background()))
+}
+
+// bearerAuth is a client auth extension (extensionauth.HTTPClient) that adds a bearer token.
+type bearerAuth struct {
+	component.StartFunc
+	component.ShutdownFunc
+	token string
+}
+
+func (a bearerAuth) RoundTripper(base http.RoundTripper) (http.RoundTripper, error) {
+	return roundTrip(func(r *http.Request) (*http.Response, error) {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+a.token)
+		return base.RoundTrip(r)
+	}), nil
+}
+
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// hostWith is a host whose extensions are exts.
+type hostWith map[component.ID]component.Component
+
+func (h hostWith) GetExtensions() map[component.ID]component.Component { return h }
+
+// A backend's auth.authenticator resolves to the collector's auth extension at Start.
+func TestBackendAuthExtension(t *testing.T) {
+	var got string
+	body, err := os.ReadFile("internal/backends/testdata/zipkin_trace.json")
+	require.NoError(t, err)
+	zk := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Get("Authorization")
+		if got != "Bearer from-extension" {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		_, _ = w.Write(body)
+	}))
+	defer zk.Close()
+
+	authID := component.MustNewIDWithName("bearertokenauth", "zipkin")
+	cfg := createDefaultConfig().(*Config)
+	cfg.NetAddr.Endpoint = "127.0.0.1:0"
+	traceUsers(cfg)
+	cfg.Backends = []BackendConfig{backendConfig("zk", "zipkin", zk.URL, func(b *BackendConfig) {
+		b.Auth = configoptional.Some(configauth.Config{AuthenticatorID: authID})
+	})}
+	require.NoError(t, cfg.Validate())
+
+	// Without the extension the start fails, naming the backend.
+	ext := newTailstream(cfg, extensiontest.NewNopSettings(typ))
+	err = ext.Start(context.Background(), hostWith{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "backends[0]")
+	assert.Contains(t, err.Error(), authID.String())
+	require.NoError(t, ext.Shutdown(context.Background()))
+
+	ext = newTailstream(cfg, extensiontest.NewNopSettings(typ))
+	require.NoError(t, ext.Start(context.Background(), hostWith{authID: bearerAuth{token: "from-extension"}}))
+	t.Cleanup(func() { require.NoError(t, ext.Shutdown(context.Background())) })
+	srv := &testServer{ext: ext, base: "http://" + ext.Addr()}
+	code, out := srv.get(t, "/traces/"+zipkinTrace+"/summary", tokViewer)
+	require.Equal(t, http.StatusOK, code, "%v", out)
+	assert.Equal(t, "Bearer from-extension", got)
+	assert.EqualValues(t, 5, out["spans_count"])
 }

@@ -68,6 +68,12 @@ func (b *BackendConfig) Unmarshal(conf *confmap.Conf) error {
 // JobCatalogConfig bounds the catalog of recent jobs behind GET /jobs.
 type JobCatalogConfig struct {
 	MaxJobs int `mapstructure:"max_jobs"`
+	// JobIDAttributes name the job of an instrumentation's CONSUMER span, checked before the
+	// instrumentations' own (bullmq.job.id, messaging.message.id, messaging.message_id).
+	JobIDAttributes []string `mapstructure:"job_id_attributes"`
+	// JobIDSpansAreJobs makes every span carrying job.id a job attempt (for a team whose own
+	// spans set job.id per attempt). Off: jobcorrelation sets job.id on whole traces.
+	JobIDSpansAreJobs bool `mapstructure:"job_id_spans_are_jobs"`
 }
 
 // TracesConfig holds the trace drill-down settings.
@@ -101,6 +107,11 @@ func (c *TracesConfig) validate() error {
 	}
 	if c.JobCatalog.MaxJobs <= 0 {
 		errs = errors.Join(errs, errors.New("job_catalog.max_jobs: must be positive"))
+	}
+	for i, k := range c.JobCatalog.JobIDAttributes {
+		if strings.TrimSpace(k) == "" {
+			errs = errors.Join(errs, fmt.Errorf("job_catalog.job_id_attributes[%d]: must not be empty", i))
+		}
 	}
 	// Empty means the default: collector.yaml writes ${env:TRACE_URL_TEMPLATE:-}, because a
 	// default inside ${...} cannot hold the braces of {trace_id}.
@@ -194,6 +205,7 @@ func (c *TracesConfig) settings() tracequery.Settings {
 	s := tracequery.Settings{
 		CacheMaxBytes: c.TraceCache.MaxBytes, CacheMaxAge: c.TraceCache.MaxAge, RefetchAfter: c.TraceCache.RefetchAfter,
 		MaxJobs: c.JobCatalog.MaxJobs, TraceURLTemplate: c.TraceURLTemplate,
+		JobIDAttributes: append([]string(nil), c.JobCatalog.JobIDAttributes...), JobIDSpansAreJobs: c.JobCatalog.JobIDSpansAreJobs,
 	}
 	for i := range c.Backends {
 		b := &c.Backends[i]
@@ -210,7 +222,8 @@ func tracesConfigOf(s tracequery.Settings) TracesConfig {
 	c := TracesConfig{
 		TraceCache:       TraceCacheConfig{MaxBytes: s.CacheMaxBytes, MaxAge: s.CacheMaxAge, RefetchAfter: s.RefetchAfter},
 		TraceURLTemplate: s.TraceURLTemplate,
-		JobCatalog:       JobCatalogConfig{MaxJobs: s.MaxJobs},
+		JobCatalog: JobCatalogConfig{MaxJobs: s.MaxJobs, JobIDAttributes: append([]string(nil), s.JobIDAttributes...),
+			JobIDSpansAreJobs: s.JobIDSpansAreJobs},
 	}
 	for _, b := range s.Backends {
 		c.Backends = append(c.Backends, BackendConfig{

@@ -123,6 +123,7 @@ func (t *tailstream) Start(ctx context.Context, host component.Host) error {
 		MaxStreams: sc.MaxStreams, MaxStreamsPerUser: sc.MaxStreamsPerUser,
 		Expiry: sc.Expiry, IdleTimeout: sc.IdleTimeout,
 	}, hubMetrics{t.telemetry})
+	t.hub.SetResolver(catalogResolver{t})
 
 	ln, err := t.cfg.ToListener(ctx)
 	if err != nil {
@@ -206,7 +207,6 @@ func (t *tailstream) PublishLogs(_ context.Context, ld plog.Logs) error {
 	}
 	now := t.now()
 	entries := make([]*ring.Entry, 0, n)
-	live := make([]logfilter.Live, 0, n)
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)
@@ -219,9 +219,7 @@ func (t *tailstream) PublishLogs(_ context.Context, ld plog.Logs) error {
 			}
 			sh := ring.NewShared(rl.Resource(), sl.Scope())
 			for k := 0; k < lrs.Len(); k++ {
-				lr := lrs.At(k)
-				entries = append(entries, ring.FromShared(sh, lr, now))
-				live = append(live, logfilter.Live{RL: rl, SL: sl, LR: lr, OK: true})
+				entries = append(entries, ring.FromShared(sh, lrs.At(k), now))
 			}
 		}
 	}
@@ -230,12 +228,18 @@ func (t *tailstream) PublishLogs(_ context.Context, ld plog.Logs) error {
 		t.ring.Append(entries)
 		return nil
 	}
-	t.hub.Ingest(entries, live, now)
+	t.hub.Ingest(entries, now)
+	// Lifecycle logs may have taught the catalog a job; the hub rate-limits this.
+	t.hub.Reattribute(now, false)
 	return nil
 }
 
 func (t *tailstream) PublishTraces(_ context.Context, td ptrace.Traces) error {
 	t.traces.IngestTraces(td)
+	if t.hub != nil {
+		// Job spans teach the catalog: lines that came before their job was known get it now.
+		t.hub.Reattribute(t.now(), true)
+	}
 	return nil
 }
 
@@ -245,6 +249,7 @@ type hubMetrics struct{ tb *metadata.TelemetryBuilder }
 var (
 	reasonRateLimited = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", hub.ReasonRateLimited)))
 	reasonBufferFull  = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", hub.ReasonBufferFull)))
+	reasonBehind      = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", hub.ReasonFilterBehind)))
 )
 
 func (m hubMetrics) Filtered(n int64) {
@@ -257,8 +262,11 @@ func (m hubMetrics) Evaluated(n int64) {
 
 func (m hubMetrics) Dropped(reason string, n int64) {
 	opt := reasonBufferFull
-	if reason == hub.ReasonRateLimited {
+	switch reason {
+	case hub.ReasonRateLimited:
 		opt = reasonRateLimited
+	case hub.ReasonFilterBehind:
+		opt = reasonBehind
 	}
 	m.tb.TailstreamLinesDropped.Add(context.Background(), n, opt)
 }
@@ -281,6 +289,10 @@ func (m traceMetrics) BackendRequest(name, outcome string) {
 
 func (m traceMetrics) Lookup(source string) {
 	m.tb.TailstreamTraceLookups.Add(context.Background(), 1, metric.WithAttributes(attribute.String("source", source)))
+}
+
+func (m traceMetrics) CatalogConflict(field string) {
+	m.tb.TailstreamCatalogConflicts.Add(context.Background(), 1, metric.WithAttributes(attribute.String("field", field)))
 }
 
 // observeBreakers reports each backend's circuit breaker for the alert on a backend that stays

@@ -1,6 +1,7 @@
 package tailstreamextension // import "github.com/jobtrace/jobtrace/extension/tailstreamextension"
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -170,31 +171,41 @@ func (t *tailstream) handleCreate(w http.ResponseWriter, r *http.Request, p *pri
 		return
 	}
 	v := t.view(r, s, false)
-	rate := t.estimateRate(f, p)
+	rate := t.estimateRate(r.Context(), f, p)
 	v.EstimatedRate = &rate
 	w.Header().Set("Location", "/api/v1/logs/streams/"+s.ID)
 	writeJSON(w, http.StatusCreated, v)
 }
 
 // estimateRate is the lines/s that matched the filter over the last minute of the buffer.
-func (t *tailstream) estimateRate(f *logfilter.Filter, p *principal) float64 {
+// It is an estimate: it evaluates at most maxEvals lines for at most estimateBudget (or
+// until the client leaves), and scales what it saw to the lines of the minute.
+func (t *tailstream) estimateRate(ctx context.Context, f *logfilter.Filter, p *principal) float64 {
 	const window = time.Minute
 	const maxEvals = 20_000
+	const estimateBudget = 100 * time.Millisecond
 	now := t.now()
 	snap := t.ring.Snapshot(0, 0, now)
+	inWindow := 0
+	for i := len(snap) - 1; i >= 0 && now.Sub(snap[i].Ingested) <= window; i-- {
+		inWindow++
+	}
 	scope := p.entryScope()
+	deadline := time.Now().Add(estimateBudget)
 	n, evals := 0, 0
-	for i := len(snap) - 1; i >= 0 && evals < maxEvals; i-- {
-		e := snap[i]
-		if now.Sub(e.Ingested) > window {
+	for i := len(snap) - 1; i >= len(snap)-inWindow && evals < maxEvals; i-- {
+		if evals%64 == 63 && (ctx.Err() != nil || time.Now().After(deadline)) {
 			break
 		}
 		evals++
-		if (scope == nil || scope(e)) && f.Match(e, nil) {
+		if e := snap[i]; (scope == nil || scope(e)) && f.Match(e) {
 			n++
 		}
 	}
-	return float64(n) / window.Seconds()
+	if evals == 0 {
+		return 0
+	}
+	return float64(n) * float64(inWindow) / float64(evals) / window.Seconds()
 }
 
 func baseURLs(r *http.Request, id string) (ws, sse string) {
@@ -391,7 +402,10 @@ func (t *tailstream) handleHistory(w http.ResponseWriter, r *http.Request, p *pr
 		}
 		offset = *n
 	}
-	page, total := t.hub.Search(f, p.entryScope(), offset, limit, t.now())
+	page, total, partial := t.hub.Search(r.Context(), f, p.entryScope(), offset, limit, t.now())
+	if r.Context().Err() != nil {
+		return // the client left
+	}
 	entries := make([]json.RawMessage, len(page))
 	for i, e := range page {
 		entries[i] = e.JSON()
@@ -399,6 +413,10 @@ func (t *tailstream) handleHistory(w http.ResponseWriter, r *http.Request, p *pr
 	resp := map[string]any{"entries": entries, "total": total, "limit": limit, "offset": offset}
 	if offset+len(page) < total {
 		resp["next_offset"] = offset + len(page)
+	}
+	if partial {
+		// The filter's time budget ran out: total and the pages cover the newest part only.
+		resp["partial"] = true
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

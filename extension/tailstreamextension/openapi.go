@@ -1,14 +1,13 @@
 package tailstreamextension // import "github.com/jobtrace/jobtrace/extension/tailstreamextension"
 
 import (
-	_ "embed"
 	"net/http"
+
+	"github.com/jobtrace/jobtrace/docs"
 )
 
-// openAPISpec is the API description. docs/openapi.json is a copy kept equal by a test.
-//
-//go:embed openapi.json
-var openAPISpec []byte
+// openAPISpec is the API description: docs/openapi.json, embedded by package docs (the one copy).
+var openAPISpec = docs.OpenAPI
 
 func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")

@@ -1,13 +1,20 @@
 package tailstreamextension
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -41,7 +48,9 @@ var documentedRoutes = []string{
 func TestOpenAPIDocument(t *testing.T) {
 	docs, err := os.ReadFile(filepath.Join("..", "..", "docs", "openapi.json"))
 	require.NoError(t, err)
-	assert.Equal(t, string(openAPISpec), string(docs), "docs/openapi.json must equal extension/tailstreamextension/openapi.json (copy it over)")
+	assert.Equal(t, string(docs), string(openAPISpec), "the served description is docs/openapi.json itself")
+	_, err = openAPIValidator(t)
+	require.NoError(t, err, "docs/openapi.json is a valid OpenAPI 3 document")
 
 	var doc struct {
 		OpenAPI string                                `json:"openapi"`
@@ -74,4 +83,85 @@ func TestOpenAPIDocument(t *testing.T) {
 	code, b := srv.do(t, http.MethodGet, "/api/v1/openapi.json", "", nil)
 	require.Equal(t, http.StatusOK, code)
 	assert.JSONEq(t, string(openAPISpec), string(b))
+}
+
+// answerValidator checks API answers against the schemas of docs/openapi.json with
+// kin-openapi: status codes must be documented and JSON bodies must match their schema.
+type answerValidator struct {
+	router routers.Router
+}
+
+var (
+	validatorOnce sync.Once
+	validator     *answerValidator
+	validatorErr  error
+)
+
+func openAPIValidator(t testing.TB) (*answerValidator, error) {
+	t.Helper()
+	validatorOnce.Do(func() {
+		loader := openapi3.NewLoader()
+		doc, err := loader.LoadFromData(openAPISpec)
+		if err == nil {
+			err = doc.Validate(context.Background())
+		}
+		if err != nil {
+			validatorErr = err
+			return
+		}
+		var r routers.Router
+		if r, err = legacy.NewRouter(doc); err != nil {
+			validatorErr = err
+			return
+		}
+		validator = &answerValidator{router: r}
+	})
+	return validator, validatorErr
+}
+
+// checkAnswer validates one answer of the test server. Answers that are not JSON (streams,
+// NDJSON) and paths the description does not have (a test probing a wrong URL) are skipped:
+// TestOpenAPIDocument checks the routes themselves.
+func checkAnswer(t testing.TB, req *http.Request, status int, header http.Header, body []byte) {
+	t.Helper()
+	v, err := openAPIValidator(t)
+	require.NoError(t, err)
+	if err := v.check(req, status, header, body); err != nil {
+		t.Errorf("%s %s answered %d, which docs/openapi.json does not describe:\n%v\nbody: %.2000s", req.Method, req.URL.Path, status, err, body)
+	}
+}
+
+func (v *answerValidator) check(req *http.Request, status int, header http.Header, body []byte) error {
+	if !strings.HasPrefix(header.Get("Content-Type"), "application/json") {
+		return nil
+	}
+	// The description's server is http://localhost:8088; the test server listens elsewhere.
+	r := req.Clone(context.Background())
+	r.URL.Scheme, r.URL.Host, r.Host = "http", "localhost:8088", "localhost:8088"
+	route, params, err := v.router.FindRoute(r)
+	if err != nil {
+		return nil
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route},
+		Status:                 status,
+		Header:                 header,
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	in.SetBodyBytes(body)
+	return openapi3filter.ValidateResponse(context.Background(), in)
+}
+
+// TestOpenAPIValidatorCatchesWrongAnswers shows the check can fail: a field of the wrong type
+// and an undocumented status are reported.
+func TestOpenAPIValidatorCatchesWrongAnswers(t *testing.T) {
+	v, err := openAPIValidator(t)
+	require.NoError(t, err)
+	req := httptest.NewRequest(http.MethodGet, "/api/v1/jobs", nil)
+	hdr := http.Header{"Content-Type": {"application/json"}}
+	assert.Error(t, v.check(req, http.StatusOK, hdr, []byte(`{"jobs":[{"id":1,"queue":"q","status":"running","attempts":"two"}]}`)),
+		"a job id that is a number must not pass")
+	assert.Error(t, v.check(req, http.StatusTeapot, hdr, []byte(`{"error":{"code":"x","message":"y"}}`)),
+		"an undocumented status must not pass")
+	assert.NoError(t, v.check(req, http.StatusOK, hdr, []byte(`{"jobs":[]}`)))
 }

@@ -20,7 +20,8 @@ import (
 )
 
 // testServer is a real extension listening on a free loopback port: the one test server of
-// both API halves.
+// both API halves. Every JSON answer its do/api/get read is validated against
+// docs/openapi.json (checkAnswer).
 type testServer struct {
 	ext   *tailstream
 	base  string // http://127.0.0.1:port
@@ -98,6 +99,7 @@ func (s *testServer) do(t *testing.T, method, path, token string, body any) (int
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
+	checkAnswer(t, req, resp.StatusCode, resp.Header, b)
 	return resp.StatusCode, b
 }
 
@@ -118,6 +120,7 @@ func (s *testServer) api(t *testing.T, method, path, token, body string) (int, m
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
+	checkAnswer(t, req, resp.StatusCode, resp.Header, raw)
 	out := map[string]any{}
 	if len(raw) > 0 {
 		require.NoError(t, json.Unmarshal(raw, &out), "body: %s", raw)

@@ -360,8 +360,8 @@ func (s *storeState) health() map[string]any {
 
 // ---- history: the ring merged with the store ----
 
-// histCursor is a position in timestamp order: every line stamped before ts was returned,
-// and skip lines stamped ts (in the page order, see lineKey).
+// histCursor is a position in newest-first timestamp order: every line stamped after ts was
+// returned, and skip lines stamped ts (in the page order, see lineKey).
 type histCursor struct {
 	ts   int64
 	skip int
@@ -389,10 +389,46 @@ func decodeHistCursor(s string) (histCursor, error) {
 	return histCursor{ts: ts, skip: skip, set: true}, nil
 }
 
-// lineKey identifies a line across the ring and the store (the same record reaches both),
-// and orders the lines of one timestamp.
+// lineKey identifies a line across the ring and the store (the same record reaches both)
+// and orders the lines of one timestamp. It is what a producer wrote: timestamp, message and
+// its own scalar attributes. The keys correlation adds are left out, because the live path
+// (which fills the ring) may tag a line less completely than the export path (which fills the
+// store); so are the trace context, which correlation may lift from attributes, and the
+// gateway stamp the store adds. Values are compared as text: the store keeps text.
 func lineKey(e *ring.Entry) string {
-	return strings.Join([]string{strconv.FormatInt(e.Timestamp.UnixNano(), 10), e.Message, e.TraceID, e.SpanID, e.JobID, e.WorkerID}, "\x00")
+	var b strings.Builder
+	b.WriteString(strconv.FormatInt(e.Timestamp.UnixNano(), 10))
+	b.WriteByte(0)
+	b.WriteString(e.Message)
+	keys := make([]string, 0, len(e.Attrs))
+	for k, v := range e.Attrs {
+		if taggedKeys[k] {
+			continue
+		}
+		switch v.(type) {
+		case string, bool, int64, float64, int:
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		b.WriteByte(0)
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(fmt.Sprint(e.Attrs[k]))
+	}
+	return b.String()
+}
+
+// taggedKeys are the attributes jobcorrelation (and the store) may add to a line, or that
+// the store folds into the trace context.
+var taggedKeys = map[string]bool{
+	conventions.AttrJobID: true, conventions.AttrWorkerID: true, conventions.AttrQueueName: true,
+	conventions.AttrJobType: true, conventions.AttrWorkerHost: true, conventions.AttrWorkerPID: true,
+	conventions.AttrWorkerSlot: true, logstore.GatewayField: true,
+	// VictoriaLogs keeps a record's trace context and a zap trace_id/span_id attribute in one
+	// field each, which reads back as the record's.
+	"trace_id": true, "span_id": true,
 }
 
 // ringFloor is the time from which the ring holds every line it was given: lines stamped
@@ -400,7 +436,8 @@ func lineKey(e *ring.Entry) string {
 func (t *tailstream) ringFloor(snap []*ring.Entry) time.Time {
 	floor := t.store.startedAt
 	if uint64(len(snap)) < t.ring.Head() {
-		// The ring dropped lines (overwritten or aged out): it is complete from its oldest.
+		// The ring dropped lines (overwritten, aged out, max_bytes): it is complete from its
+		// oldest.
 		if len(snap) == 0 {
 			return t.now()
 		}
@@ -421,43 +458,56 @@ type historyPage struct {
 	storeFailed error
 }
 
-// mergedHistory returns up to limit lines matching f and the caller's scope after cur, in
-// timestamp order, from the ring and (when the ring cannot cover the range) the store.
-// Store lines pass the same filter and the same scope check as ring lines.
+// mergedHistory returns up to limit lines matching f and the caller's scope after cur, newest
+// first by timestamp (as the ring-only history), from the ring and, when the ring cannot fill
+// the page, the store. Store lines pass the same filter and the same scope check as ring lines.
 func (t *tailstream) mergedHistory(ctx context.Context, f *logfilter.Filter, p *principal, cur histCursor, limit int) historyPage {
 	now := t.now()
 	scope := p.entryScope()
-	from := f.Since()
+	since := f.Since()
+	var upTo time.Time // inclusive; zero: no upper bound
+	if !f.Until().IsZero() {
+		upTo = f.Until()
+	}
 	if cur.set {
-		if c := time.Unix(0, cur.ts).UTC(); c.After(from) {
-			from = c
+		if c := time.Unix(0, cur.ts).UTC(); upTo.IsZero() || c.Before(upTo) {
+			upTo = c
 		}
 	}
+	inRange := func(e *ring.Entry) bool {
+		return !e.Timestamp.Before(since) && (upTo.IsZero() || !e.Timestamp.After(upTo))
+	}
 	snap := t.ring.Snapshot(0, 0, now)
+	floor := t.ringFloor(snap)
 	var cands []*ring.Entry
-	ringN := 0
+	complete := 0 // ring matches stamped at or after the floor: nothing the store has is missing there
 	for _, e := range snap {
-		if e.Timestamp.Before(from) || (scope != nil && !scope(e)) || !f.Match(e, nil) {
+		if !inRange(e) || (scope != nil && !scope(e)) || !f.Match(e) {
 			continue
 		}
 		cands = append(cands, e)
-		ringN++
+		if !e.Timestamp.Before(floor) {
+			complete++
+		}
 	}
+	ringN := len(cands)
 	var out historyPage
 	spec := f.Spec()
-	byID := spec.JobID != "" || spec.TraceID != ""
-	needStore := t.store.enabled() && (from.Before(t.ringFloor(snap)) || (byID && ringN == 0))
-	// bound: lines stamped at or after it are not all known yet (the store page was full).
+	// The newest lines of the range are all in the ring down to the floor: when the ring holds
+	// a full page there (and the range does not end below the floor), the store adds nothing.
+	ringCovers := complete >= limit+cur.skip && (upTo.IsZero() || !upTo.Before(floor))
+	needStore := t.store.enabled() && !ringCovers
+	// bound: lines stamped at or before it are not all known yet (the store page was full).
 	var bound time.Time
 	if needStore {
 		out.storeAsked = true
 		q := logstore.Query{
 			JobID: spec.JobID, TraceID: strings.ToLower(spec.TraceID), WorkerID: spec.WorkerID,
-			QueueName: spec.QueueName, Service: spec.Service, From: from,
-			Limit: min(limit+cur.skip+1, maxStoreFetch),
+			QueueName: spec.QueueName, Service: spec.Service, From: since,
+			Limit: min(limit+cur.skip+1, maxStoreFetch), Newest: true,
 		}
-		if !f.Until().IsZero() {
-			q.Until = f.Until().Add(time.Nanosecond)
+		if !upTo.IsZero() {
+			q.Until = upTo.Add(time.Nanosecond)
 		}
 		if p.Scoped() && len(p.scope.Queues) > 0 {
 			q.Queues = p.scope.Queues
@@ -467,21 +517,20 @@ func (t *tailstream) mergedHistory(ctx context.Context, f *logfilter.Filter, p *
 			out.storeFailed = err
 		} else {
 			for _, e := range res.Entries {
-				if (scope != nil && !scope(e)) || !f.Match(e, nil) {
+				if (scope != nil && !scope(e)) || !f.Match(e) {
 					continue
 				}
 				cands = append(cands, e)
 			}
 			if res.More && len(res.Entries) > 0 {
-				bound = res.Entries[len(res.Entries)-1].Timestamp
-				if !bound.After(from) {
+				bound = res.Entries[0].Timestamp // the oldest line of the (oldest-first) page
+				if !upTo.IsZero() && !bound.Before(upTo) {
 					// One timestamp holds more lines than a page: take them all as known.
-					bound = bound.Add(time.Nanosecond)
+					bound = bound.Add(-time.Nanosecond)
 				}
 			}
 		}
 	}
-	// Merge, de-duplicate, order.
 	type keyed struct {
 		e     *ring.Entry
 		key   string
@@ -490,7 +539,7 @@ func (t *tailstream) mergedHistory(ctx context.Context, f *logfilter.Filter, p *
 	seen := make(map[string]bool, len(cands))
 	merged := make([]keyed, 0, len(cands))
 	for i, e := range cands {
-		if !bound.IsZero() && !e.Timestamp.Before(bound) {
+		if !bound.IsZero() && !e.Timestamp.After(bound) {
 			continue
 		}
 		k := lineKey(e)
@@ -501,7 +550,7 @@ func (t *tailstream) mergedHistory(ctx context.Context, f *logfilter.Filter, p *
 		merged = append(merged, keyed{e, k, i >= ringN})
 	}
 	slices.SortFunc(merged, func(a, b keyed) int {
-		if c := a.e.Timestamp.Compare(b.e.Timestamp); c != 0 {
+		if c := b.e.Timestamp.Compare(a.e.Timestamp); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.key, b.key)
@@ -535,7 +584,7 @@ func (t *tailstream) mergedHistory(ctx context.Context, f *logfilter.Filter, p *
 			}
 			out.next = &histCursor{ts: last.UnixNano(), skip: n, set: true}
 		default:
-			// Every line of the store page was filtered out: go on after it.
+			// Every line of the store page was filtered out: go on below it.
 			out.next = &histCursor{ts: bound.UnixNano(), set: true}
 		}
 	}

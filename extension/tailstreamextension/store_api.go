@@ -13,8 +13,8 @@ import (
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracequery"
 )
 
-// handleStoreHistory is /logs/history with a log store: the ring and the store merged, in
-// timestamp order, paged by cursor (an offset means nothing in a store far larger than the
+// handleStoreHistory is /logs/history with a log store: the ring and the store merged, newest
+// first by timestamp like the ring-only history, paged by cursor (an offset means nothing in a store far larger than the
 // ring). A failing store leaves the ring's lines with partial: true.
 func (t *tailstream) handleStoreHistory(w http.ResponseWriter, r *http.Request, p *principal, f *logfilter.Filter) {
 	q := r.URL.Query()
@@ -40,7 +40,7 @@ func (t *tailstream) handleStoreHistory(w http.ResponseWriter, r *http.Request, 
 		entries[i] = e.JSON()
 	}
 	resp := map[string]any{
-		"entries": entries, "limit": limit, "order": "timestamp",
+		"entries": entries, "limit": limit, "order": "newest_first",
 		"partial": page.storeFailed != nil,
 		"sources": map[string]any{"ring": page.fromRing, "store": page.fromStore, "store_queried": page.storeAsked},
 	}

@@ -110,7 +110,7 @@ func TestStoreHistoryMergesRingAndStore(t *testing.T) {
 		}
 		q.Set("cursor", h.NextCursor)
 	}
-	assert.Equal(t, []string{"one", "two", "three", "four", "five", "six"}, got, "timestamp order, no duplicates, every page")
+	assert.Equal(t, []string{"six", "five", "four", "three", "two", "one"}, got, "newest first, no duplicates, every page")
 	assert.Equal(t, "j1", fake.LastQuery().JobID, "the job filter is pushed to the store")
 
 	// The range reaches past nothing the ring lacks: the store is not asked.
@@ -121,7 +121,17 @@ func TestStoreHistoryMergesRingAndStore(t *testing.T) {
 	assert.Equal(t, before, fake.Queries()-1, "the ring lacks the job in range, so the store is asked")
 	code, h = srv.history(t, "tok-admin", url.Values{"job_id": {"j1"}, "since": {base.Add(4 * time.Second).Format(time.RFC3339Nano)}})
 	require.Equal(t, http.StatusOK, code)
-	assert.Equal(t, []string{"four", "five", "six"}, msgs(h.Entries))
+	assert.Equal(t, []string{"six", "five", "four"}, msgs(h.Entries))
+
+	// Recent lines fill a page from the ring alone: the store is not asked.
+	srv.publish(t, rec{job: "j2", queue: "high", msg: "new 1"}, rec{job: "j2", queue: "high", msg: "new 2"}, rec{job: "j2", queue: "high", msg: "new 3"})
+	before = fake.Queries()
+	code, h = srv.history(t, "tok-admin", url.Values{"job_id": {"j2"}, "limit": {"2"}})
+	require.Equal(t, http.StatusOK, code)
+	assert.Len(t, h.Entries, 2)
+	assert.NotEmpty(t, h.NextCursor)
+	assert.Equal(t, before, fake.Queries(), "a page the ring fills completely needs no store query")
+	assert.Equal(t, false, h.Sources["store_queried"])
 
 	code, _ = srv.history(t, "tok-admin", url.Values{"cursor": {"bm90IGEgY3Vyc29y"}})
 	assert.Equal(t, http.StatusBadRequest, code)
@@ -152,7 +162,7 @@ func TestStoreHistoryScope(t *testing.T) {
 	// An attribute scope cannot be pushed to the store: it is applied to what comes back.
 	code, h = srv.history(t, "tok-alice", url.Values{})
 	require.Equal(t, http.StatusOK, code)
-	assert.Equal(t, []string{"low line", "no queue line"}, msgs(h.Entries))
+	assert.Equal(t, []string{"no queue line", "low line"}, msgs(h.Entries))
 	code, h = srv.history(t, "tok-alice", url.Values{"job_id": {"h1"}})
 	require.Equal(t, http.StatusOK, code)
 	assert.Empty(t, h.Entries)
@@ -309,4 +319,16 @@ func TestRetentionMaxBytes(t *testing.T) {
 	}
 	assert.Less(t, len(srv.ext.ring.Snapshot(0, 0, time.Now())), 50, "the byte bound keeps fewer lines than the count bound")
 	assert.LessOrEqual(t, srv.ext.ring.Bytes(), int64(4096))
+}
+
+func TestLineKeyAcrossPaths(t *testing.T) {
+	now := time.Now()
+	// The live path's entry: typed values, the zap trace_id attribute, fewer tags.
+	live := stored(rec{msg: "job completed", ts: now, attrs: map[string]any{"id": "j1", "trace_id": "775612eefbfa92571b537fe8f47eabb6", "worker.pid": int64(7)}})[0]
+	// The store's: text values, the trace id folded into the record, all tags, the gateway stamp.
+	st := stored(rec{job: "j1", queue: "high", worker: "w", msg: "job completed", ts: now, trace: "775612eefbfa92571b537fe8f47eabb6",
+		attrs: map[string]any{"id": "j1", "worker.pid": "7", "jobtrace.gateway": "gw-a"}})[0]
+	assert.Equal(t, lineKey(live), lineKey(st), "one line, whichever path and store it came back from")
+	other := stored(rec{msg: "job completed", ts: now, attrs: map[string]any{"id": "j2"}})[0]
+	assert.NotEqual(t, lineKey(live), lineKey(other), "another job's line at the same instant is another line")
 }

@@ -131,7 +131,8 @@ func (t *tailstream) attachWS(w http.ResponseWriter, r *http.Request, p *princip
 	defer t.handlers.Done()
 	// The protocol is one-way; reading is only needed to process pings, pongs and close.
 	ctx := c.CloseRead(r.Context())
-	t.pump(ctx, p, s, resume, &wsSender{c: c, timeout: t.writeTimeout()}, "websocket")
+	batch, _ := strconv.ParseBool(r.URL.Query().Get("batch"))
+	t.pump(ctx, p, s, resume, &wsSender{c: c, timeout: t.writeTimeout(), batch: batch}, "websocket")
 }
 
 type framing int
@@ -236,7 +237,7 @@ func (t *tailstream) pump(ctx context.Context, p *principal, s *hub.Stream, resu
 	switch {
 	case resume != nil:
 		last = *resume
-		replay = t.hub.Select(f, s.Scope(), last, 0, 0, now)
+		replay, _ = t.hub.Select(ctx, f, s.Scope(), last, 0, 0, now)
 	case first:
 		floor = s.StartSeq
 		tail := opts.TailLines
@@ -248,19 +249,24 @@ func (t *tailstream) pump(ctx context.Context, p *principal, s *hub.Stream, resu
 			tail = -1 // live only
 		}
 		if tail >= 0 {
-			replay = t.hub.Select(f, s.Scope(), 0, s.StartSeq, tail, now)
+			// In timestamp order: what the client reads first is history.
+			replay, _ = t.hub.Select(ctx, f, s.Scope(), 0, s.StartSeq, tail, now)
 		}
 	default:
 		last = s.LastDelivered()
 	}
 
 	send := func(batch []*ring.Entry) error {
-		// Drop what an earlier part of this attachment already delivered.
+		// Drop what an earlier part of this attachment already delivered. A late line (its
+		// job became known after it came) has an old seq but was never delivered here. The
+		// replay is in timestamp order, so seqs are not monotonic within a batch.
 		n := 0
+		hi := last
 		for _, e := range batch {
-			if e.Seq > last {
+			if e.Seq > last || e.Late {
 				batch[n] = e
 				n++
+				hi = max(hi, e.Seq)
 			}
 		}
 		batch = batch[:n]
@@ -270,9 +276,13 @@ func (t *tailstream) pump(ctx context.Context, p *principal, s *hub.Stream, resu
 			if err := snd.entries(ctx, chunk); err != nil {
 				return err
 			}
-			last = chunk[len(chunk)-1].Seq
-			s.Delivered(last, len(chunk), t.now())
+			top := uint64(0)
+			for _, e := range chunk {
+				top = max(top, e.Seq)
+			}
+			s.Delivered(top, len(chunk), t.now())
 		}
+		last = hi
 		return nil
 	}
 
@@ -287,6 +297,11 @@ func (t *tailstream) pump(ctx context.Context, p *principal, s *hub.Stream, resu
 		}
 		if rep.BufferFull > 0 {
 			if err := snd.control(ctx, controlDropped{Type: "dropped", Reason: hub.ReasonBufferFull, Count: rep.BufferFull, Total: rep.TotalBufferFull}); err != nil {
+				return err
+			}
+		}
+		if rep.FilterBehind > 0 {
+			if err := snd.control(ctx, controlDropped{Type: "dropped", Reason: hub.ReasonFilterBehind, Count: rep.FilterBehind, Total: rep.TotalFilterBehind}); err != nil {
 				return err
 			}
 		}
@@ -372,6 +387,10 @@ func (t *tailstream) pump(ctx context.Context, p *principal, s *hub.Stream, resu
 type wsSender struct {
 	c       *websocket.Conn
 	timeout time.Duration
+	// batch (?batch=true) sends a backlog of several entries as one JSON array per message;
+	// a single entry is still one object, so a light stream pays nothing for it.
+	batch bool
+	buf   []byte
 }
 
 func (s *wsSender) entries(ctx context.Context, es []*ring.Entry) error {
@@ -379,6 +398,18 @@ func (s *wsSender) entries(ctx context.Context, es []*ring.Entry) error {
 	// timeout is stalled either way, and a context per message costs more than the write.
 	wctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	if s.batch && len(es) > 1 {
+		b := append(s.buf[:0], '[')
+		for i, e := range es {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, e.JSON()...)
+		}
+		b = append(b, ']')
+		s.buf = b
+		return s.c.Write(wctx, websocket.MessageText, b)
+	}
 	for _, e := range es {
 		if err := s.c.Write(wctx, websocket.MessageText, e.JSON()); err != nil {
 			return err
@@ -417,6 +448,9 @@ func (s *wsSender) end(reason string) {
 		code, text = closeShutdown, "server shutting down"
 	case hub.EndReplaced:
 		code, text = closeReplaced, "stream attached by another connection"
+	case hub.EndFilterTooSlow:
+		// Policy violation: reconnecting with the same filter would end the same way.
+		code, text = closeReplaced, "filter too slow: it kept exceeding its time budget per line; simplify it"
 	}
 	_ = s.c.Close(code, text)
 }

@@ -1,6 +1,7 @@
 package tailstreamextension // import "github.com/jobtrace/jobtrace/extension/tailstreamextension"
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -71,6 +72,8 @@ func writeQueryError(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusNotFound, "trace_not_found", "trace "+r.PathValue("trace_id")+" is neither cached nor known to a configured backend", "trace_id")
 	case errors.Is(err, tracequery.ErrBadCursor):
 		writeError(w, http.StatusBadRequest, "invalid_parameter", err.Error(), "cursor")
+	case errors.Is(err, tracequery.ErrJobSourceDown):
+		writeError(w, http.StatusServiceUnavailable, "store_unavailable", err.Error(), "")
 	default:
 		writeError(w, http.StatusServiceUnavailable, "backends_unavailable", err.Error(), "")
 	}
@@ -104,13 +107,13 @@ func (t *tailstream) handleJobs(w http.ResponseWriter, r *http.Request, p *princ
 
 func (t *tailstream) handleJobTrace(w http.ResponseWriter, r *http.Request, p *principal) {
 	t.warmJobTrace(r, r.PathValue("job_id"))
-	out, err := t.traces.JobTrace(p, r.PathValue("job_id"))
+	out, err := t.traces.JobTrace(r.Context(), p, r.PathValue("job_id"))
 	if err != nil {
 		// Not in memory: the durable tier may know it (store_api.go).
 		if !t.fromStore(w, r, err) {
 			return
 		}
-		if out, err = t.traces.JobTrace(p, r.PathValue("job_id")); err != nil {
+		if out, err = t.traces.JobTrace(r.Context(), p, r.PathValue("job_id")); err != nil {
 			writeQueryError(w, r, err)
 			return
 		}
@@ -191,12 +194,12 @@ func (t *tailstream) handleCorrelation(w http.ResponseWriter, r *http.Request, p
 	if !ok {
 		return
 	}
-	j, err := t.traces.Job(p, r.PathValue("job_id"))
+	j, err := t.traces.Job(r.Context(), p, r.PathValue("job_id"))
 	if err != nil {
 		if !t.fromStore(w, r, err) {
 			return
 		}
-		if j, err = t.traces.Job(p, r.PathValue("job_id")); err != nil {
+		if j, err = t.traces.Job(r.Context(), p, r.PathValue("job_id")); err != nil {
 			writeQueryError(w, r, err)
 			return
 		}
@@ -209,7 +212,7 @@ func (t *tailstream) handleCorrelation(w http.ResponseWriter, r *http.Request, p
 }
 
 // logsForJob returns up to limit of the most recent retained log lines of jobID that scope
-// admits (nil: all), oldest first (limit <= 0 means all retained). The job being in scope says
+// admits (nil: all), oldest first by timestamp (limit <= 0 means all retained). The job being in scope says
 // nothing about each line: any OTLP sender can name a job id, so every line is checked on its
 // own queue and attributes, as history and streams do. The answer is nil when no line of the
 // job is retained at all, empty when the scope removed every one.
@@ -233,6 +236,13 @@ func (t *tailstream) logsForJob(jobID string, limit int, scope func(*ring.Entry)
 	if seen && out == nil {
 		out = []*ring.Entry{}
 	}
-	slices.Reverse(out)
+	// Arrival order is not time order: a worker line can arrive after lifecycle records that
+	// follow it in time.
+	slices.SortStableFunc(out, func(a, b *ring.Entry) int {
+		if c := a.Timestamp.Compare(b.Timestamp); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Seq, b.Seq)
+	})
 	return out
 }

@@ -33,7 +33,30 @@ const (
 	AttrMessagingOperationType   = "messaging.operation.type"
 	AttrMessagingDestinationName = "messaging.destination.name"
 	AttrMessagingMessageID       = "messaging.message.id"
+	// The names of semantic conventions before v1.24, still set by instrumentations in use
+	// (opentelemetry-ruby sidekiq, opentelemetry-python celery).
+	AttrMessagingMessageIDLegacy   = "messaging.message_id"
+	AttrMessagingDestinationLegacy = "messaging.destination"
 )
+
+// Attributes queue-library instrumentations set on their consumer spans, read to turn such a
+// span into a job attempt (docs/CONVENTIONS.md, "Jobs from instrumentation"). They are the
+// libraries' names, not ours.
+const (
+	AttrBullMQJobID        = "bullmq.job.id"            // bullmq-otel: the per-queue job id
+	AttrBullMQQueueName    = "bullmq.queue.name"        // bullmq-otel
+	AttrBullMQAttemptsMade = "bullmq.job.attempts.made" // bullmq-otel: set when the attempt ends, counting it
+	AttrBullMQWorkerID     = "bullmq.worker.id"         // bullmq-otel: the worker's uuid
+	AttrBullMQJobName      = "bullmq.job.name"          // bullmq-otel
+	AttrBullMQFailedReason = "bullmq.job.failed.reason" // bullmq-otel: on its "job failed" event
+	AttrCeleryRetries      = "celery.retries"           // opentelemetry-python celery: retries so far
+	AttrCeleryTaskName     = "celery.task_name"         // opentelemetry-python celery
+)
+
+// ReceiverScope is the instrumentation scope of the queuejob receiver's spans and logs. Data
+// under it is what the receiver observed in Redis, authoritative for a job's queue, status and
+// attempts (see CONVENTIONS.md, "Merging sources").
+const ReceiverScope = "github.com/jobtrace/jobtrace/receiver/queuejobreceiver"
 
 // Attributes lists every attribute name of the contract, for code that must treat them alike
 // (the redaction processor never masks them; the contract test compares it with the document).
@@ -43,7 +66,7 @@ var Attributes = []string{
 	AttrWorkerID, AttrWorkerHost, AttrWorkerPID, AttrWorkerSlot,
 	AttrQueueName, AttrEventName,
 	AttrServiceName, AttrMessagingSystem, AttrMessagingOperationType, AttrMessagingDestinationName,
-	AttrMessagingMessageID,
+	AttrMessagingMessageID, AttrMessagingMessageIDLegacy, AttrMessagingDestinationLegacy,
 }
 
 // CorrelationAttributes are the attributes jobcorrelation adds to spans and logs, in the order
@@ -79,6 +102,10 @@ const (
 const (
 	StatusQueued  = "queued" // enqueued, no attempt started yet
 	StatusRunning = "running"
+	// StatusFailed: the latest attempt is known only from an instrumentation's consumer span,
+	// which ended in error, and no later attempt is known (whether the library will retry it
+	// cannot be told from the span).
+	StatusFailed = "failed"
 )
 
 // Statuses lists the job status values.

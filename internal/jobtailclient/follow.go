@@ -2,6 +2,7 @@ package jobtailclient // import "github.com/jobtrace/jobtrace/internal/jobtailcl
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -205,7 +206,8 @@ func (f *follower) once(ctx context.Context) (done bool, err error) {
 	if f.haveSeq && !f.recreated {
 		h.Set("Last-Event-ID", strconv.FormatUint(f.lastSeq, 10))
 	}
-	conn, resp, derr := websocket.Dial(ctx, f.c.wsURL(f.stream.StreamID), &websocket.DialOptions{
+	// batch=true: the server sends a backlog as one JSON array per message.
+	conn, resp, derr := websocket.Dial(ctx, f.c.wsURL(f.stream.StreamID)+"?batch=true", &websocket.DialOptions{
 		HTTPClient: f.c.http,
 		HTTPHeader: h,
 	})
@@ -247,37 +249,58 @@ func (f *follower) once(ctx context.Context) (done bool, err error) {
 			}
 			return false, rerr
 		}
-		entry, ctrl, perr := decodeMessage(data)
-		if perr != nil {
-			// One bad message is reported, not fatal.
-			if !f.emit(ctx, Event{Control: &Control{Type: "warning", Message: perr.Error()}}) {
-				return true, nil
-			}
-			continue
-		}
-		if ctrl != nil {
-			if !f.emit(ctx, Event{Control: ctrl}) {
-				return true, nil
-			}
-			continue
-		}
-		if f.haveSeq && entry.Seq <= f.lastSeq {
-			// On a re-created stream an old seq with a newer timestamp than anything
-			// delivered cannot be a duplicate: the server restarted and numbers from 1
-			// again. Follow its sequence from here.
-			if !f.recreated || !entry.Timestamp.After(f.lastTS) {
+		msgs := [][]byte{data}
+		if len(data) > 0 && data[0] == '[' {
+			var arr []json.RawMessage
+			if err := json.Unmarshal(data, &arr); err != nil {
+				if !f.emit(ctx, Event{Control: &Control{Type: "warning", Message: "decode stream message: " + err.Error()}}) {
+					return true, nil
+				}
 				continue
 			}
+			msgs = msgs[:0]
+			for _, m := range arr {
+				msgs = append(msgs, m)
+			}
 		}
-		f.recreated = false
-		f.haveSeq, f.lastSeq = true, entry.Seq
-		if entry.Timestamp.After(f.lastTS) {
-			f.lastTS = entry.Timestamp
-		}
-		if !f.emit(ctx, Event{Entry: entry}) {
-			return true, nil
+		for _, m := range msgs {
+			if !f.deliver(ctx, m) {
+				return true, nil
+			}
 		}
 	}
+}
+
+// deliver decodes one stream message and emits it unless it repeats an entry already
+// delivered. It reports false when the caller stopped listening.
+func (f *follower) deliver(ctx context.Context, data []byte) bool {
+	entry, ctrl, perr := decodeMessage(data)
+	if perr != nil {
+		// One bad message is reported, not fatal.
+		return f.emit(ctx, Event{Control: &Control{Type: "warning", Message: perr.Error()}})
+	}
+	if ctrl != nil {
+		return f.emit(ctx, Event{Control: ctrl})
+	}
+	if entry.Late {
+		// Attributed after its job became known: an old seq this stream never delivered.
+		// It does not move the resume point.
+		return f.emit(ctx, Event{Entry: entry})
+	}
+	if f.haveSeq && entry.Seq <= f.lastSeq {
+		// On a re-created stream an old seq with a newer timestamp than anything
+		// delivered cannot be a duplicate: the server restarted and numbers from 1
+		// again. Follow its sequence from here.
+		if !f.recreated || !entry.Timestamp.After(f.lastTS) {
+			return true
+		}
+	}
+	f.recreated = false
+	f.haveSeq, f.lastSeq = true, entry.Seq
+	if entry.Timestamp.After(f.lastTS) {
+		f.lastTS = entry.Timestamp
+	}
+	return f.emit(ctx, Event{Entry: entry})
 }
 
 func backoff(minD, maxD time.Duration, attempt int) time.Duration {

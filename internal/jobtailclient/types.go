@@ -348,6 +348,9 @@ type LogEntry struct {
 	Attributes map[string]any `json:"attributes,omitempty"`
 	Source     map[string]any `json:"source,omitempty"`
 	Seq        uint64         `json:"seq"`
+	// Late: the server attributed this line to its job after it came; it may be older than
+	// lines already delivered.
+	Late bool `json:"late,omitempty"`
 
 	// Raw is the entry as the server sent it, so --json output loses nothing.
 	Raw json.RawMessage `json:"-"`

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+
+	"github.com/jobtrace/jobtrace/processor/jobcorrelationprocessor/internal/metadata"
 )
 
 // SpanTagging says which spans get job attributes.
@@ -37,6 +39,12 @@ type Config struct {
 
 	// Hold configures holding logs whose job is not known yet.
 	Hold HoldConfig `mapstructure:"hold"`
+
+	// SharedIndex names another jobcorrelation component ID whose job index this instance
+	// uses instead of its own (its max_jobs and ttl then apply). It lets a second instance
+	// with other hold settings, e.g. one without a hold on the live tail path, tag with what
+	// the first one's pipelines learned. Empty means this component ID's own index.
+	SharedIndex string `mapstructure:"shared_index"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -108,6 +116,11 @@ func (cfg *Config) Validate() error {
 			errs = errors.Join(errs, fmt.Errorf("job_messages[%d]: must not be empty", i))
 		}
 	}
+	if cfg.SharedIndex != "" {
+		if _, err := cfg.sharedIndexID(); err != nil {
+			errs = errors.Join(errs, fmt.Errorf("shared_index: %w", err))
+		}
+	}
 	if cfg.Hold.MaxWait < 0 {
 		errs = errors.Join(errs, errors.New("hold.max_wait: must not be negative"))
 	}
@@ -120,4 +133,16 @@ func (cfg *Config) Validate() error {
 		}
 	}
 	return errs
+}
+
+// sharedIndexID parses SharedIndex, which must name a jobcorrelation component.
+func (cfg *Config) sharedIndexID() (component.ID, error) {
+	var id component.ID
+	if err := id.UnmarshalText([]byte(cfg.SharedIndex)); err != nil {
+		return id, err
+	}
+	if id.Type() != metadata.Type {
+		return id, fmt.Errorf("must name a %s component, got %q", metadata.Type, cfg.SharedIndex)
+	}
+	return id, nil
 }

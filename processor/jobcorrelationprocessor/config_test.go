@@ -28,6 +28,9 @@ func TestLoadConfig(t *testing.T) {
 	custom.Hold = HoldConfig{MaxWait: 500 * time.Millisecond, MaxRecords: 100, MaxBytes: 65536, TracedLogs: false}
 	nohold := createDefaultConfig().(*Config)
 	nohold.Hold.MaxWait, nohold.Hold.MaxRecords, nohold.Hold.MaxBytes = 0, 0, 0
+	live := createDefaultConfig().(*Config)
+	live.SharedIndex = "jobcorrelation"
+	live.Hold.MaxWait = 0
 
 	tests := []struct {
 		name    string
@@ -37,6 +40,8 @@ func TestLoadConfig(t *testing.T) {
 		{name: "", want: def},
 		{name: "custom", want: custom},
 		{name: "nohold", want: nohold},
+		{name: "live", want: live},
+		{name: "bad_shared_index", wantErr: `shared_index: must name a jobcorrelation component, got "batch/x"`},
 		{name: "bad_max_jobs", wantErr: "max_jobs: must be positive"},
 		{name: "bad_ttl", wantErr: "ttl: must be positive"},
 		{name: "bad_span_tagging", wantErr: `span_tagging: must be "whole_trace" or "job_spans_only", got "everything"`},

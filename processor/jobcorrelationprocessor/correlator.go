@@ -1,6 +1,7 @@
 package jobcorrelationprocessor // import "github.com/jobtrace/jobtrace/processor/jobcorrelationprocessor"
 
 import (
+	"cmp"
 	"github.com/jobtrace/jobtrace/internal/conventions"
 	"math"
 	"strconv"
@@ -37,6 +38,8 @@ const (
 // counts is what one batch did, added to the telemetry once per batch.
 type counts struct {
 	tagged, untagged, held, conflicts int64
+	// releasedEarly left before their job was known or their wait ended: the hold was full.
+	releasedEarly int64
 }
 
 // correlator holds the tagging rules. It is stateless apart from the shared index, so the
@@ -223,6 +226,18 @@ func (c *correlator) spanJobID(attrs pcommon.Map) string {
 	return c.jobIDFromKeys(attrs)
 }
 
+// spanJob is spanJobID, except that an instrumentation's consumer span without job.id names
+// its job its own way (bullmq-otel's <queue>:<id>, messaging.message_id): the rules of the
+// extension's catalog, jobindex.ConsumerJob.
+func (c *correlator) spanJob(span ptrace.Span, attrs pcommon.Map) (string, jobindex.SpanJob) {
+	if span.Kind() == ptrace.SpanKindConsumer && strAttr(attrs, attrJobID) == "" {
+		if j, ok := jobindex.ConsumerJob(attrGetter(attrs), c.jobIDKeys); ok {
+			return j.ID, j
+		}
+	}
+	return c.spanJobID(attrs), jobindex.SpanJob{}
+}
+
 // learnSpans teaches the index every job named by a span of td, before any span is tagged,
 // so spans and the job span of the same batch tag each other. It reports whether it learned.
 func (c *correlator) learnSpans(td ptrace.Traces) bool {
@@ -235,7 +250,7 @@ func (c *correlator) learnSpans(td ptrace.Traces) bool {
 			for k := 0; k < spans.Len(); k++ {
 				span := spans.At(k)
 				attrs := span.Attributes()
-				jobID := c.spanJobID(attrs)
+				jobID, sj := c.spanJob(span, attrs)
 				if jobID == "" || span.TraceID().IsEmpty() {
 					continue
 				}
@@ -245,9 +260,9 @@ func (c *correlator) learnSpans(td ptrace.Traces) bool {
 				}
 				jc := jobindex.JobContext{
 					JobID:    jobID,
-					WorkerID: strAttr(attrs, attrWorkerID),
-					Queue:    queue,
-					JobType:  strAttr(attrs, attrJobType),
+					WorkerID: cmp.Or(strAttr(attrs, attrWorkerID), sj.Worker),
+					Queue:    cmp.Or(queue, sj.Queue),
+					JobType:  cmp.Or(strAttr(attrs, attrJobType), sj.Type),
 					TraceID:  span.TraceID(),
 				}
 				if span.Kind() == ptrace.SpanKindProducer {
@@ -283,7 +298,7 @@ func (c *correlator) tagSpans(td ptrace.Traces) (tagged, conflicts int64) {
 			for k := 0; k < spans.Len(); k++ {
 				span := spans.At(k)
 				attrs := span.Attributes()
-				jobID := c.spanJobID(attrs)
+				jobID, _ := c.spanJob(span, attrs)
 				if jobID == "" && !c.wholeTrace {
 					continue
 				}
@@ -318,6 +333,16 @@ func putWorkerParts(attrs pcommon.Map) int64 {
 	return putStr(attrs, attrWorkerHost, id.Host) +
 		putInt(attrs, attrWorkerPID, id.PID) +
 		putInt(attrs, attrWorkerSlot, id.Slot)
+}
+
+func attrGetter(m pcommon.Map) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := m.Get(k)
+		if !ok {
+			return "", false
+		}
+		return v.AsString(), true
+	}
 }
 
 func strAttr(m pcommon.Map, k string) string {

@@ -119,6 +119,9 @@ func TestFullBufferPassesThroughInOrder(t *testing.T) {
 		"a full buffer must let records through, oldest first, none dropped")
 	assert.Equal(t, int64(2), p.metric("otelcol_processor_jobcorrelation_log_records_held"))
 	assert.Equal(t, int64(4), p.metric("otelcol_processor_jobcorrelation_log_records_untagged"))
+	// a and b were held and left early with c, the record that found the buffer full; d
+	// waits for nothing and passed as usual.
+	assert.Equal(t, int64(3), p.metric("otelcol_processor_jobcorrelation_log_records_released_early"))
 }
 
 func TestByteBound(t *testing.T) {

@@ -1,6 +1,7 @@
 package jobcorrelationprocessor
 
 import (
+	"go.opentelemetry.io/collector/component"
 	"testing"
 	"time"
 
@@ -293,6 +294,23 @@ func TestIndexSharedPerComponentIDOnly(t *testing.T) {
 	got := a.emitted()
 	require.Len(t, got, 1)
 	assert.Equal(t, "j1", attrStr(t, got[0], "job.id"))
+}
+
+// The live tail path's instance has its own ID and no hold, and tags from the export path's
+// index through shared_index.
+func TestSharedIndexFromAnotherID(t *testing.T) {
+	a := newPipelines(t, longWait)
+	owner := component.NewIDWithName(typ, t.Name()).String()
+	t.Run("live", func(t *testing.T) {
+		b := newPipelines(t, func(c *Config) { noHold(c); c.SharedIndex = owner })
+		a.spans(oneJobSpan("j1", "high", worker1, "", trace1, span1))
+		b.sendLogs(logs(func(r plog.LogRecord) { r.SetTraceID(trace1) }, func(r plog.LogRecord) { r.SetTraceID(trace2) }))
+		got := b.emitted()
+		require.Len(t, got, 2, "the instance without a hold held something")
+		assert.Equal(t, "j1", attrStr(t, got[0], "job.id"), "shared_index did not share the index")
+		assert.Equal(t, "high", attrStr(t, got[0], "queue.name"))
+		assert.Empty(t, attrStr(t, got[1], "job.id"))
+	})
 }
 
 func TestIndexTelemetry(t *testing.T) {

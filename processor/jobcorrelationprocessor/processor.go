@@ -37,7 +37,12 @@ func newBase(cfg *Config, set processor.Settings) (*base, error) {
 }
 
 func (b *base) start() error {
-	st, release, err := acquireState(b.set.ID, b.cfg, b.set.TelemetrySettings)
+	id := b.set.ID
+	if b.cfg.SharedIndex != "" {
+		// Validate checked it.
+		id, _ = b.cfg.sharedIndexID()
+	}
+	st, release, err := acquireState(id, b.cfg, b.set.TelemetrySettings)
 	if err != nil {
 		return err
 	}
@@ -213,6 +218,9 @@ func (p *logsProcessor) record(ctx context.Context, n counts) {
 	if n.conflicts > 0 {
 		p.tel.ProcessorJobcorrelationConflicts.Add(ctx, n.conflicts)
 	}
+	if n.releasedEarly > 0 {
+		p.tel.ProcessorJobcorrelationLogRecordsReleasedEarly.Add(ctx, n.releasedEarly)
+	}
 }
 
 func (p *logsProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
@@ -255,6 +263,7 @@ func (p *logsProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 				// record, tagged as far as the index allows. Nothing is dropped.
 				if queued {
 					if old, ok := p.hold.takeAll(rl, sl); ok {
+						n.releasedEarly += int64(old.LogRecordCount())
 						p.finishAll(old, &n)
 						if err := p.next.ConsumeLogs(ctx, old); err != nil {
 							// Returning the error would make processorhelper drop this batch too.
@@ -263,6 +272,7 @@ func (p *logsProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 					}
 					queued = false
 				}
+				n.releasedEarly++
 				core.finishLog(rec, jc, found, &n)
 				return false
 			})

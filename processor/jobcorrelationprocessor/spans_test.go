@@ -87,6 +87,30 @@ func TestInstrumentationSpansTeachTheIndex(t *testing.T) {
 	assert.Equal(t, trace2, got[0].TraceID())
 }
 
+// bullmq-otel's consumer span names its job by bullmq.job.id and bullmq.queue.name; the index
+// learns it as jobtrace's BullMQ job id <queue>:<id> (the queuejob receiver's), with queue, type
+// and worker from bullmq-otel's attributes.
+func TestBullMQOtelConsumerSpanTeachesTheIndex(t *testing.T) {
+	p := newPipelines(t, func(c *Config) { c.SpanTagging = SpanTaggingJobSpansOnly })
+	td := ptrace.NewTraces()
+	s := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	s.SetKind(ptrace.SpanKindConsumer)
+	s.SetTraceID(trace2)
+	s.SetSpanID(span2)
+	s.Attributes().PutStr("bullmq.job.id", "7")
+	s.Attributes().PutStr("bullmq.queue.name", "mails")
+	s.Attributes().PutStr("bullmq.job.name", "send")
+	s.Attributes().PutStr("bullmq.worker.id", "w-uuid")
+	s.Attributes().PutInt("bullmq.job.attempts.made", 1)
+	p.spans(td)
+	assert.Equal(t, map[string]any{"job.id": "mails:7", "queue.name": "mails", "job.type": "send", "worker.id": "w-uuid"}, spanAttrs(s))
+
+	p.sendLogs(logs(func(r plog.LogRecord) { r.SetTraceID(trace2) }))
+	got := p.waitEmitted(1)
+	assert.Equal(t, "mails:7", attrStr(t, got[0], "job.id"))
+	assert.Equal(t, "mails", attrStr(t, got[0], "queue.name"))
+}
+
 func TestProducerSpanDoesNotReplaceConsumerTrace(t *testing.T) {
 	p := newPipelines(t, noHold)
 	p.spans(oneJobSpan("j1", "high", worker1, "", trace1, span1))

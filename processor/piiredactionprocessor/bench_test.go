@@ -31,6 +31,13 @@ var piiSeeds = []string{
 	"GET https://admin:hunter2@db.example.com/backup?token=abc123 returned 401",
 	"sepa debit DE89370400440532013000 bounced for jane@example.org",
 	"refund to card 3782 822463 10005 for order 98765432",
+	// Detectors of issue 14: brands beyond Visa/MC/Amex, national phones with extensions,
+	// free-text secrets and lower-case IBANs.
+	"refund to jcb 3530-1113-3330-0000 failed, call +44 20 7946 0958 ext. 204",
+	"build log leaked aws secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+	"login failed: password is hunter2, payout to gb82west12345698765432",
+	"callback to (11) 2345-6789 or 07911 123 456 requested",
+	"maestro 5018 0000 0009 declined, api key: k9f8e7d6c5b4a3",
 }
 
 var cleanMsgs = []string{

@@ -237,7 +237,7 @@ func TestDurableRestart(t *testing.T) {
 		after, partial := jobHistory(t, c2, id)
 		assert.False(t, partial)
 		assert.Equal(t, lineSet(before[id]), lineSet(after), "job %s: the same lines after the restart", id)
-		assert.True(t, slices.IsSortedFunc(after, func(a, b storedLine) int { return a.Timestamp.Compare(b.Timestamp) }), "job %s: timestamp order", id)
+		assert.True(t, slices.IsSortedFunc(after, func(a, b storedLine) int { return b.Timestamp.Compare(a.Timestamp) }), "job %s: newest first by timestamp", id)
 	}
 	// The warm-up brought the job list back too.
 	var page struct{ Jobs []e2eJob }

@@ -106,7 +106,8 @@ func WithConfigFile(path string) Option {
 	return func(o *options) { o.extraConfig = append(o.extraConfig, path) }
 }
 
-// WithFileExporter adds a `file/e2e` exporter to both pipelines, next to tailstream, so a test
+// WithFileExporter adds a `file/e2e` exporter to the traces pipeline, next to tailstream, and
+// makes it the logs export path's exporter (the `logs` pipeline, with jobcorrelation's hold), so a test
 // can read what left the pipeline with FileLogs and FileTraces.
 func WithFileExporter() Option {
 	return func(o *options) { o.fileOut = true }
@@ -227,7 +228,7 @@ exporters:
 service:
   pipelines:
     logs:
-      exporters: [tailstream, file/e2e_logs]
+      exporters: [file/e2e_logs]
     traces:
       exporters: [tailstream, file/e2e_traces]
 `, dir)

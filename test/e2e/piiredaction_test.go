@@ -1,6 +1,11 @@
 package e2e
 
 import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,4 +124,109 @@ func TestPIIRedactionEndToEnd(t *testing.T) {
 	assert.Equal(t, "[REDACTED:key_name]", sa["http.request.header.authorization"])
 	assert.Equal(t, "kyc failed for ssn [REDACTED:ssn]", span.Status().Message())
 	assert.Equal(t, "declined [REDACTED:credit_card] for [REDACTED:email]", span.Events().At(0).Attributes().AsRaw()["exception.message"])
+}
+
+// Issue 14's line: a free-text AWS secret, a 15-digit JCB card, a UK number with its extension
+// and a lower-case IBAN.
+const (
+	seedAWSSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	seedJCB       = "2131 0000 0000 001"
+	seedUKPhone   = "+44 20 7946 0958 ext. 204"
+	seedIBANLower = "gb82 west 1234 5698 7654 32"
+)
+
+// TestPiiRedactionFreeTextEndToEnd sends that line through the built collector and reads it
+// back from a live SSE tail, /logs/history and the file exporter: none of the four values (nor
+// the phone's extension) survives anywhere, and job.id and the trace id are intact.
+func TestPiiRedactionFreeTextEndToEnd(t *testing.T) {
+	c := StartCollector(t, WithFileExporter(), WithoutRedis())
+	api := c.TailstreamURL + "/api/v1"
+	traceID := pcommon.TraceID{0x5b, 0x8e, 0xfa, 0xc2, 0x9d, 0x14, 0x4e, 0x11, 0x8a, 0x7f, 0x03, 0xd2, 0x66, 0x41, 0x19, 0xe0}
+	spanID := pcommon.SpanID{0x1c, 0x2d, 0x3e, 0x4f, 0x50, 0x61, 0x72, 0x83}
+	const jobID = "c4ca4238a0b923820dcc509a6f75849b"
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet,
+		api+"/logs/tail?follow=true&ottl="+url.QueryEscape(`IsMatch(body, "^e2e-pii14")`), nil)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	body := "e2e-pii14 upload failed: aws secret " + seedAWSSecret + " rejected; refund to card " + seedJCB +
+		"; customer asked to call " + seedUKPhone + "; payout iban " + seedIBANLower + " bounced"
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("service.name", "e2e-pii14-worker")
+	lr := rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	lr.SetTraceID(traceID)
+	lr.SetSpanID(spanID)
+	lr.SetTimestamp(pcommon.NewTimestampFromTime(time.Now()))
+	lr.SetSeverityText("error")
+	lr.Body().SetStr(body)
+	lr.Attributes().PutStr("job.id", jobID)
+	c.SendLogs(t, ld)
+
+	leaks := []string{seedAWSSecret, seedJCB, "213100000000001", "7946 0958", "ext. 204", seedIBANLower, "gb82west"}
+	const want = "e2e-pii14 upload failed: aws secret [REDACTED:aws_secret_key] rejected; refund to card [REDACTED:credit_card]" +
+		"; customer asked to call [REDACTED:phone]; payout iban [REDACTED:iban] bounced"
+
+	// The live stream.
+	sc := bufio.NewScanner(resp.Body)
+	var live tsEntry
+	var liveRaw string
+	for sc.Scan() {
+		if line := sc.Text(); strings.HasPrefix(line, "data: ") {
+			require.NoError(t, json.Unmarshal([]byte(line[6:]), &live))
+			if live.Type == "" {
+				liveRaw = line
+				break
+			}
+		}
+	}
+	require.NoError(t, sc.Err())
+	assert.Equal(t, want, live.Message)
+	assert.Equal(t, jobID, live.JobID)
+	assert.Equal(t, traceID.String(), live.TraceID)
+	for _, l := range leaks {
+		assert.NotContains(t, liveRaw, l, "live stream leaked %q", l)
+	}
+
+	// The history API.
+	code, b := tsRequest(t, http.MethodGet, api+"/logs/history?text=e2e-pii14", "", nil)
+	require.Equal(t, http.StatusOK, code, string(b))
+	for _, l := range leaks {
+		assert.NotContains(t, string(b), l, "/logs/history leaked %q", l)
+	}
+	var hist struct {
+		Total int `json:"total"`
+	}
+	require.NoError(t, json.Unmarshal(b, &hist))
+	require.Equal(t, 1, hist.Total, string(b))
+	assert.Contains(t, string(b), jobID)
+	assert.Contains(t, string(b), traceID.String())
+	assert.Contains(t, string(b), "[REDACTED:aws_secret_key]")
+
+	// The file exporter.
+	var rec plog.LogRecord
+	Eventually(t, 30*time.Second, func() bool {
+		for _, r := range c.AllLogRecords(t) {
+			if strings.HasPrefix(r.Body().AsString(), "e2e-pii14") {
+				rec = r
+				return true
+			}
+		}
+		return false
+	}, "redacted log record in file exporter output")
+	assert.Equal(t, want, rec.Body().Str())
+	assert.Equal(t, jobID, rec.Attributes().AsRaw()["job.id"])
+	assert.Equal(t, traceID, rec.TraceID())
+	assert.Equal(t, spanID, rec.SpanID())
+	raw, err := os.ReadFile(filepath.Join(c.Dir, "out-logs.json"))
+	require.NoError(t, err)
+	for _, l := range leaks {
+		assert.NotContains(t, string(raw), l, "file exporter output leaked %q", l)
+	}
 }

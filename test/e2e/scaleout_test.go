@@ -35,7 +35,7 @@ exporters:
 service:
   pipelines:
     logs:
-      exporters: [tailstream, otlp_http/victorialogs, file/e2e_logs]
+      exporters: [otlp_http/victorialogs, file/e2e_logs]
     traces:
       exporters: [tailstream, otlp_grpc/jaeger, file/e2e_traces]
 `, dir)

@@ -446,7 +446,15 @@ func bufferPercent(u float64) float64 {
 }
 
 func (m *Model) appendEntries(es ...jobtailclient.LogEntry) {
-	m.entries = append(m.entries, es...)
+	for _, e := range es {
+		// Live lines come in arrival order; one that arrives late (a worker line attributed
+		// once its job became known) goes where its timestamp puts it.
+		i := len(m.entries)
+		for i > 0 && !e.Timestamp.IsZero() && m.entries[i-1].Timestamp.After(e.Timestamp) {
+			i--
+		}
+		m.entries = slices.Insert(m.entries, i, e)
+	}
 	if m.search != "" {
 		m.matchCount += CountMatches(es, m.search)
 	}

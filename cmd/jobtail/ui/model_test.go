@@ -339,6 +339,20 @@ func TestMatchCountFollowsScrollbackTrim(t *testing.T) {
 	assert.Equal(t, 3, m.matchCount, "three needles trimmed, one added")
 }
 
+// A line that arrives late (attributed once its job became known) goes where its time puts it.
+func TestLateLinesInsertedInTimeOrder(t *testing.T) {
+	m := New(nil, Config{Now: func() time.Time { return base }})
+	for i, msg := range []string{"started", "failed", "dead-lettered"} {
+		m.onEvent(jobtailclient.Event{Entry: &jobtailclient.LogEntry{Timestamp: base.Add(time.Duration(i*2) * time.Second), Message: msg}})
+	}
+	m.onEvent(jobtailclient.Event{Entry: &jobtailclient.LogEntry{Timestamp: base.Add(3 * time.Second), Message: "worker: upload error", Late: true}})
+	var got []string
+	for _, e := range m.entries {
+		got = append(got, e.Message)
+	}
+	assert.Equal(t, []string{"started", "failed", "worker: upload error", "dead-lettered"}, got)
+}
+
 func TestTUIStartedForOneJob(t *testing.T) {
 	hs := startWith(t, nil, 140, 40, jobtailclient.StreamFilters{JobID: jobtailtest.JobOK, LogLevel: []string{"info"}})
 	hs.waitFor(t, "db query (postgres)", "job=job-ok-1 level=info", "job completed", "focus: trace")

@@ -1,12 +1,23 @@
 // Package hub holds the live log streams of the tailstream extension and dispatches
-// ingested lines to them. Ingest never blocks on a client: each stream has its own bounded
-// queue and token bucket, and what does not fit is dropped and counted.
+// ingested lines to them. Ingest never blocks on a client or on a costly filter: each stream
+// has its own bounded queue and token bucket, a filter's text search and OTTL run on the
+// stream's own goroutine behind a second bounded queue, and what does not fit is dropped
+// and counted.
+//
+// Lines are never held for correlation. A line that carries only a trace or span id is
+// attributed at ingest from the job catalog (Resolver) when its job is known; when it is
+// not, the hub remembers it for Limits.LateWindow and, once the job becomes known
+// (Reattribute), fills in its job, worker and queue in the ring and delivers it to the
+// streams that follow that job, marked late.
 package hub // import "github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/hub"
 
 import (
+	"cmp"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -25,12 +36,68 @@ type Metrics interface {
 	StreamsActive(delta int64)
 }
 
-// Limits bound the number of streams.
+// Limits bound the number of streams and what their filters and late attribution may cost.
+// Zero fields of the last group take DefaultLimits' values.
 type Limits struct {
 	MaxStreams        int
 	MaxStreamsPerUser int
 	Expiry            time.Duration
 	IdleTimeout       time.Duration
+
+	// LateWindow is how long a line without a job, but with a trace or span id, waits to be
+	// attributed when its job becomes known; LatePending bounds how many lines wait.
+	LateWindow  time.Duration
+	LatePending int
+	// FilterBudget is the time one line's text/OTTL evaluation may take on one stream. A
+	// stream whose filter exceeds it FilterStrikes times within FilterStrikeWindow is closed
+	// (EndFilterTooSlow).
+	FilterBudget       time.Duration
+	FilterStrikes      int
+	FilterStrikeWindow time.Duration
+	// QueryBudget bounds the time one Select or Search may spend evaluating filters.
+	QueryBudget time.Duration
+}
+
+// DefaultLimits returns the defaults of the late-attribution and filter-cost limits.
+func DefaultLimits() Limits {
+	return Limits{
+		LateWindow: 5 * time.Second, LatePending: 10_000,
+		FilterBudget: 20 * time.Millisecond, FilterStrikes: 5, FilterStrikeWindow: 10 * time.Second,
+		QueryBudget: 2 * time.Second,
+	}
+}
+
+func (l *Limits) fill() {
+	d := DefaultLimits()
+	if l.LateWindow <= 0 {
+		l.LateWindow = d.LateWindow
+	}
+	if l.LatePending <= 0 {
+		l.LatePending = d.LatePending
+	}
+	if l.FilterBudget <= 0 {
+		l.FilterBudget = d.FilterBudget
+	}
+	if l.FilterStrikes <= 0 {
+		l.FilterStrikes = d.FilterStrikes
+	}
+	if l.FilterStrikeWindow <= 0 {
+		l.FilterStrikeWindow = d.FilterStrikeWindow
+	}
+	if l.QueryBudget <= 0 {
+		l.QueryBudget = d.QueryBudget
+	}
+}
+
+// Attribution is what the job catalog knows of the job a line belongs to.
+type Attribution struct {
+	JobID, WorkerID, QueueName string
+}
+
+// Resolver finds the job of a trace id or span id (lowercase hex). It must be quick and
+// safe for concurrent use; ok is false when no single job is known.
+type Resolver interface {
+	Resolve(traceID, spanID string) (Attribution, bool)
 }
 
 // Errors returned by Create.
@@ -50,15 +117,22 @@ type Hub struct {
 	batchGen uint64    // guarded by ingestMu
 	touched  []*Stream // guarded by ingestMu
 
+	resolver atomic.Pointer[Resolver]
+	late     lateList
+	lastLate atomic.Int64 // unix nanos of the last Reattribute pass
+
 	mu        sync.RWMutex
 	streams   map[string]*Stream
 	byJob     map[string]map[*Stream]struct{}
 	unindexed map[*Stream]struct{}
 	perUser   map[string]int
+
+	evalWG sync.WaitGroup // the streams' filter evaluators
 }
 
 // New returns a hub over rb.
 func New(rb *ring.Buffer, limits Limits, m Metrics) *Hub {
+	limits.fill()
 	return &Hub{
 		ring: rb, limits: limits, metrics: m,
 		streams:   map[string]*Stream{},
@@ -68,55 +142,130 @@ func New(rb *ring.Buffer, limits Limits, m Metrics) *Hub {
 	}
 }
 
-// Ingest stores entries in the ring and offers each to the streams whose filter matches.
-// live, when not nil, holds each entry's source record for OTTL. It never waits on a client.
-func (h *Hub) Ingest(entries []*ring.Entry, live []logfilter.Live, now time.Time) {
+// SetResolver installs the job lookup used to attribute lines (nil: none).
+func (h *Hub) SetResolver(r Resolver) {
+	if r == nil {
+		h.resolver.Store(nil)
+		return
+	}
+	h.resolver.Store(&r)
+}
+
+func (h *Hub) resolve(e *ring.Entry) (Attribution, bool) {
+	rp := h.resolver.Load()
+	if rp == nil || e.JobID != "" || (e.TraceID == "" && e.SpanID == "") {
+		return Attribution{}, false
+	}
+	return (*rp).Resolve(e.TraceID, e.SpanID)
+}
+
+// Ingest stores entries in the ring and offers each to the streams whose filter may match.
+// It never waits on a client, and never evaluates a filter's costly parts.
+func (h *Hub) Ingest(entries []*ring.Entry, now time.Time) {
 	if len(entries) == 0 {
 		return
+	}
+	// Entries are not shared yet: attribute them in place.
+	for _, e := range entries {
+		if a, ok := h.resolve(e); ok {
+			e.Attribute(a.JobID, a.WorkerID, a.QueueName)
+		}
 	}
 	h.ingestMu.Lock()
 	defer h.ingestMu.Unlock()
 	h.ring.Append(entries)
 	h.lines.Add(uint64(len(entries)))
+	if h.resolver.Load() != nil {
+		h.late.add(entries, h.limits.LatePending)
+	}
+	h.dispatch(entries, nil, now)
+}
 
+// Reattribute attributes the remembered lines whose job became known since they came,
+// replaces them in the ring, and delivers them (marked late) to the streams they now match.
+// force runs it even if a pass ran moments ago (call it so when spans or lifecycle logs
+// taught the catalog; otherwise it runs at most every 50ms).
+func (h *Hub) Reattribute(now time.Time, force bool) int {
+	if h.late.empty() || h.resolver.Load() == nil {
+		return 0
+	}
+	if !force && now.UnixNano()-h.lastLate.Load() < int64(50*time.Millisecond) {
+		return 0
+	}
+	h.lastLate.Store(now.UnixNano())
+	var olds, news []*ring.Entry
+	h.late.scan(now.Add(-h.limits.LateWindow), func(e *ring.Entry) bool {
+		a, ok := h.resolve(e)
+		if !ok {
+			return false
+		}
+		olds = append(olds, e)
+		news = append(news, e.Attributed(a.JobID, a.WorkerID, a.QueueName))
+		return true
+	})
+	if len(news) == 0 {
+		return 0
+	}
+	h.ingestMu.Lock()
+	defer h.ingestMu.Unlock()
+	for _, e := range news {
+		h.ring.Replace(e)
+	}
+	h.dispatch(news, olds, now)
+	return len(news)
+}
+
+// dispatch offers entries to the streams. olds, when set, are the earlier versions of late
+// entries: a stream that already took the earlier version does not get the late one.
+func (h *Hub) dispatch(entries, olds []*ring.Entry, now time.Time) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	n := len(h.streams)
 	if n == 0 {
 		return
 	}
-	var evaluated, matched, dropRate, dropFull int64
+	var evaluated, matched, deferred, dropRate, dropFull, dropBehind int64
 	// touched lists the streams to wake once per batch; batchGen dedupes without a map.
 	h.batchGen++
 	touched := h.touched[:0]
-	offer := func(s *Stream, e *ring.Entry, l *logfilter.Live) {
+	touch := func(s *Stream) {
+		if s.batchGen != h.batchGen {
+			s.batchGen = h.batchGen
+			touched = append(touched, s)
+		}
+	}
+	offer := func(s *Stream, i int, e *ring.Entry) {
 		evaluated++
-		if !s.matches(e, l) {
+		if !s.matchesCheap(e) {
+			return
+		}
+		if olds != nil && s.matchesCheap(olds[i]) {
+			return // it had the line already, before its job was known
+		}
+		f := s.filter.Load()
+		if f.Slow() {
+			deferred++
+			if s.defer_(e) {
+				touch(s)
+			} else {
+				dropBehind++
+			}
 			return
 		}
 		matched++
 		switch s.offer(e, now) {
 		case outQueued:
-			if s.batchGen != h.batchGen {
-				s.batchGen = h.batchGen
-				touched = append(touched, s)
-			}
+			touch(s)
 		case outRateLimited:
 			dropRate++
 		case outBufferFull:
 			dropFull++
 		}
 	}
-	liveAt := func(i int) *logfilter.Live {
-		if live == nil {
-			return nil
-		}
-		return &live[i]
-	}
 	for i, e := range entries {
 		if e.JobID != "" {
 			for s := range h.byJob[e.JobID] {
-				offer(s, e, liveAt(i))
+				offer(s, i, e)
 			}
 		}
 	}
@@ -125,13 +274,13 @@ func (h *Hub) Ingest(entries []*ring.Entry, live []logfilter.Live, now time.Time
 	// arrives has the whole batch's matches counted as drops at once, without per-line atomics
 	// or queue work. (Its client may drain mid-batch; those lines are still reported dropped.)
 	for s := range h.unindexed {
-		if s.full.Load() {
+		if olds == nil && s.full.Load() && !s.filter.Load().Slow() {
 			var m int64
 			if s.scope == nil && s.filter.Load().MatchesAll() {
 				m = int64(len(entries))
 			} else {
-				for i, e := range entries {
-					if s.matches(e, liveAt(i)) {
+				for _, e := range entries {
+					if s.matchesCheap(e) {
 						m++
 					}
 				}
@@ -143,23 +292,33 @@ func (h *Hub) Ingest(entries []*ring.Entry, live []logfilter.Live, now time.Time
 			continue
 		}
 		for i, e := range entries {
-			offer(s, e, liveAt(i))
+			offer(s, i, e)
 		}
 	}
 	for _, s := range touched {
-		s.signal()
+		if s.filter.Load().Slow() {
+			s.signalEval()
+		} else {
+			s.signal()
+		}
 	}
 	clear(touched)
 	h.touched = touched
 	if h.metrics != nil {
 		h.metrics.Evaluated(evaluated)
-		// Streams indexed under another job rejected the line without an evaluation.
-		h.metrics.Filtered(int64(n)*int64(len(entries)) - matched)
+		if olds == nil {
+			// Streams indexed under another job rejected the line without an evaluation.
+			// Deferred lines are counted by the stream's evaluator.
+			h.metrics.Filtered(int64(n)*int64(len(entries)) - matched - deferred)
+		}
 		if dropRate > 0 {
 			h.metrics.Dropped(ReasonRateLimited, dropRate)
 		}
 		if dropFull > 0 {
 			h.metrics.Dropped(ReasonBufferFull, dropFull)
+		}
+		if dropBehind > 0 {
+			h.metrics.Dropped(ReasonFilterBehind, dropBehind)
 		}
 	}
 }
@@ -171,6 +330,7 @@ func (h *Hub) Create(owner string, f *logfilter.Filter, scope func(*ring.Entry) 
 		notify: make(chan struct{}, 1), done: make(chan struct{}),
 		opts: opts, expiresAt: now.Add(h.limits.Expiry), lastDetached: now,
 		queue: make([]*ring.Entry, opts.BufferSize), tokens: float64(opts.RateLimit), lastRefill: now,
+		inbox: make([]*ring.Entry, opts.BufferSize), evalNotify: make(chan struct{}, 1),
 	}
 	s.filter.Store(f)
 	var id [16]byte
@@ -196,6 +356,8 @@ func (h *Hub) Create(owner string, f *logfilter.Filter, scope func(*ring.Entry) 
 	if h.metrics != nil {
 		h.metrics.StreamsActive(1)
 	}
+	h.evalWG.Add(1)
+	go s.evalLoop()
 	return s, nil
 }
 
@@ -310,61 +472,109 @@ func (h *Hub) Sweep(now time.Time) map[*Stream]string {
 	return out
 }
 
-// CloseAll ends every stream (at shutdown).
+// CloseAll ends every stream (at shutdown) and waits for their filter evaluators.
 func (h *Hub) CloseAll(reason string) {
 	for _, s := range h.List("") {
 		h.Remove(s.ID, reason)
 	}
+	h.evalWG.Wait()
+}
+
+// budgetCheck says when a query must stop: its context ended or QueryBudget passed. It
+// looks at the clock every 256 evaluations, so it costs nothing per line.
+type budgetCheck struct {
+	ctx      context.Context
+	deadline time.Time
+	n        int
+	stopped  bool
+}
+
+func (h *Hub) budget(ctx context.Context) *budgetCheck {
+	return &budgetCheck{ctx: ctx, deadline: time.Now().Add(h.limits.QueryBudget)}
+}
+
+func (b *budgetCheck) stop() bool {
+	if b.stopped {
+		return true
+	}
+	b.n++
+	if b.n%256 == 0 && (b.ctx.Err() != nil || time.Now().After(b.deadline)) {
+		b.stopped = true
+	}
+	return b.stopped
+}
+
+// byTime orders entries by timestamp, then seq (lines of one instant keep arrival order).
+func byTime(a, b *ring.Entry) int {
+	if c := a.Timestamp.Compare(b.Timestamp); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Seq, b.Seq)
 }
 
 // Select returns the retained entries with seq in (after, upTo] (upTo 0 = head) that pass
-// scope and f, oldest first. With tail > 0 only the last tail of them are kept.
-func (h *Hub) Select(f *logfilter.Filter, scope func(*ring.Entry) bool, after, upTo uint64, tail int, now time.Time) []*ring.Entry {
+// scope and f. With tail > 0 only the last tail of them (by seq) are kept. A replay
+// (after == 0) comes in timestamp order, a resume (after > 0) in seq order. partial is set
+// when ctx ended or the query budget ran out before every entry was looked at.
+func (h *Hub) Select(ctx context.Context, f *logfilter.Filter, scope func(*ring.Entry) bool, after, upTo uint64, tail int, now time.Time) (out []*ring.Entry, partial bool) {
 	snap := h.ring.Snapshot(after, upTo, now)
-	var out []*ring.Entry
+	b := h.budget(ctx)
 	evals := int64(0)
 	if tail > 0 {
 		// Walk back from the newest so a small tail of a big buffer stays cheap.
-		for i := len(snap) - 1; i >= 0 && len(out) < tail; i-- {
+		for i := len(snap) - 1; i >= 0 && len(out) < tail && !b.stop(); i-- {
 			evals++
-			if (scope == nil || scope(snap[i])) && f.Match(snap[i], nil) {
+			if (scope == nil || scope(snap[i])) && f.Match(snap[i]) {
 				out = append(out, snap[i])
 			}
 		}
-		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-			out[i], out[j] = out[j], out[i]
-		}
+		slices.Reverse(out)
 	} else {
 		for _, e := range snap {
+			if b.stop() {
+				break
+			}
 			evals++
-			if (scope == nil || scope(e)) && f.Match(e, nil) {
+			if (scope == nil || scope(e)) && f.Match(e) {
 				out = append(out, e)
 			}
 		}
 	}
+	if after == 0 {
+		slices.SortStableFunc(out, byTime)
+	}
 	if h.metrics != nil {
 		h.metrics.Evaluated(evals)
 	}
-	return out
+	return out, b.stopped
 }
 
-// Search pages through matching retained entries, newest first, and counts them all.
-func (h *Hub) Search(f *logfilter.Filter, scope func(*ring.Entry) bool, offset, limit int, now time.Time) (page []*ring.Entry, total int) {
+// Search pages through matching retained entries, newest first by timestamp, and counts them
+// all. partial is set when ctx ended or the query budget ran out: total then counts what was
+// looked at, the newest part of the buffer.
+func (h *Hub) Search(ctx context.Context, f *logfilter.Filter, scope func(*ring.Entry) bool, offset, limit int, now time.Time) (page []*ring.Entry, total int, partial bool) {
 	snap := h.ring.Snapshot(0, 0, now)
-	for i := len(snap) - 1; i >= 0; i-- {
+	b := h.budget(ctx)
+	var all []*ring.Entry
+	evals := int64(0)
+	for i := len(snap) - 1; i >= 0 && !b.stop(); i-- {
 		e := snap[i]
-		if (scope != nil && !scope(e)) || !f.Match(e, nil) {
+		evals++
+		if (scope != nil && !scope(e)) || !f.Match(e) {
 			continue
 		}
-		if total >= offset && len(page) < limit {
-			page = append(page, e)
-		}
-		total++
+		all = append(all, e)
+	}
+	// Held worker lines and late deliveries arrive after lines that follow them in time.
+	slices.SortStableFunc(all, func(a, b *ring.Entry) int { return byTime(b, a) })
+	total = len(all)
+	if offset < total {
+		page = all[offset:min(total, offset+limit)]
 	}
 	if h.metrics != nil {
-		h.metrics.Evaluated(int64(len(snap)))
+		h.metrics.Evaluated(evals)
 	}
-	return page, total
+	return page, total, b.stopped
 }
 
 // Lines returns how many lines were ever ingested.

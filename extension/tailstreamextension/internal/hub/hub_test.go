@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"context"
 	"strconv"
 	"sync"
 	"testing"
@@ -54,15 +55,15 @@ var limits = Limits{MaxStreams: 10, MaxStreamsPerUser: 3, Expiry: time.Hour, Idl
 
 func TestIngestQueuesDropsAndIndex(t *testing.T) {
 	m := &counts{}
-	h := New(ring.New(100, time.Hour), limits, m)
+	h := newHub(t, ring.New(100, time.Hour), limits, m)
 	now := time.Now()
 	j1, err := h.Create("u", compile(t, logfilter.Spec{JobID: "j1"}), nil, Options{Follow: true, RateLimit: 1000, BufferSize: 5}, false, now)
 	require.NoError(t, err)
 	all, err := h.Create("u", compile(t, logfilter.Spec{}), nil, Options{Follow: true, RateLimit: 3, BufferSize: 100}, false, now)
 	require.NoError(t, err)
 
-	h.Ingest(entriesFor("j1", 8), nil, now)
-	h.Ingest(entriesFor("j2", 2), nil, now)
+	h.Ingest(entriesFor("j1", 8), now)
+	h.Ingest(entriesFor("j2", 2), now)
 	assert.Len(t, j1.Drain(nil), 5)
 	st := j1.Stats(now)
 	assert.EqualValues(t, 3, st.DroppedFull)
@@ -82,7 +83,7 @@ func TestIngestQueuesDropsAndIndex(t *testing.T) {
 
 func TestLimitsSweepAndAttach(t *testing.T) {
 	m := &counts{}
-	h := New(ring.New(10, time.Hour), limits, m)
+	h := newHub(t, ring.New(10, time.Hour), limits, m)
 	now := time.Now()
 	f := compile(t, logfilter.Spec{})
 	opts := Options{RateLimit: 10, BufferSize: 10}
@@ -118,16 +119,16 @@ func TestLimitsSweepAndAttach(t *testing.T) {
 }
 
 func TestScopeBeforeFilter(t *testing.T) {
-	h := New(ring.New(10, time.Hour), limits, nil)
+	h := newHub(t, ring.New(10, time.Hour), limits, nil)
 	now := time.Now()
 	onlyHigh := func(e *ring.Entry) bool { return e.QueueName == "high" }
 	s, err := h.Create("u", compile(t, logfilter.Spec{OTTL: `true`}), onlyHigh, Options{RateLimit: 100, BufferSize: 10}, false, now)
 	require.NoError(t, err)
-	h.Ingest([]*ring.Entry{{QueueName: "low", Ingested: now}, {QueueName: "high", Ingested: now}}, nil, now)
-	got := s.Drain(nil)
-	require.Len(t, got, 1)
+	h.Ingest([]*ring.Entry{{QueueName: "low", Ingested: now}, {QueueName: "high", Ingested: now}}, now)
+	got := drainN(t, s, 1)
 	assert.Equal(t, "high", got[0].QueueName)
-	assert.Len(t, h.Select(compile(t, logfilter.Spec{}), onlyHigh, 0, 0, 0, now), 1)
+	sel, _ := h.Select(context.Background(), compile(t, logfilter.Spec{}), onlyHigh, 0, 0, 0, now)
+	assert.Len(t, sel, 1)
 }
 
 // BenchmarkIngest is the pipeline's cost per line with 500 job-filtered streams (one job
@@ -143,7 +144,7 @@ func BenchmarkIngest(b *testing.B) {
 		{"50_unfiltered_full_queues", 50, func(int) logfilter.Spec { return logfilter.Spec{} }},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			h := New(ring.New(100_000, time.Hour), Limits{MaxStreams: 1000, MaxStreamsPerUser: 1000, Expiry: time.Hour, IdleTimeout: time.Hour}, nil)
+			h := newHub(b, ring.New(100_000, time.Hour), Limits{MaxStreams: 1000, MaxStreamsPerUser: 1000, Expiry: time.Hour, IdleTimeout: time.Hour}, nil)
 			now := time.Now()
 			for i := 0; i < tc.streams; i++ {
 				_, err := h.Create("u", compile(b, tc.spec(i)), nil, Options{RateLimit: 1000, BufferSize: 1000}, false, now)
@@ -156,7 +157,7 @@ func BenchmarkIngest(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				h.Ingest(batch, nil, now)
+				h.Ingest(batch, now)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/line")
 		})
@@ -167,7 +168,7 @@ func BenchmarkIngest(b *testing.B) {
 // batch's matching lines counted as buffer_full drops at once; once drained it queues again.
 func TestFullStreamDropsWholeBatch(t *testing.T) {
 	m := &counts{}
-	h := New(ring.New(100, time.Hour), limits, m)
+	h := newHub(t, ring.New(100, time.Hour), limits, m)
 	now := time.Now()
 	opts := Options{Follow: true, RateLimit: 100000, BufferSize: 4}
 	all, err := h.Create("u", compile(t, logfilter.Spec{}), nil, opts, false, now)
@@ -179,12 +180,12 @@ func TestFullStreamDropsWholeBatch(t *testing.T) {
 	for _, e := range fill {
 		e.Level = "error"
 	}
-	h.Ingest(fill, nil, now) // both queues are now full
+	h.Ingest(fill, now) // both queues are now full
 	batch := entriesFor("j", 10)
 	for _, e := range batch[:3] {
 		e.Level = "error"
 	}
-	h.Ingest(batch, nil, now)
+	h.Ingest(batch, now)
 
 	assert.EqualValues(t, 10, all.Stats(now).DroppedFull, "every line of the batch")
 	assert.EqualValues(t, 3, errs.Stats(now).DroppedFull, "only the lines its filter matches")
@@ -192,8 +193,25 @@ func TestFullStreamDropsWholeBatch(t *testing.T) {
 	assert.EqualValues(t, 10, all.TakeDropReport().BufferFull, "reported in-band")
 
 	assert.Len(t, all.Drain(nil), 4, "the lines queued before it filled")
-	h.Ingest(entriesFor("j", 2), nil, now)
+	h.Ingest(entriesFor("j", 2), now)
 	got := all.Drain(nil)
 	require.Len(t, got, 2, "a drained stream queues again")
 	assert.Equal(t, "j 0", got[0].Message)
+}
+
+// newHub returns a hub whose streams end with the test.
+func newHub(t testing.TB, rb *ring.Buffer, l Limits, m Metrics) *Hub {
+	h := New(rb, l, m)
+	t.Cleanup(func() { h.CloseAll(EndShutdown) })
+	return h
+}
+
+// drainN drains s until it has given n entries (filters with costly parts deliver from the
+// stream's own goroutine), and checks that no more come right after.
+func drainN(t *testing.T, s *Stream, n int) []*ring.Entry {
+	t.Helper()
+	var got []*ring.Entry
+	require.Eventually(t, func() bool { got = s.Drain(got); return len(got) >= n }, 10*time.Second, time.Millisecond)
+	require.Len(t, got, n)
+	return got
 }

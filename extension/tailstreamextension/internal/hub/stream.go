@@ -21,6 +21,9 @@ const (
 const (
 	ReasonRateLimited = "rate_limited"
 	ReasonBufferFull  = "buffer_full"
+	// ReasonFilterBehind: the stream's filter evaluation fell behind the lines it had to look
+	// at, and its evaluation queue was full.
+	ReasonFilterBehind = "filter_behind"
 )
 
 // Why a stream or one attachment of it ended. The API maps them to WebSocket close codes.
@@ -30,6 +33,8 @@ const (
 	EndIdle     = "idle"
 	EndReplaced = "replaced"
 	EndShutdown = "shutdown"
+	// EndFilterTooSlow: the filter kept exceeding the per-line time budget.
+	EndFilterTooSlow = "filter_too_slow"
 )
 
 // Options are a stream's delivery options (LogStream.options).
@@ -47,12 +52,15 @@ type Stats struct {
 	LinesDropped  uint64  `json:"lines_dropped"`
 	DroppedRate   uint64  `json:"dropped_rate_limited"`
 	DroppedFull   uint64  `json:"dropped_buffer_full"`
+	DroppedBehind uint64  `json:"dropped_filter_behind"`
 	CurrentRate   float64 `json:"current_rate"`
 	BufferUsage   float64 `json:"buffer_usage"`
 }
 
 // Stream is one live log stream: a compiled filter, a bounded queue filled by ingest
-// without ever blocking it, a token bucket, and counters. A client attaches to drain it.
+// without ever blocking it (through a second bounded queue and the stream's own evaluator
+// goroutine when the filter has costly parts), a token bucket, and counters. A client
+// attaches to drain it.
 type Stream struct {
 	ID      string
 	Owner   string
@@ -94,6 +102,15 @@ type Stream struct {
 	endReason    string
 	ended        bool
 
+	// The costly part of the filter runs on evalLoop: dispatch puts lines that passed the
+	// cheap checks in inbox (circular, bounded like queue) and evalLoop moves matches on.
+	inbox          []*ring.Entry
+	inHead, inLen  int
+	evalNotify     chan struct{}
+	droppedBehind  atomic.Uint64
+	reportedBehind uint64
+	strikes        []time.Time // evalLoop only
+
 	streamed   atomic.Uint64
 	rateMu     sync.Mutex
 	winStart   time.Time
@@ -131,12 +148,122 @@ func (s *Stream) signal() {
 	}
 }
 
-// matches applies the owner's scope, then the stream's filter.
-func (s *Stream) matches(e *ring.Entry, live *logfilter.Live) bool {
+// matchesCheap applies the owner's scope, then the filter's checks that cost the same for
+// every line.
+func (s *Stream) matchesCheap(e *ring.Entry) bool {
 	if s.scope != nil && !s.scope(e) {
 		return false
 	}
-	return s.filter.Load().Match(e, live)
+	return s.filter.Load().MatchCheap(e)
+}
+
+func (s *Stream) signalEval() {
+	select {
+	case s.evalNotify <- struct{}{}:
+	default:
+	}
+}
+
+// defer_ queues e for evalLoop; false means the evaluation queue is full (dropped, counted).
+func (s *Stream) defer_(e *ring.Entry) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inLen == len(s.inbox) {
+		s.droppedBehind.Add(1)
+		return false
+	}
+	s.inbox[(s.inHead+s.inLen)%len(s.inbox)] = e
+	s.inLen++
+	return true
+}
+
+func (s *Stream) takeInbox(buf []*ring.Entry) []*ring.Entry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.inLen > 0 {
+		buf = append(buf, s.inbox[s.inHead])
+		s.inbox[s.inHead] = nil
+		s.inHead = (s.inHead + 1) % len(s.inbox)
+		s.inLen--
+	}
+	return buf
+}
+
+// evalLoop runs the costly part of the stream's filter (text, OTTL) off the ingest path,
+// timing each line against the budget, until the stream ends.
+func (s *Stream) evalLoop() {
+	defer s.hub.evalWG.Done()
+	lim := &s.hub.limits
+	var buf []*ring.Entry
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-s.evalNotify:
+		}
+		for {
+			buf = s.takeInbox(buf[:0])
+			if len(buf) == 0 {
+				break
+			}
+			var evaluated, rejected, dropRate, dropFull int64
+			queued := false
+			for _, e := range buf {
+				select {
+				case <-s.done:
+					return
+				default:
+				}
+				t0 := time.Now()
+				ok := s.filter.Load().MatchSlow(e)
+				now := time.Now()
+				evaluated++
+				if now.Sub(t0) > lim.FilterBudget && s.strike(now) {
+					s.hub.Remove(s.ID, EndFilterTooSlow)
+					return
+				}
+				if !ok {
+					rejected++
+					continue
+				}
+				switch s.offer(e, now) {
+				case outQueued:
+					queued = true
+				case outRateLimited:
+					dropRate++
+				case outBufferFull:
+					dropFull++
+				}
+			}
+			clear(buf)
+			if queued {
+				s.signal()
+			}
+			if m := s.hub.metrics; m != nil {
+				m.Evaluated(evaluated)
+				m.Filtered(rejected)
+				if dropRate > 0 {
+					m.Dropped(ReasonRateLimited, dropRate)
+				}
+				if dropFull > 0 {
+					m.Dropped(ReasonBufferFull, dropFull)
+				}
+			}
+		}
+	}
+}
+
+// strike records one over-budget evaluation and reports whether the stream has had enough.
+func (s *Stream) strike(now time.Time) bool {
+	lim := &s.hub.limits
+	keep := s.strikes[:0]
+	for _, t := range s.strikes {
+		if now.Sub(t) < lim.FilterStrikeWindow {
+			keep = append(keep, t)
+		}
+	}
+	s.strikes = append(keep, now)
+	return len(s.strikes) >= lim.FilterStrikes
 }
 
 type outcome uint8
@@ -282,11 +409,13 @@ func (s *Stream) statusLocked(now time.Time) string {
 func (s *Stream) Stats(now time.Time) Stats {
 	seen := s.hub.lines.Load() - s.seen0
 	s.mu.Lock()
+	behind := s.droppedBehind.Load()
 	st := Stats{
-		LinesFiltered: seen - min(seen, s.matched.Load()),
+		LinesFiltered: seen - min(seen, s.matched.Load()+behind),
 		DroppedRate:   s.droppedRate,
 		DroppedFull:   s.droppedFull.Load(),
-		LinesDropped:  s.droppedRate + s.droppedFull.Load(),
+		DroppedBehind: behind,
+		LinesDropped:  s.droppedRate + s.droppedFull.Load() + behind,
 		BufferUsage:   float64(s.qLen) / float64(len(s.queue)),
 	}
 	s.mu.Unlock()
@@ -340,8 +469,8 @@ func (s *Stream) Attach() (a *Attachment, first, ok bool) {
 
 // DropReport is what to tell the client about drops since the last report.
 type DropReport struct {
-	RateLimited, BufferFull           uint64 // new since the last report
-	TotalRateLimited, TotalBufferFull uint64
+	RateLimited, BufferFull, FilterBehind                uint64 // new since the last report
+	TotalRateLimited, TotalBufferFull, TotalFilterBehind uint64
 }
 
 // TakeDropReport returns the drops not yet reported to any client and marks them reported,
@@ -349,12 +478,13 @@ type DropReport struct {
 func (s *Stream) TakeDropReport() DropReport {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	full := s.droppedFull.Load()
+	full, behind := s.droppedFull.Load(), s.droppedBehind.Load()
 	r := DropReport{
 		RateLimited: s.droppedRate - s.reportedRate, BufferFull: full - s.reportedFull,
-		TotalRateLimited: s.droppedRate, TotalBufferFull: full,
+		FilterBehind:     behind - s.reportedBehind,
+		TotalRateLimited: s.droppedRate, TotalBufferFull: full, TotalFilterBehind: behind,
 	}
-	s.reportedRate, s.reportedFull = s.droppedRate, full
+	s.reportedRate, s.reportedFull, s.reportedBehind = s.droppedRate, full, behind
 	return r
 }
 
@@ -403,4 +533,11 @@ func (s *Stream) end(reason string) {
 		s.attached = nil
 	}
 	close(s.done)
+}
+
+// EndReason says why the stream ended ("" while it lives).
+func (s *Stream) EndReason() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.endReason
 }

@@ -32,12 +32,13 @@ const (
 	StatusRetried      = conventions.StatusRetried
 	StatusDeadLettered = conventions.StatusDeadLettered
 	StatusAbandoned    = conventions.StatusAbandoned
+	StatusFailed       = conventions.StatusFailed
 )
 
 // ValidStatus reports whether s is a status the API filters on.
 func ValidStatus(s string) bool {
 	switch s {
-	case StatusQueued, StatusRunning, StatusSucceeded, StatusRetried, StatusDeadLettered, StatusAbandoned:
+	case StatusQueued, StatusRunning, StatusSucceeded, StatusRetried, StatusDeadLettered, StatusAbandoned, StatusFailed:
 		return true
 	}
 	return false
@@ -62,6 +63,11 @@ type Attempt struct {
 	ExtractedFrom string // job.trace.extracted_from
 	FromSpan      bool   // a job span described it (not only logs)
 	Links         []pcommon.TraceID
+	// FromReceiver: the queuejob receiver observed this attempt, so its status is the
+	// receiver's and other sources no longer change it.
+	FromReceiver bool
+	// ConsumerSpanID is an instrumentation's consumer span of this attempt, when one was seen.
+	ConsumerSpanID pcommon.SpanID
 }
 
 // Event is one lifecycle log of a job.
@@ -85,6 +91,8 @@ type Job struct {
 	Updated   time.Time
 	Attempts  []Attempt // by attempt number
 	Events    []Event   // in arrival order
+	// QueueFromReceiver: Queue is the receiver's, which other sources do not overwrite.
+	QueueFromReceiver bool
 }
 
 // Latest returns the latest attempt; ok is false when no attempt is known (only enqueued).
@@ -157,22 +165,47 @@ func (j *Job) lastActivity() int64 {
 	return k
 }
 
+// Source tells who made an observation. The receiver is authoritative for a job's queue,
+// attempts and statuses (docs/CONVENTIONS.md, "Merging sources").
+type Source uint8
+
+const (
+	// SourceReceiver: the queuejob receiver's job spans and lifecycle logs.
+	SourceReceiver Source = iota
+	// SourceInstrumentation: an instrumentation's consumer span (or any span or log that is
+	// not the receiver's). It adds to a job and never overwrites the receiver's fields.
+	SourceInstrumentation
+)
+
 // SpanObservation is what a job span says about an attempt.
 type SpanObservation struct {
 	JobID, Queue, JobType, WorkerID, Status string
-	Attempt                                 int
-	TraceID                                 pcommon.TraceID
-	SpanID, ParentSpanID                    pcommon.SpanID
-	Start, End                              time.Time
-	Format, ExtractedFrom                   string
-	Links                                   []pcommon.TraceID
+	// Attempt 0 from an instrumentation means it has no retry count: the span is the next
+	// attempt without a consumer span of its own.
+	Attempt               int
+	TraceID               pcommon.TraceID
+	SpanID, ParentSpanID  pcommon.SpanID
+	Start, End            time.Time
+	Format, ExtractedFrom string
+	Links                 []pcommon.TraceID
+	Source                Source
+	// Failed: an instrumentation span ended in error (Status is then left empty: the
+	// catalog decides failed or retried).
+	Failed bool
 }
 
 // EventObservation is what a lifecycle log says.
 type EventObservation struct {
 	JobID, Queue, WorkerID string
+	Source                 Source
 	Event
 }
+
+// Fields a conflict between sources is counted by.
+const (
+	ConflictQueue  = "queue"
+	ConflictStatus = "status"
+)
 
 type record struct {
 	job Job
@@ -189,6 +222,9 @@ type Catalog struct {
 	bySpan  map[pcommon.SpanID]string
 	now     func() time.Time
 	evicted int64
+	// conflicts counts, by field, observations that disagreed with the receiver's.
+	conflicts  map[string]int64
+	onConflict func(field string)
 }
 
 // New returns a catalog holding up to max jobs.
@@ -196,6 +232,22 @@ func New(maxJobs int) *Catalog {
 	return &Catalog{
 		max: maxJobs, jobs: map[string]*record{}, lru: list.New(),
 		byTrace: map[pcommon.TraceID][]string{}, bySpan: map[pcommon.SpanID]string{}, now: time.Now,
+		conflicts: map[string]int64{},
+	}
+}
+
+// OnConflict sets a callback run (under the catalog's lock: it must not block) for each
+// conflict counted; the extension forwards it to its telemetry.
+func (c *Catalog) OnConflict(f func(field string)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.onConflict = f
+}
+
+func (c *Catalog) conflict(field string) {
+	c.conflicts[field]++
+	if c.onConflict != nil {
+		c.onConflict(field)
 	}
 }
 
@@ -209,16 +261,24 @@ func (c *Catalog) SetMax(maxJobs int) {
 
 // Stats are the catalog's sizes.
 type Stats struct {
-	Jobs    int   `json:"jobs"`
-	MaxJobs int   `json:"max_jobs"`
-	Evicted int64 `json:"evicted"`
+	Jobs      int              `json:"jobs"`
+	MaxJobs   int              `json:"max_jobs"`
+	Evicted   int64            `json:"evicted"`
+	Conflicts map[string]int64 `json:"conflicts,omitempty"`
 }
 
 // Stats returns sizes and counters.
 func (c *Catalog) Stats() Stats {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return Stats{Jobs: len(c.jobs), MaxJobs: c.max, Evicted: c.evicted}
+	st := Stats{Jobs: len(c.jobs), MaxJobs: c.max, Evicted: c.evicted}
+	if len(c.conflicts) > 0 {
+		st.Conflicts = make(map[string]int64, len(c.conflicts))
+		for k, v := range c.conflicts {
+			st.Conflicts[k] = v
+		}
+	}
+	return st
 }
 
 func (c *Catalog) touch(id string) *record {
@@ -273,13 +333,22 @@ func (c *Catalog) ObserveSpan(o SpanObservation) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if o.Source != SourceReceiver {
+		c.observeConsumerLocked(o)
+		c.evictLocked()
+		return
+	}
 	r := c.touch(o.JobID)
-	setIf(&r.job.Queue, o.Queue)
+	c.setQueueLocked(r, o.Queue, o.Source)
 	setIf(&r.job.Type, o.JobType)
 	a := r.attempt(o.Attempt)
 	setIf(&a.WorkerID, o.WorkerID)
 	if o.Status != "" {
+		if a.ConsumerSpanID != (pcommon.SpanID{}) && !a.FromReceiver && !compatible(a.Status, o.Status) {
+			c.conflict(ConflictStatus) // the instrumentation said otherwise
+		}
 		a.Status = o.Status
+		a.FromReceiver = true
 	}
 	if !o.TraceID.IsEmpty() {
 		a.TraceID = o.TraceID
@@ -309,6 +378,130 @@ func (c *Catalog) ObserveSpan(o SpanObservation) {
 	c.evictLocked()
 }
 
+// setQueueLocked applies a queue name: the receiver's wins, others only fill it in.
+func (c *Catalog) setQueueLocked(r *record, q string, src Source) {
+	switch {
+	case q == "":
+	case src == SourceReceiver:
+		r.job.Queue, r.job.QueueFromReceiver = q, true
+	case r.job.QueueFromReceiver:
+		if q != r.job.Queue {
+			c.conflict(ConflictQueue)
+		}
+	case r.job.Queue == "":
+		r.job.Queue = q
+	}
+}
+
+// compatible reports whether an instrumentation's view of an attempt agrees with the
+// receiver's: any failure (failed, retried, dead-lettered, abandoned) matches any other.
+func compatible(a, b string) bool {
+	if a == "" || b == "" || a == b {
+		return true
+	}
+	return a != StatusSucceeded && b != StatusSucceeded && a != StatusRunning && b != StatusRunning
+}
+
+// observeConsumerLocked merges an instrumentation's consumer span: it adds what is missing and
+// never overwrites what the receiver observed; disagreements are counted.
+func (c *Catalog) observeConsumerLocked(o SpanObservation) {
+	r := c.touch(o.JobID)
+	c.setQueueLocked(r, o.Queue, o.Source)
+	if r.job.Type == "" {
+		r.job.Type = o.JobType
+	}
+	a := r.consumerAttempt(o.Attempt, o.SpanID)
+	if a.WorkerID == "" {
+		a.WorkerID = o.WorkerID
+	}
+	own := StatusSucceeded
+	switch {
+	case o.Status != "" && o.Status != StatusRunning:
+		own = o.Status // a span shaped like the receiver's, from another source
+	case o.Failed:
+		own = StatusFailed
+	}
+	n := a.N
+	if a.FromReceiver {
+		if !compatible(a.Status, own) {
+			c.conflict(ConflictStatus)
+		}
+	} else {
+		a.Status = own
+		if own == StatusFailed && r.laterAttempt(n) {
+			a.Status = StatusRetried
+		}
+	}
+	a.ConsumerSpanID = o.SpanID
+	if a.TraceID.IsEmpty() {
+		a.TraceID = o.TraceID
+	}
+	if a.SpanID.IsEmpty() && !o.SpanID.IsEmpty() {
+		a.SpanID, a.ParentSpanID = o.SpanID, o.ParentSpanID
+	}
+	if !o.SpanID.IsEmpty() {
+		if _, taken := c.bySpan[o.SpanID]; !taken {
+			c.bySpan[o.SpanID] = o.JobID
+		}
+	}
+	if a.Started.IsZero() {
+		a.Started = o.Start
+	}
+	if a.Ended.IsZero() {
+		a.Ended = o.End
+	}
+	if a.Format == "" {
+		a.Format = o.Format
+	}
+	if a.ExtractedFrom == "" {
+		a.ExtractedFrom = o.ExtractedFrom
+	}
+	for _, l := range o.Links {
+		if !slices.Contains(a.Links, l) {
+			a.Links = append(a.Links, l)
+		}
+	}
+	a.FromSpan = true
+	// A later attempt of the same message means the earlier failed ones were retried.
+	for i := range r.job.Attempts {
+		b := &r.job.Attempts[i]
+		if b.N < n && !b.FromReceiver && b.Status == StatusFailed {
+			b.Status = StatusRetried
+		}
+	}
+	c.indexTrace(o.JobID, o.TraceID)
+}
+
+// consumerAttempt finds the attempt an instrumentation span describes: its own number when
+// the instrumentation counts attempts, the attempt that already has this span, or else the
+// first attempt without a consumer span (one attempt per distinct consumer span).
+func (r *record) consumerAttempt(n int, span pcommon.SpanID) *Attempt {
+	if n > 0 {
+		return r.attempt(n)
+	}
+	next := 1
+	for i := range r.job.Attempts {
+		a := &r.job.Attempts[i]
+		if !span.IsEmpty() && a.ConsumerSpanID == span {
+			return a
+		}
+		if a.ConsumerSpanID.IsEmpty() {
+			return a
+		}
+		next = a.N + 1
+	}
+	return r.attempt(next)
+}
+
+func (r *record) laterAttempt(n int) bool {
+	for _, a := range r.job.Attempts {
+		if a.N > n {
+			return true
+		}
+	}
+	return false
+}
+
 // ObserveEvent records a lifecycle log.
 func (c *Catalog) ObserveEvent(o EventObservation) {
 	if o.JobID == "" {
@@ -317,13 +510,24 @@ func (c *Catalog) ObserveEvent(o EventObservation) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r := c.touch(o.JobID)
-	setIf(&r.job.Queue, o.Queue)
+	c.setQueueLocked(r, o.Queue, o.Source)
 	r.job.Events = append(r.job.Events, o.Event)
 	if len(r.job.Events) > maxEvents {
 		r.job.Events = slices.Delete(r.job.Events, 0, len(r.job.Events)-maxEvents)
 	}
 	c.indexTrace(o.JobID, o.TraceID)
 	if o.Name == conventions.EventJobEnqueued {
+		c.evictLocked()
+		return
+	}
+	if o.Source != SourceReceiver && r.receiverSeen() {
+		// Another source's lifecycle log of a job the receiver observed: kept as an event, but
+		// its attempts and statuses stay the receiver's.
+		if st, ends := conventions.StatusOfEvent(o.Name); ends {
+			if a, ok := r.find(o.Attempt); ok && a.FromReceiver && !compatible(a.Status, st) {
+				c.conflict(ConflictStatus)
+			}
+		}
 		c.evictLocked()
 		return
 	}
@@ -346,14 +550,45 @@ func (c *Catalog) ObserveEvent(o EventObservation) {
 		}
 	case conventions.EventJobSucceeded, conventions.EventJobRetried, conventions.EventJobDeadLettered, conventions.EventJobAbandoned:
 		// The span, when it comes, has the exact times; the log only fills what is missing.
-		if !a.FromSpan {
+		if !a.FromSpan || o.Source == SourceReceiver && !a.FromReceiver {
 			a.Status, _ = conventions.StatusOfEvent(o.Name)
 			if a.Ended.IsZero() {
 				a.Ended = o.Time
 			}
 		}
+		if o.Source == SourceReceiver {
+			a.FromReceiver = true
+		}
 	}
 	c.evictLocked()
+}
+
+// receiverSeen reports whether the receiver observed the job at all.
+func (r *record) receiverSeen() bool {
+	if r.job.QueueFromReceiver {
+		return true
+	}
+	for _, a := range r.job.Attempts {
+		if a.FromReceiver {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *record) find(n int) (*Attempt, bool) {
+	if n <= 0 {
+		if len(r.job.Attempts) == 0 {
+			return nil, false
+		}
+		return &r.job.Attempts[len(r.job.Attempts)-1], true
+	}
+	for i := range r.job.Attempts {
+		if r.job.Attempts[i].N == n {
+			return &r.job.Attempts[i], true
+		}
+	}
+	return nil, false
 }
 
 func setIf(dst *string, v string) {
@@ -391,6 +626,26 @@ func (j *Job) clone() Job {
 	out.Attempts = slices.Clone(j.Attempts)
 	out.Events = slices.Clone(j.Events)
 	return out
+}
+
+// InsideAttempt reports whether a span of trace tr from start to end lies within another span
+// of one of the job's attempts in the same trace.
+func (c *Catalog) InsideAttempt(jobID string, tr pcommon.TraceID, span pcommon.SpanID, start, end time.Time) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	r, ok := c.jobs[jobID]
+	if !ok {
+		return false
+	}
+	for _, a := range r.job.Attempts {
+		if a.TraceID != tr || a.Started.IsZero() || a.Ended.IsZero() || a.SpanID == span || a.ConsumerSpanID == span {
+			continue
+		}
+		if !start.Before(a.Started) && !end.After(a.Ended) {
+			return true
+		}
+	}
+	return false
 }
 
 // Get returns a copy of the job.

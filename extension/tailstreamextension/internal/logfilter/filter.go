@@ -9,12 +9,13 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl/contexts/ottllog"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl/ottlfuncs"
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/ring"
 	"github.com/jobtrace/jobtrace/internal/timeparam"
@@ -58,20 +59,110 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Field + ": " + e.Message }
 
-// Compiler parses OTTL conditions. Building the parser is not free, so one Compiler serves
-// the whole extension.
+// Limits bound what one filter may cost: a filter is user input evaluated on every line.
+type Limits struct {
+	// MaxNesting is the deepest bracket nesting an OTTL condition may have. The OTTL parser's
+	// cost grows superlinearly with depth, so deeper conditions are refused before parsing.
+	MaxNesting int
+	// ParseBudget bounds the time one OTTL parse may take.
+	ParseBudget time.Duration
+	// MaxPatternInsts bounds the compiled size of each regular expression given to an OTTL
+	// pattern function (IsMatch...). RE2 is linear in the input, but the factor is the
+	// pattern's size: (?:x?){500}x{500}y costs ~1500 steps per input byte.
+	MaxPatternInsts int
+	// MaxMatchBytes is how much of a line's body text and OTTL conditions look at; the rest
+	// of a longer body is cut before matching.
+	MaxMatchBytes int
+}
+
+// DefaultLimits are the limits a Compiler uses unless told otherwise.
+func DefaultLimits() Limits {
+	return Limits{MaxNesting: 64, ParseBudget: 2 * time.Second, MaxPatternInsts: 500, MaxMatchBytes: 16 << 10}
+}
+
+// Compiler parses OTTL conditions. Each parse borrows a parser from a pool: building one is
+// not free, and one shared parser behind a lock would make every user wait for the slowest
+// compilation.
 type Compiler struct {
-	mu     sync.Mutex
-	parser ottl.Parser[*ottllog.TransformContext]
+	set    component.TelemetrySettings
+	limits Limits
+	pool   sync.Pool // of *ottl.Parser[*ottllog.TransformContext]
 }
 
 // NewCompiler returns a compiler whose OTTL parser offers the standard converters.
 func NewCompiler(set component.TelemetrySettings) (*Compiler, error) {
-	p, err := ottllog.NewParser(ottlfuncs.StandardConverters[*ottllog.TransformContext](), set)
+	return NewCompilerWithLimits(set, DefaultLimits())
+}
+
+// NewCompilerWithLimits is NewCompiler with explicit limits (zero fields take the defaults).
+func NewCompilerWithLimits(set component.TelemetrySettings, l Limits) (*Compiler, error) {
+	d := DefaultLimits()
+	if l.MaxNesting <= 0 {
+		l.MaxNesting = d.MaxNesting
+	}
+	if l.ParseBudget <= 0 {
+		l.ParseBudget = d.ParseBudget
+	}
+	if l.MaxPatternInsts <= 0 {
+		l.MaxPatternInsts = d.MaxPatternInsts
+	}
+	if l.MaxMatchBytes <= 0 {
+		l.MaxMatchBytes = d.MaxMatchBytes
+	}
+	c := &Compiler{set: set, limits: l}
+	p, err := c.newParser()
 	if err != nil {
 		return nil, err
 	}
-	return &Compiler{parser: p}, nil
+	c.pool.Put(p)
+	return c, nil
+}
+
+func (c *Compiler) newParser() (*ottl.Parser[*ottllog.TransformContext], error) {
+	p, err := ottllog.NewParser(ottlfuncs.StandardConverters[*ottllog.TransformContext](), c.set)
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// Limits returns the compiler's limits.
+func (c *Compiler) Limits() Limits { return c.limits }
+
+func (c *Compiler) parse(cond string) (*ottl.Condition[*ottllog.TransformContext], error) {
+	if depth := nesting(cond); depth > c.limits.MaxNesting {
+		return nil, fmt.Errorf("nests %d levels deep; the limit is %d", depth, c.limits.MaxNesting)
+	}
+	if err := checkPatterns(cond, c.limits.MaxPatternInsts); err != nil {
+		return nil, err
+	}
+	type result struct {
+		cond *ottl.Condition[*ottllog.TransformContext]
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		p, _ := c.pool.Get().(*ottl.Parser[*ottllog.TransformContext])
+		if p == nil {
+			var err error
+			if p, err = c.newParser(); err != nil {
+				done <- result{err: err}
+				return
+			}
+		}
+		cond, err := p.ParseCondition(cond)
+		c.pool.Put(p)
+		done <- result{cond, err}
+	}()
+	t := time.NewTimer(c.limits.ParseBudget)
+	defer t.Stop()
+	select {
+	case r := <-done:
+		return r.cond, r.err
+	case <-t.C:
+		// The parse cannot be interrupted; it finishes in the background and is discarded.
+		return nil, fmt.Errorf("took longer than %s to parse; simplify the condition", c.limits.ParseBudget)
+	}
 }
 
 // Filter is a compiled Spec. It is immutable and safe for concurrent use.
@@ -84,13 +175,14 @@ type Filter struct {
 	text     string
 	cond     *ottl.Condition[*ottllog.TransformContext]
 	hasField bool
+	maxMatch int // bytes of the body that text and OTTL look at
 }
 
 var levelBits = map[string]uint8{"trace": 1, "debug": 2, "info": 4, "warn": 8, "error": 16, "fatal": 32}
 
 // Compile validates and compiles spec. Relative since/until are resolved against now.
 func (c *Compiler) Compile(spec Spec, now time.Time) (*Filter, error) {
-	f := &Filter{spec: spec, text: spec.Text, traceID: strings.ToLower(spec.TraceID)}
+	f := &Filter{spec: spec, text: spec.Text, traceID: strings.ToLower(spec.TraceID), maxMatch: c.limits.MaxMatchBytes}
 	for _, l := range spec.LogLevel {
 		ll := strings.ToLower(strings.TrimSpace(l))
 		if ll == "warning" {
@@ -116,9 +208,7 @@ func (c *Compiler) Compile(spec Spec, now time.Time) (*Filter, error) {
 		return nil, &Error{Field: "filters.until", Message: "must not be before since"}
 	}
 	if strings.TrimSpace(spec.OTTL) != "" {
-		c.mu.Lock()
-		cond, perr := c.parser.ParseCondition(spec.OTTL)
-		c.mu.Unlock()
+		cond, perr := c.parse(spec.OTTL)
 		if perr != nil {
 			return nil, &Error{Field: "filters.ottl", Message: "invalid OTTL condition: " + perr.Error()}
 		}
@@ -132,7 +222,8 @@ func (c *Compiler) Compile(spec Spec, now time.Time) (*Filter, error) {
 // Spec returns the filter's source.
 func (f *Filter) Spec() Spec { return f.spec }
 
-// JobID returns the job id every match must have, or "" (the stream hub indexes on it).
+// JobID returns the job id every match must have, or "" (the stream hub indexes on it, and resolves it against
+// the job's trace and span ids).
 func (f *Filter) JobID() string { return f.spec.JobID }
 
 // Since and Until return the time bounds (zero when open).
@@ -144,38 +235,53 @@ func (f *Filter) Until() time.Time { return f.until }
 // HasOTTL reports whether the filter has an OTTL condition.
 func (f *Filter) HasOTTL() bool { return f.cond != nil }
 
-// Live is the pipeline record an entry was built from, borrowed during ingest so OTTL can
-// run on it without rebuilding pdata. The zero value means "not available".
-type Live struct {
-	RL plog.ResourceLogs
-	SL plog.ScopeLogs
-	LR plog.LogRecord
-	OK bool
-}
-
 // MatchesAll reports whether the filter passes every line (no field check, no OTTL).
 func (f *Filter) MatchesAll() bool { return !f.hasField && f.cond == nil }
 
-// Match reports whether e passes the filter. live, when set, must be e's source record.
-func (f *Filter) Match(e *ring.Entry, live *Live) bool {
-	if f.hasField && !f.matchFields(e) {
+// Slow reports whether the filter has parts whose cost grows with the line or the user's
+// input (text search, OTTL): the hub evaluates those off the ingest path.
+func (f *Filter) Slow() bool { return f.text != "" || f.cond != nil }
+
+// Match reports whether e passes the filter.
+func (f *Filter) Match(e *ring.Entry) bool {
+	return f.MatchCheap(e) && f.MatchSlow(e)
+}
+
+// MatchCheap applies the field checks whose cost does not depend on the line's size.
+func (f *Filter) MatchCheap(e *ring.Entry) bool {
+	return !f.hasField || f.matchFields(e)
+}
+
+// MatchSlow applies the text search and the OTTL condition to e, on at most MaxMatchBytes
+// of its body.
+func (f *Filter) MatchSlow(e *ring.Entry) bool {
+	if f.text != "" && !containsFold(cut(e.Message, f.maxMatch), f.text) {
 		return false
 	}
 	if f.cond == nil {
 		return true
 	}
-	var tctx *ottllog.TransformContext
-	if live != nil && live.OK {
-		tctx = ottllog.NewTransformContextPtr(live.RL, live.SL, live.LR)
-	} else {
-		rl, sl, lr := e.Record()
-		tctx = ottllog.NewTransformContextPtr(rl, sl, lr)
+	rl, sl, lr := e.Record()
+	if b := lr.Body(); b.Type() == pcommon.ValueTypeStr && len(b.Str()) > f.maxMatch {
+		b.SetStr(cut(b.Str(), f.maxMatch))
 	}
+	tctx := ottllog.NewTransformContextPtr(rl, sl, lr)
 	defer tctx.Close()
 	ok, err := f.cond.Eval(context.Background(), tctx)
 	// A condition that errors on a line (e.g. a type mismatch) does not match it: a filter
 	// must never widen what a stream sees.
 	return err == nil && ok
+}
+
+// cut shortens s to at most n bytes, at a UTF-8 boundary.
+func cut(s string, n int) string {
+	if n <= 0 || len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func (f *Filter) matchFields(e *ring.Entry) bool {

@@ -1,6 +1,9 @@
 package logfilter
 
 import (
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,7 +61,6 @@ func TestLiveAndRebuiltAgree(t *testing.T) {
 	lr.SetTraceID(pcommon.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
 	lr.SetEventName("job_retried")
 	e := ring.FromRecord(rl.Resource(), sl.Scope(), lr, time.Now())
-	live := &Live{RL: rl, SL: sl, LR: lr, OK: true}
 
 	c := compiler(t)
 	for cond, want := range map[string]bool{
@@ -74,8 +76,7 @@ func TestLiveAndRebuiltAgree(t *testing.T) {
 	} {
 		f, err := c.Compile(Spec{OTTL: cond}, time.Now())
 		require.NoError(t, err, cond)
-		assert.Equal(t, want, f.Match(e, live), "live: %s", cond)
-		assert.Equal(t, want, f.Match(e, nil), "rebuilt: %s", cond)
+		assert.Equal(t, want, f.Match(e), cond)
 	}
 }
 
@@ -91,10 +92,79 @@ func BenchmarkMatch(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
-				if !f.Match(e, nil) {
+				if !f.Match(e) {
 					b.Fatal("no match")
 				}
 			}
 		})
 	}
+}
+
+// Issue 18, finding 3: 2,000 nested parentheses took 15.5 s in the OTTL parser. Nesting is
+// refused before parsing, so the answer does not depend on the parser at all.
+func TestDeepNestingRefusedBeforeParsing(t *testing.T) {
+	c := compiler(t)
+	deep := strings.Repeat("(", 2000) + "true" + strings.Repeat(")", 2000)
+	_, err := c.Compile(Spec{OTTL: deep}, time.Now())
+	var fe *Error
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, "filters.ottl", fe.Field)
+	assert.Contains(t, fe.Message, "nests 2000 levels deep; the limit is 64")
+
+	ok := strings.Repeat("(", 64) + "true" + strings.Repeat(")", 64)
+	_, err = c.Compile(Spec{OTTL: ok}, time.Now())
+	require.NoError(t, err, "64 levels are allowed")
+	// Brackets inside string literals are text, not nesting.
+	_, err = c.Compile(Spec{OTTL: `body == "` + strings.Repeat("(", 100) + `"`}, time.Now())
+	require.NoError(t, err)
+}
+
+// Issue 18, finding 2: the pattern of the reproduction costs ~1500 steps per input byte.
+func TestPatternSizeBounded(t *testing.T) {
+	c := compiler(t)
+	_, err := c.Compile(Spec{OTTL: `IsMatch(body, "(?:x?){500}x{500}y")`}, time.Now())
+	var fe *Error
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, "filters.ottl", fe.Field)
+	assert.Contains(t, fe.Message, "the limit is 500")
+	// The same text compared as a plain string is not a pattern.
+	_, err = c.Compile(Spec{OTTL: `body == "(?:x?){500}x{500}y"`}, time.Now())
+	require.NoError(t, err)
+	_, err = c.Compile(Spec{OTTL: `IsMatch(attributes["x"], "^ERROR .* timeout after [0-9]+ms$")`}, time.Now())
+	require.NoError(t, err)
+}
+
+// Text search and OTTL look at MaxMatchBytes of the body only.
+func TestLongBodiesCutBeforeMatching(t *testing.T) {
+	c, err := NewCompilerWithLimits(componenttest.NewNopTelemetrySettings(), Limits{MaxMatchBytes: 1024})
+	require.NoError(t, err)
+	e := &ring.Entry{Level: "info", Message: strings.Repeat("a", 4096) + "needle", Timestamp: time.Now()}
+	for _, spec := range []Spec{{Text: "needle"}, {OTTL: `IsMatch(body, "needle")`}} {
+		f, err := c.Compile(spec, time.Now())
+		require.NoError(t, err)
+		assert.False(t, f.Match(e), "%+v matched beyond the cut", spec)
+	}
+	e.Message = "needle" + strings.Repeat("a", 4096)
+	for _, spec := range []Spec{{Text: "needle"}, {OTTL: `IsMatch(body, "needle")`}} {
+		f, err := c.Compile(spec, time.Now())
+		require.NoError(t, err)
+		assert.True(t, f.Match(e), "%+v", spec)
+	}
+	assert.Equal(t, "ab", cut("ab\u00e9", 3), "cut stays on a rune boundary")
+}
+
+// Compilations run in parallel: no lock serialises users (run with -race).
+func TestConcurrentCompile(t *testing.T) {
+	c := compiler(t)
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			f, err := c.Compile(Spec{OTTL: fmt.Sprintf(`attributes["n"] == %d`, i)}, time.Now())
+			assert.NoError(t, err)
+			assert.True(t, f.Match(&ring.Entry{Attrs: map[string]any{"n": int64(i)}}))
+		}(i)
+	}
+	wg.Wait()
 }

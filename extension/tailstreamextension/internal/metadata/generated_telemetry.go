@@ -31,6 +31,7 @@ type TelemetryBuilder struct {
 	TailstreamAPIRequestDuration   metric.Float64Histogram
 	TailstreamAPIRequests          metric.Int64Counter
 	TailstreamBackendCircuitOpen   metric.Int64ObservableGauge
+	TailstreamCatalogConflicts     metric.Int64Counter
 	TailstreamFilterEvaluations    metric.Int64Counter
 	TailstreamLinesDropped         metric.Int64Counter
 	TailstreamLinesFiltered        metric.Int64Counter
@@ -111,6 +112,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_tailstream_backend_circuit_open",
 		metric.WithDescription("1 while the circuit breaker of a trace backend or store is open (its requests are refused without trying), else 0; by backend. [Development]"),
 		metric.WithUnit("1"),
+	)
+	errs = errors.Join(errs, err)
+	builder.TailstreamCatalogConflicts, err = builder.meter.Int64Counter(
+		"otelcol_tailstream_catalog_conflicts",
+		metric.WithDescription("Observations of a job (instrumentation spans, other sources' lifecycle logs) that disagreed with what the queuejob receiver observed; the receiver's value was kept. [Development]"),
+		metric.WithUnit("{observations}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.TailstreamFilterEvaluations, err = builder.meter.Int64Counter(

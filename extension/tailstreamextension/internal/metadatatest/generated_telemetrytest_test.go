@@ -26,6 +26,7 @@ func TestSetupTelemetry(t *testing.T) {
 	}))
 	tb.TailstreamAPIRequestDuration.Record(context.Background(), 1)
 	tb.TailstreamAPIRequests.Add(context.Background(), 1)
+	tb.TailstreamCatalogConflicts.Add(context.Background(), 1)
 	tb.TailstreamFilterEvaluations.Add(context.Background(), 1)
 	tb.TailstreamLinesDropped.Add(context.Background(), 1)
 	tb.TailstreamLinesFiltered.Add(context.Background(), 1)
@@ -40,6 +41,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualTailstreamBackendCircuitOpen(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualTailstreamCatalogConflicts(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualTailstreamFilterEvaluations(t, testTel,

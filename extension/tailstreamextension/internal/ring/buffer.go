@@ -43,6 +43,18 @@ func (b *Buffer) Append(entries []*Entry) {
 	b.mu.Unlock()
 }
 
+// Replace puts e in place of the stored entry with the same seq, if it is still retained.
+func (b *Buffer) Replace(e *Entry) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	i := int(e.Seq % uint64(len(b.items)))
+	if old := b.items[i]; old == nil || old.Seq != e.Seq {
+		return false
+	}
+	b.items[i] = e
+	return true
+}
+
 // Head returns the seq of the newest entry (0 when empty).
 func (b *Buffer) Head() uint64 {
 	b.mu.RLock()

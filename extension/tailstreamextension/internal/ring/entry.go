@@ -36,6 +36,9 @@ type Entry struct {
 	Message   string         `json:"message"`
 	Attrs     map[string]any `json:"attributes,omitempty"`
 	Source    *Source        `json:"source,omitempty"`
+	// Late is set on a line delivered after its job became known: live streams get it after
+	// lines that came later, and it may be older than lines already shown.
+	Late bool `json:"late,omitempty"`
 
 	// What OTTL may look at beyond the fields above, kept so that a condition gives the
 	// same answer on a replayed line as on the live one (see Record).
@@ -170,7 +173,7 @@ func FromShared(sh *Shared, lr plog.LogRecord, now time.Time) *Entry {
 	} else if s, ok := e.Attr("span_id"); ok {
 		e.SpanID = strings.ToLower(s)
 	}
-	e.Service = first(e, "service.name")
+	e.Service = first(e, conventions.AttrServiceName)
 	// The conventions' attributes first; the upstream zap field names as a fallback for
 	// worker logs that did not go through the jobcorrelation processor.
 	e.JobID = first(e, conventions.AttrJobID, "job_id")
@@ -273,4 +276,44 @@ func (e *Entry) Record() (plog.ResourceLogs, plog.ScopeLogs, plog.LogRecord) {
 		lr.SetSpanID(id)
 	}
 	return rl, sl, lr
+}
+
+// Attribute fills the job, worker and queue the line does not name itself, in the fields
+// and the attributes, so that filters and OTTL see what the export path's tags say. Only
+// for an entry not yet shared (before it is appended to a Buffer).
+func (e *Entry) Attribute(jobID, workerID, queue string) {
+	put := func(field *string, key, v string) {
+		if *field != "" || v == "" {
+			return
+		}
+		*field = v
+		if _, ok := e.Attrs[key]; !ok {
+			if e.Attrs == nil {
+				e.Attrs = map[string]any{}
+			}
+			e.Attrs[key] = v
+		}
+	}
+	put(&e.JobID, conventions.AttrJobID, jobID)
+	put(&e.WorkerID, conventions.AttrWorkerID, workerID)
+	put(&e.QueueName, conventions.AttrQueueName, queue)
+}
+
+// Attributed returns a copy of a shared entry with its job, worker and queue filled and Late
+// set. The copy keeps the seq: it replaces the original in the Buffer.
+func (e *Entry) Attributed(jobID, workerID, queue string) *Entry {
+	c := &Entry{
+		Seq: e.Seq, Timestamp: e.Timestamp, Level: e.Level, Service: e.Service,
+		JobID: e.JobID, WorkerID: e.WorkerID, QueueName: e.QueueName,
+		TraceID: e.TraceID, SpanID: e.SpanID, Message: e.Message, Source: e.Source,
+		Raw: e.Raw, Ingested: e.Ingested, Late: true,
+	}
+	if e.Attrs != nil {
+		c.Attrs = make(map[string]any, len(e.Attrs)+3)
+		for k, v := range e.Attrs {
+			c.Attrs[k] = v
+		}
+	}
+	c.Attribute(jobID, workerID, queue)
+	return c
 }

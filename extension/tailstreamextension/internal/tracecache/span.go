@@ -5,6 +5,8 @@ package tracecache // import "github.com/jobtrace/jobtrace/extension/tailstreame
 import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/jobtrace/jobtrace/internal/conventions"
 )
 
 // KV is an attribute flattened to a string: the API shows tags as strings, and strings keep
@@ -87,7 +89,7 @@ func FromPdata(td ptrace.Traces) []Span {
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
 		service := ""
-		if v, ok := rs.Resource().Attributes().Get("service.name"); ok {
+		if v, ok := rs.Resource().Attributes().Get(conventions.AttrServiceName); ok {
 			service = v.AsString()
 		}
 		sss := rs.ScopeSpans()

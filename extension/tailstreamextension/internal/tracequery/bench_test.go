@@ -81,7 +81,7 @@ func BenchmarkJobTraceLookup(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		start, cpu := time.Now(), cputime.Thread()
-		out, err := svc.JobTrace(Unscoped, ids[i%len(ids)])
+		out, err := svc.JobTrace(context.Background(), Unscoped, ids[i%len(ids)])
 		if err != nil || out.SpansCount != 10 {
 			b.Fatalf("trace: %v %d", err, out.SpansCount)
 		}
@@ -103,7 +103,7 @@ func BenchmarkJobTraceLookupMean(b *testing.B) {
 	b.ResetTimer()
 	i := 0
 	for b.Loop() {
-		if out, err := svc.JobTrace(Unscoped, ids[i%len(ids)]); err != nil || out.SpansCount != 10 {
+		if out, err := svc.JobTrace(context.Background(), Unscoped, ids[i%len(ids)]); err != nil || out.SpansCount != 10 {
 			b.Fatal("trace")
 		}
 		i++

@@ -13,6 +13,7 @@ import (
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/ring"
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracecache"
 	"github.com/jobtrace/jobtrace/internal/conventions"
+	"github.com/jobtrace/jobtrace/internal/jobindex"
 )
 
 // IngestTraces copies the spans into the cache and teaches the catalog about job spans. The
@@ -21,14 +22,117 @@ import (
 func (s *Service) IngestTraces(td ptrace.Traces) {
 	spans := tracecache.FromPdata(td)
 	s.cache.Put(spans)
+	rules := s.spanJobs.Load()
+	fromReceiver := receiverSpans(td, len(spans))
+	var weak []jobcatalog.SpanObservation
 	for i := range spans {
 		sp := &spans[i]
-		jobID, ok := sp.Attr(conventions.AttrJobID)
-		if !ok || !IsJobSpan(sp) {
+		jobID, hasJobID := sp.Attr(conventions.AttrJobID)
+		if hasJobID && jobID != "" {
+			// Any job id seen on any span finds its trace, even when the span is no job.
+			s.jobTraces.put(jobID, sp.TraceID)
+		}
+		if fromReceiver[i] {
+			if hasJobID && jobID != "" && IsJobSpan(sp) {
+				o := spanObservation(sp, jobID)
+				o.Source = jobcatalog.SourceReceiver
+				s.catalog.ObserveSpan(o)
+			}
 			continue
 		}
-		s.catalog.ObserveSpan(spanObservation(sp, jobID))
+		o, ok, byJobID := rules.consumerObservation(sp)
+		switch {
+		case ok && byJobID:
+			weak = append(weak, o) // after the batch's stronger job spans, see below
+		case ok:
+			s.catalog.ObserveSpan(o)
+		case hasJobID && jobID != "" && IsJobSpan(sp):
+			// Shaped like the receiver's job span but not under its scope: its status is a
+			// claim that fills in a job the receiver did not observe, never one it did.
+			o := spanObservation(sp, jobID)
+			o.Source = jobcatalog.SourceInstrumentation
+			o.Failed = sp.IsError()
+			s.catalog.ObserveSpan(o)
+		}
 	}
+	// A consumer span known only by its job.id may be one that jobcorrelation tagged inside a
+	// known attempt (a message consumed by the job's own code): then it is part of that
+	// attempt, not another one.
+	for _, o := range weak {
+		if !s.catalog.InsideAttempt(o.JobID, o.TraceID, o.SpanID, o.Start, o.End) {
+			s.catalog.ObserveSpan(o)
+		}
+	}
+}
+
+// receiverSpans flags, in FromPdata's order, the spans under the queuejob receiver's scope.
+func receiverSpans(td ptrace.Traces, n int) []bool {
+	out := make([]bool, 0, n)
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			ss := sss.At(j)
+			mine := ss.Scope().Name() == conventions.ReceiverScope
+			for k := 0; k < ss.Spans().Len(); k++ {
+				out = append(out, mine)
+			}
+		}
+	}
+	return out
+}
+
+// spanJobRules decide which spans that are not the receiver's are job attempts.
+type spanJobRules struct {
+	idAttrs    []string
+	jobIDSpans bool
+}
+
+// consumerObservation turns an instrumentation's span into a job attempt (docs/CONVENTIONS.md,
+// "Jobs from instrumentation"): a CONSUMER span with a message id, or, when configured, any span
+// carrying job.id. A span that merely carries job.id (jobcorrelation tags whole traces) is not.
+func (r *spanJobRules) consumerObservation(sp *tracecache.Span) (o jobcatalog.SpanObservation, ok, byJobID bool) {
+	var sj jobindex.SpanJob
+	if sp.Kind == ptrace.SpanKindConsumer {
+		sj, ok = jobindex.ConsumerJob(sp.Attr, r.idAttrs)
+		if !ok {
+			// A consumer span naming its job by job.id only (a team's own instrumentation
+			// following our conventions, or a span jobcorrelation tagged).
+			sj, ok = jobindex.ConsumerJob(sp.Attr, []string{conventions.AttrJobID})
+			byJobID = ok
+		}
+	}
+	if !ok && r.jobIDSpans {
+		sj, ok = jobindex.ConsumerJob(sp.Attr, []string{conventions.AttrJobID})
+	}
+	if !ok {
+		return jobcatalog.SpanObservation{}, false, false
+	}
+	o = spanObservation(sp, sj.ID)
+	o.Source = jobcatalog.SourceInstrumentation
+	o.Queue, o.JobType, o.WorkerID, o.Attempt = sj.Queue, sj.Type, sj.Worker, sj.Attempt
+	o.Failed = spanFailed(sp)
+	return o, true, byJobID
+}
+
+// spanFailed: ERROR status, an exception event, or bullmq-otel's "job failed" event (it leaves
+// the status unset and records the reason as an event attribute).
+func spanFailed(sp *tracecache.Span) bool {
+	if sp.IsError() {
+		return true
+	}
+	for i := range sp.Events {
+		e := &sp.Events[i]
+		if e.Name == "exception" {
+			return true
+		}
+		for _, kv := range e.Attrs {
+			if kv.Key == conventions.AttrBullMQFailedReason {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func spanObservation(sp *tracecache.Span, jobID string) jobcatalog.SpanObservation {
@@ -60,10 +164,9 @@ func spanObservation(sp *tracecache.Span, jobID string) jobcatalog.SpanObservati
 	return o
 }
 
-// IsJobSpan tells the queuejob receiver's job spans (they carry job.status) and instrumented
-// consumer spans of one attempt from the spans that only got job.id from the correlation
-// processor. Jobs from other sources (OTLP consumer spans of other queue libraries) enter the
-// catalog by passing this test.
+// IsJobSpan tells the queuejob receiver's job spans (they carry job.status) and consumer spans
+// with job.attempt from the spans that only got job.id from the correlation processor. Other
+// sources' spans become jobs through spanJobRules.
 func IsJobSpan(s *tracecache.Span) bool {
 	if _, ok := s.Attr(conventions.AttrJobStatus); ok {
 		return true
@@ -85,6 +188,9 @@ func (s *Service) IngestLogs(ld plog.Logs) {
 			lrs := sls.At(j).LogRecords()
 			for k := 0; k < lrs.Len(); k++ {
 				if o, ok := EventObservation(lrs.At(k)); ok {
+					if sls.At(j).Scope().Name() != conventions.ReceiverScope {
+						o.Source = jobcatalog.SourceInstrumentation
+					}
 					s.catalog.ObserveEvent(o)
 				}
 			}

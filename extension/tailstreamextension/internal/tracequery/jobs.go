@@ -3,6 +3,7 @@ package tracequery // import "github.com/jobtrace/jobtrace/extension/tailstreame
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -23,6 +24,8 @@ var (
 	ErrNoTrace = errors.New("job has no known trace yet")
 	// ErrBadCursor: a paging cursor this service did not hand out.
 	ErrBadCursor = errors.New("cursor is not one this server returned")
+	// ErrJobSourceDown wraps a failure of Options.Jobs.
+	ErrJobSourceDown = errors.New("the job store failed")
 )
 
 // JobQuery selects jobs for Jobs. Zero fields do not filter.
@@ -91,15 +94,34 @@ func (s *Service) Jobs(scope Scope, q JobQuery) (JobPage, error) {
 	return out, nil
 }
 
-// Job returns the job if it is known and in scope. It is the one place that finds a job: a
-// durable store that rebuilds jobs absent from memory belongs behind it.
-func (s *Service) Job(scope Scope, id string) (jobcatalog.Job, error) {
+// JobSource finds jobs the in-memory catalog does not hold (evicted, or from before a
+// restart), e.g. rebuilt from a durable store of lifecycle logs with EventObservation.
+type JobSource interface {
+	// Job returns the job, ok false when the source does not know it either. An error is a
+	// failure of the source, not an unknown job.
+	Job(ctx context.Context, id string) (j jobcatalog.Job, ok bool, err error)
+}
+
+// Job returns the job if it is known and in scope: from the catalog, else from
+// Options.Jobs. It is the one place that finds a job.
+func (s *Service) Job(ctx context.Context, scope Scope, id string) (jobcatalog.Job, error) {
 	j, ok := s.catalog.Get(id)
-	// Unscoped callers skip building the attribute lookup: this is the job→trace fast path.
-	if !ok || (scope.Scoped() && !scope.AllowsJob(j.Queue, s.jobAttr(&j))) {
+	if !ok && s.jobs != nil {
+		var err error
+		if j, ok, err = s.jobs.Job(ctx, id); err != nil {
+			return jobcatalog.Job{}, fmt.Errorf("%w: %w", ErrJobSourceDown, err)
+		}
+	}
+	if !ok || (scope.Scoped() && !s.allows(scope, j)) {
 		return jobcatalog.Job{}, ErrJobNotFound
 	}
 	return j, nil
+}
+
+// allows takes the job by value: the attribute lookup escapes to the heap, and a pointer to
+// Job's own j would move it there for unscoped callers too (the job→trace fast path).
+func (s *Service) allows(scope Scope, j jobcatalog.Job) bool {
+	return scope.AllowsJob(j.Queue, s.jobAttr(&j))
 }
 
 // jobAttr looks up attributes of a job for scope rules: the catalog's fields first, then the
@@ -151,8 +173,11 @@ type JobTrace struct {
 // JobTrace returns the job's latest trace from the catalog and the cache only: it is the
 // fast path of the TUI, and Summary is where backends are asked. Errors: ErrJobNotFound,
 // ErrNoTrace.
-func (s *Service) JobTrace(scope Scope, jobID string) (JobTrace, error) {
-	j, err := s.Job(scope, jobID)
+func (s *Service) JobTrace(ctx context.Context, scope Scope, jobID string) (JobTrace, error) {
+	j, err := s.Job(ctx, scope, jobID)
+	if errors.Is(err, ErrJobNotFound) {
+		return s.spanJobTrace(scope, jobID)
+	}
 	if err != nil {
 		return JobTrace{}, err
 	}
@@ -161,6 +186,60 @@ func (s *Service) JobTrace(scope Scope, jobID string) (JobTrace, error) {
 		return JobTrace{}, ErrNoTrace
 	}
 	return out, nil
+}
+
+// StatusUnknown is JobTrace's status for a job id that only appeared on spans: no job span or
+// lifecycle log said how it went.
+const StatusUnknown = "unknown"
+
+// spanJobTrace answers for a job id the catalog does not hold but some span carried: its
+// latest trace, visible to a scoped caller only when the trace is.
+func (s *Service) spanJobTrace(scope Scope, jobID string) (JobTrace, error) {
+	if _, hidden := s.catalog.Get(jobID); hidden {
+		return JobTrace{}, ErrJobNotFound // a job the caller's scope hides
+	}
+	tr, ok := s.jobTraces.get(jobID)
+	if !ok {
+		return JobTrace{}, ErrJobNotFound
+	}
+	cached, inCache := s.cache.Get(tr)
+	if scope.Scoped() && (!inCache || !spanJobAllowed(scope, jobID, cached.Spans)) {
+		return JobTrace{}, ErrJobNotFound
+	}
+	out := JobTrace{JobID: jobID, TraceID: tr.String(), Status: StatusUnknown, TraceURL: s.TraceURL(tr.String(), "")}
+	if inCache {
+		out.Cached = true
+		out.SpansCount = len(cached.Spans)
+		var minStart, maxEnd int64
+		for i := range cached.Spans {
+			sp := &cached.Spans[i]
+			if i == 0 || sp.Start < minStart {
+				minStart = sp.Start
+			}
+			maxEnd = max(maxEnd, sp.End)
+			if sp.IsError() {
+				out.Errors++
+			}
+		}
+		out.DurationMS = durMS(minStart, maxEnd)
+	}
+	return out, nil
+}
+
+// spanJobAllowed: some span carrying the job id is in the caller's scope by its own queue and
+// attributes (the trace as a whole does not admit it).
+func spanJobAllowed(scope Scope, jobID string, spans []tracecache.Span) bool {
+	for i := range spans {
+		sp := &spans[i]
+		if id, ok := sp.Attr(conventions.AttrJobID); !ok || id != jobID {
+			continue
+		}
+		q, _ := sp.Attr(conventions.AttrQueueName)
+		if scope.AllowsJob(q, sp.Attr) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Service) jobTrace(j *jobcatalog.Job) (JobTrace, bool) {

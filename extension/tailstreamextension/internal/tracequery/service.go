@@ -53,6 +53,12 @@ type Settings struct {
 	MaxJobs          int
 	TraceURLTemplate string // "" means DefaultTraceURLTemplate
 	Backends         []BackendSettings
+	// JobIDAttributes are span attributes, checked before the instrumentations' own, that
+	// name the job an instrumentation's CONSUMER span processed.
+	JobIDAttributes []string
+	// JobIDSpansAreJobs makes any span carrying job.id (not only consumer spans with a
+	// message id) a job attempt. Off by default: jobcorrelation sets job.id on whole traces.
+	JobIDSpansAreJobs bool
 }
 
 // BackendSettings configure one tracing backend. Zero Timeout, FailureThreshold and
@@ -77,12 +83,16 @@ type Metrics interface {
 	// Lookup counts one trace lookup by answer source (cache, backend, cache+backend, partial,
 	// not_found, unavailable).
 	Lookup(source string)
+	// CatalogConflict counts one observation that disagreed with the receiver's view of a
+	// job, by field (queue, status).
+	CatalogConflict(field string)
 }
 
 type nopMetrics struct{}
 
 func (nopMetrics) BackendRequest(string, string) {}
 func (nopMetrics) Lookup(string)                 {}
+func (nopMetrics) CatalogConflict(string)        {}
 
 // Options are the service's collaborators. Every field may be left zero.
 type Options struct {
@@ -92,6 +102,8 @@ type Options struct {
 	// NewClient builds backend clients; nil builds them without host extensions (no auth
 	// extension resolves), which is enough before the collector starts the extension.
 	NewClient ClientFactory
+	// Jobs, when set, is asked for jobs the catalog does not hold.
+	Jobs JobSource
 }
 
 // Service is the trace half of the extension; see the package documentation.
@@ -100,6 +112,12 @@ type Service struct {
 	now     func() time.Time
 	cache   *tracecache.Cache
 	catalog *jobcatalog.Catalog
+	jobs    JobSource
+	// spanJobs are the rules of IsJobSpan's instrumentation half, swapped by Apply.
+	spanJobs atomic.Pointer[spanJobRules]
+	// jobTraces remembers the trace of every job id seen on any span, for JobTrace of ids
+	// the catalog does not hold (spans that only carry job.id).
+	jobTraces *jobTraceIndex
 
 	// metrics may be set after New (the telemetry builder exists only from Start).
 	metrics   atomic.Pointer[Metrics]
@@ -128,7 +146,11 @@ func New(s Settings, opts Options) (*Service, error) {
 		now:     opts.Now,
 		cache:   tracecache.New(s.CacheMaxBytes, s.CacheMaxAge),
 		catalog: jobcatalog.New(s.MaxJobs),
+		jobs:    opts.Jobs,
 	}
+	svc.jobTraces = newJobTraceIndex(max(s.MaxJobs, 1))
+	svc.spanJobs.Store(&spanJobRules{})
+	svc.catalog.OnConflict(func(field string) { (*svc.metrics.Load()).CatalogConflict(field) })
 	if svc.logger == nil {
 		svc.logger = zap.NewNop()
 	}
@@ -207,6 +229,8 @@ func (s *Service) apply(st Settings) error {
 	}
 	s.cache.SetLimits(st.CacheMaxBytes, st.CacheMaxAge)
 	s.catalog.SetMax(st.MaxJobs)
+	s.jobTraces.setMax(max(st.MaxJobs, 1))
+	s.spanJobs.Store(&spanJobRules{idAttrs: append([]string(nil), st.JobIDAttributes...), jobIDSpans: st.JobIDSpansAreJobs})
 	s.mu.Lock()
 	old := s.clients
 	s.settings, s.backends, s.clients = cloneSettings(st), bs, clients
@@ -219,6 +243,7 @@ func (s *Service) apply(st Settings) error {
 
 func cloneSettings(st Settings) Settings {
 	st.Backends = append([]BackendSettings(nil), st.Backends...)
+	st.JobIDAttributes = append([]string(nil), st.JobIDAttributes...)
 	return st
 }
 

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/jobcatalog"
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/ring"
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracecache"
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracetest"
@@ -74,9 +75,9 @@ func spanIDs(spans []*tracecache.Span) []string {
 
 func TestParentAndChildJobs(t *testing.T) {
 	svc := scenarioService(t)
-	j1, err := svc.Job(Unscoped, "j1")
+	j1, err := svc.Job(context.Background(), Unscoped, "j1")
 	require.NoError(t, err)
-	j2, err := svc.Job(Unscoped, "j2")
+	j2, err := svc.Job(context.Background(), Unscoped, "j2")
 	require.NoError(t, err)
 
 	// From the cache alone (no spans handed in): j2's attempt hangs under j1's span E.
@@ -105,7 +106,7 @@ func TestParentJobsFromHandedSpans(t *testing.T) {
 	}
 	svc.cache.Put(j2span)
 	svc.catalog.ObserveSpan(spanObservation(&j2span[0], "j2"))
-	j2, err := svc.Job(Unscoped, "j2")
+	j2, err := svc.Job(context.Background(), Unscoped, "j2")
 	require.NoError(t, err)
 	assert.Equal(t, []string{}, svc.ParentJobs(&j2, nil), "the parent span is not known")
 	got := svc.ParentJobs(&j2, map[pcommon.TraceID][]tracecache.Span{tracetest.MustTID(tracetest.T1): all})
@@ -133,11 +134,11 @@ func TestScopeHidesJobsAndTraces(t *testing.T) {
 	svc := scenarioService(t)
 	low := queueScope{"low_priority"}
 
-	_, err := svc.Job(low, "j1")
+	_, err := svc.Job(context.Background(), low, "j1")
 	assert.ErrorIs(t, err, ErrJobNotFound, "a job outside the scope is reported as unknown")
-	_, err = svc.JobTrace(low, "j1")
+	_, err = svc.JobTrace(context.Background(), low, "j1")
 	assert.ErrorIs(t, err, ErrJobNotFound)
-	_, err = svc.Job(Unscoped, "nope")
+	_, err = svc.Job(context.Background(), Unscoped, "nope")
 	assert.ErrorIs(t, err, ErrJobNotFound)
 
 	page, err := svc.Jobs(low, JobQuery{Limit: 10})
@@ -151,16 +152,22 @@ func TestScopeHidesJobsAndTraces(t *testing.T) {
 	assert.ErrorIs(t, err, ErrBadCursor)
 
 	// job.owner is only on j1's spans: the attribute lookup falls back to the cached span.
-	j, err := svc.Job(ownerScope("bob"), "j1")
+	j, err := svc.Job(context.Background(), ownerScope("bob"), "j1")
 	require.NoError(t, err)
 	assert.Equal(t, "j1", j.ID)
-	_, err = svc.Job(ownerScope("alice"), "j1")
+	_, err = svc.Job(context.Background(), ownerScope("alice"), "j1")
 	assert.ErrorIs(t, err, ErrJobNotFound)
 
 	t1 := tracetest.MustTID(tracetest.T1)
 	tr, err := svc.Trace(context.Background(), low, t1)
 	require.NoError(t, err, "j2 is in T1 and in scope")
-	assert.Len(t, tr.Spans, 8)
+	// Only j2's span and the spans of no job (the order request, its enqueue); j1 (high) is
+	// out of scope, its spans too (ScopeSpans).
+	var names []string
+	for _, sp := range tr.Spans {
+		names = append(names, sp.Name)
+	}
+	assert.ElementsMatch(t, []string{"POST /orders", "enqueue high_priority", "process low_priority"}, names)
 	_, err = svc.Trace(context.Background(), queueScope{"other"}, t1)
 	assert.ErrorIs(t, err, ErrTraceNotFound)
 	_, err = svc.Trace(context.Background(), Unscoped, tracetest.MustTID(tracetest.T3))
@@ -169,7 +176,7 @@ func TestScopeHidesJobsAndTraces(t *testing.T) {
 
 func TestJobTrace(t *testing.T) {
 	svc := scenarioService(t)
-	out, err := svc.JobTrace(Unscoped, "j1")
+	out, err := svc.JobTrace(context.Background(), Unscoped, "j1")
 	require.NoError(t, err)
 	assert.Equal(t, tracetest.T1, out.TraceID)
 	assert.Equal(t, tracetest.SC2, out.SpanID, "the latest attempt")
@@ -181,7 +188,7 @@ func TestJobTrace(t *testing.T) {
 	assert.Equal(t, DefaultTraceURLTemplate[:len(DefaultTraceURLTemplate)-len("{trace_id}")]+tracetest.T1, out.TraceURL)
 
 	// j3 has only started: its trace is known from the log, not cached.
-	out, err = svc.JobTrace(Unscoped, "j3")
+	out, err = svc.JobTrace(context.Background(), Unscoped, "j3")
 	require.NoError(t, err)
 	assert.False(t, out.Cached)
 	assert.Equal(t, tracetest.T3, out.TraceID)
@@ -189,7 +196,7 @@ func TestJobTrace(t *testing.T) {
 
 func TestCorrelateTakesTheLogs(t *testing.T) {
 	svc := scenarioService(t)
-	j1, err := svc.Job(Unscoped, "j1")
+	j1, err := svc.Job(context.Background(), Unscoped, "j1")
 	require.NoError(t, err)
 
 	logs := []*ring.Entry{{Seq: 7, Timestamp: tracetest.Base.Add(450 * time.Millisecond), JobID: "j1", Message: "charging card"}}
@@ -255,9 +262,9 @@ func TestIngestLogsSkipsOtherRecords(t *testing.T) {
 	ev.SetSeverityNumber(plog.SeverityNumberWarn)
 	svc.IngestLogs(ld)
 
-	_, err := svc.Job(Unscoped, "j9")
+	_, err := svc.Job(context.Background(), Unscoped, "j9")
 	assert.ErrorIs(t, err, ErrJobNotFound)
-	j, err := svc.Job(Unscoped, "j8")
+	j, err := svc.Job(context.Background(), Unscoped, "j8")
 	require.NoError(t, err)
 	require.Len(t, j.Events, 1)
 	assert.Equal(t, 2, j.Events[0].Attempt)
@@ -331,4 +338,64 @@ func TestTraceFromBackendThenCache(t *testing.T) {
 	assert.Equal(t, "ok", h.Status)
 	require.Len(t, h.Backends, 1)
 	assert.Equal(t, len(tr.Spans), h.TraceCache.Spans)
+}
+
+// fakeJobs is a JobSource holding one job, or failing.
+type fakeJobs struct {
+	job  jobcatalog.Job
+	err  error
+	asks atomic.Int32
+}
+
+func (f *fakeJobs) Job(_ context.Context, id string) (jobcatalog.Job, bool, error) {
+	f.asks.Add(1)
+	if f.err != nil {
+		return jobcatalog.Job{}, false, f.err
+	}
+	return f.job, id == f.job.ID, nil
+}
+
+func TestJobSourceFallback(t *testing.T) {
+	// The store rebuilds an old job from its lifecycle logs, the way IngestLogs reads them.
+	ld := plog.NewLogs()
+	tracetest.LifecycleLog(ld, conventions.EventJobStarted, "old", "low_priority", "w1", 1, tracetest.T3, "3000000000000001", 0)
+	tracetest.LifecycleLog(ld, conventions.EventJobDeadLettered, "old", "low_priority", "w1", 1, tracetest.T3, "3000000000000001", 50)
+	store := jobcatalog.New(10)
+	lrs := ld.ResourceLogs()
+	for i := 0; i < lrs.Len(); i++ {
+		o, ok := EventObservation(lrs.At(i).ScopeLogs().At(0).LogRecords().At(0))
+		require.True(t, ok)
+		store.ObserveEvent(o)
+	}
+	old, ok := store.Get("old")
+	require.True(t, ok)
+	src := &fakeJobs{job: old}
+
+	svc, err := New(defaultSettings(), Options{Jobs: src})
+	require.NoError(t, err)
+	defer svc.Shutdown()
+	td, ld2 := tracetest.Scenario()
+	svc.IngestTraces(td)
+	svc.IngestLogs(ld2)
+
+	j, err := svc.Job(context.Background(), Unscoped, "j1")
+	require.NoError(t, err)
+	assert.Equal(t, "j1", j.ID)
+	assert.Zero(t, src.asks.Load(), "a job in memory does not ask the store")
+
+	j, err = svc.Job(context.Background(), Unscoped, "old")
+	require.NoError(t, err)
+	assert.Equal(t, conventions.StatusDeadLettered, j.Status())
+	out, err := svc.JobTrace(context.Background(), Unscoped, "old")
+	require.NoError(t, err)
+	assert.Equal(t, tracetest.T3, out.TraceID)
+	_, err = svc.Job(context.Background(), queueScope{"high_priority"}, "old")
+	assert.ErrorIs(t, err, ErrJobNotFound, "the scope applies to stored jobs too")
+	_, err = svc.Job(context.Background(), Unscoped, "never")
+	assert.ErrorIs(t, err, ErrJobNotFound)
+
+	src.err = errors.New("disk on fire")
+	_, err = svc.Job(context.Background(), Unscoped, "old")
+	assert.ErrorIs(t, err, ErrJobSourceDown)
+	assert.ErrorContains(t, err, "disk on fire")
 }

@@ -25,17 +25,18 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                                     metric.Meter
-	mu                                        sync.Mutex
-	registrations                             []metric.Registration
-	ProcessorJobcorrelationConflicts          metric.Int64Counter
-	ProcessorJobcorrelationIndexEvictions     metric.Int64ObservableCounter
-	ProcessorJobcorrelationIndexExpirations   metric.Int64ObservableCounter
-	ProcessorJobcorrelationIndexSize          metric.Int64ObservableGauge
-	ProcessorJobcorrelationLogRecordsHeld     metric.Int64Counter
-	ProcessorJobcorrelationLogRecordsTagged   metric.Int64Counter
-	ProcessorJobcorrelationLogRecordsUntagged metric.Int64Counter
-	ProcessorJobcorrelationSpansTagged        metric.Int64Counter
+	meter                                          metric.Meter
+	mu                                             sync.Mutex
+	registrations                                  []metric.Registration
+	ProcessorJobcorrelationConflicts               metric.Int64Counter
+	ProcessorJobcorrelationIndexEvictions          metric.Int64ObservableCounter
+	ProcessorJobcorrelationIndexExpirations        metric.Int64ObservableCounter
+	ProcessorJobcorrelationIndexSize               metric.Int64ObservableGauge
+	ProcessorJobcorrelationLogRecordsHeld          metric.Int64Counter
+	ProcessorJobcorrelationLogRecordsReleasedEarly metric.Int64Counter
+	ProcessorJobcorrelationLogRecordsTagged        metric.Int64Counter
+	ProcessorJobcorrelationLogRecordsUntagged      metric.Int64Counter
+	ProcessorJobcorrelationSpansTagged             metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -149,6 +150,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ProcessorJobcorrelationLogRecordsHeld, err = builder.meter.Int64Counter(
 		"otelcol_processor_jobcorrelation_log_records_held",
 		metric.WithDescription("Log records held back to wait for their job to become known. [Development]"),
+		metric.WithUnit("{record}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorJobcorrelationLogRecordsReleasedEarly, err = builder.meter.Int64Counter(
+		"otelcol_processor_jobcorrelation_log_records_released_early",
+		metric.WithDescription("Log records that left before their job was known or max_wait passed, because the hold buffer was full. [Development]"),
 		metric.WithUnit("{record}"),
 	)
 	errs = errors.Join(errs, err)

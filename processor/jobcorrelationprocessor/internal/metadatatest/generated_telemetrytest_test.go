@@ -34,6 +34,7 @@ func TestSetupTelemetry(t *testing.T) {
 	}))
 	tb.ProcessorJobcorrelationConflicts.Add(context.Background(), 1)
 	tb.ProcessorJobcorrelationLogRecordsHeld.Add(context.Background(), 1)
+	tb.ProcessorJobcorrelationLogRecordsReleasedEarly.Add(context.Background(), 1)
 	tb.ProcessorJobcorrelationLogRecordsTagged.Add(context.Background(), 1)
 	tb.ProcessorJobcorrelationLogRecordsUntagged.Add(context.Background(), 1)
 	tb.ProcessorJobcorrelationSpansTagged.Add(context.Background(), 1)
@@ -50,6 +51,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorJobcorrelationLogRecordsHeld(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorJobcorrelationLogRecordsReleasedEarly(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorJobcorrelationLogRecordsTagged(t, testTel,

@@ -4,9 +4,9 @@
 // that must stay untouched (ids, hashes, timestamps, prices, versions, durations, ports, UUIDs,
 // trace ids, phone-like order numbers without context).
 //
-// Templates are split in two: every other template of each group writes only to the tune
-// half, the others only to the held-out half, so held-out lines are phrased in ways the
-// detectors were never tuned against. Run from the repository root:
+// Each group has two template lists: the tune half is written from the first, the held-out
+// half from the second ("fresh"), which was written after the detectors were frozen and never
+// tuned against, so held-out lines are phrased in ways the detectors have not seen. Run from the repository root:
 //
 //	go run ./processor/piiredactionprocessor/internal/corpusgen
 //
@@ -83,11 +83,14 @@ var gens = map[string]gen{
 	"user":     {"", func(r *rand.Rand) string { return pick(r, firstNames) }},
 }
 
-// group is a family of templates and its share of the lines.
+// group is a family of templates and its share of the lines. templates write the tune half;
+// fresh ones, written after the detectors were frozen and never run before that, write the
+// held-out half.
 type group struct {
 	name      string
 	weight    int
 	templates []string
+	fresh     []string
 }
 
 var groups = []group{
@@ -106,6 +109,17 @@ var groups = []group{
 		"fraud check flagged {card} from {hostport}",
 		"{iso} worker {worker} charged {card} {price}",
 		"pan={card_new} status=approved",
+	}, []string{
+		"checkout error: {\"pan\": \"{card}\", \"code\": \"do_not_honor\"}",
+		"Card {card_new} was declined by issuer at {iso}",
+		"saved payment method {card} for {email}",
+		"chargeback opened on card ending in the full number {card}",
+		"POS terminal read {card_new}; approved",
+		"level=warn msg=\"3ds timeout\" card={card} latency={duration}",
+		"user {user} entered card no. {card} twice",
+		"subscription renewal charged to {card_new} ({price})",
+		"the customer's JCB {card_new} failed AVS",
+		"debit card: {card}",
 	}},
 	{"phone", 22, []string{
 		"call {phone} to confirm the delivery",
@@ -128,6 +142,21 @@ var groups = []group{
 		"user {user} left number {phone} in notes",
 		"support line {phone_uk} is busy",
 		"SMS code sent to {phone} (attempt {int})",
+	}, []string{
+		"Customer called from {phone_uk} asking about job {trace}",
+		"level=info msg=\"otp sent\" phone={phone}",
+		"please ring {phone_au} before delivery",
+		"mobile: {phone_in}",
+		"Kontakt: Tel. {phone_de}",
+		"contacter le {phone_fr} pour la livraison",
+		"WhatsApp message to {phone_br} queued",
+		"their phone is {phone_us}",
+		"callback number {phone_us} verified",
+		"Call {phone_bare} to reschedule",
+		"driver phone {phone_es} unreachable",
+		"{\"event\":\"sms_failed\",\"to\":\"{phone}\"}",
+		"voicemail left at {phone_uk} by {user}",
+		"text {phone} with the tracking link",
 	}},
 	{"iban", 9, []string{
 		"sepa debit {iban} bounced for {email}",
@@ -138,6 +167,12 @@ var groups = []group{
 		"transfer from {iban} rejected (code AC04)",
 		"updated payout account to {iban} for {user}",
 		"direct debit mandate {iban} created in {duration}",
+	}, []string{
+		"{\"iban\":\"{iban}\",\"status\":\"pending\"}",
+		"Beneficiary account {iban} added by {user}",
+		"SEPA credit transfer to {iban} failed: AC01",
+		"payout iban={iban} amount={price}",
+		"customer changed bank details to {iban}",
 	}},
 	{"secret", 15, []string{
 		"login for {user} failed: password is {password}",
@@ -156,6 +191,19 @@ var groups = []group{
 		"admin password was {password} before reset",
 		"connecting with token {token} to {hostport}",
 		"set the api key to {token} and restart",
+	}, []string{
+		"connection string used password: {password}",
+		"level=error msg=\"auth failed\" password={password}",
+		"Your new password is {password}",
+		"api key {apikey} has been revoked",
+		"export API_KEY={apikey}",
+		"{\"token\": \"{apikey}\", \"expires_in\": 3600}",
+		"x-api-key header was {apikey}",
+		"the deploy token is {token}",
+		"webhook secret: {token}",
+		"generated access key {apikey} for {user}",
+		"SECRET={password} in .env committed by {user}",
+		"reset link sent; temporary password {password}",
 	}},
 	{"aws", 6, []string{
 		"aws secret {aws_secret} leaked in build log",
@@ -164,12 +212,20 @@ var groups = []group{
 		"AWS_SECRET_ACCESS_KEY is {aws_secret}",
 		"s3 client: key id {aws_key_id}, secret {aws_secret}",
 		"the secret was {aws_secret} (rotated at {iso})",
+	}, []string{
+		"AWS credentials found: aws_access_key_id={aws_key_id} aws_secret_access_key={aws_secret}",
+		"leaked key pair {aws_key_id}:{aws_secret} in repo",
+		"secret access key {aws_secret} exposed in CI output",
+		"boto3 session with secret {aws_secret} expired",
 	}},
 	{"other", 4, []string{
 		"welcome mail to {email} bounced",
 		"kyc failed for ssn {ssn}",
 		"invite sent to {email} by {user}",
 		"ssn {ssn} matched two applicants",
+	}, []string{
+		"password reset mail sent to {email}",
+		"applicant ssn: {ssn}",
 	}},
 	{"clean", 28, []string{
 		"job {trace} completed in {duration}",
@@ -220,6 +276,25 @@ var groups = []group{
 		"calling webhook {uuid} attempt {int}, elapsed {duration}",
 		"iban validation service returned 200 in {duration}",
 		"private key fingerprint SHA256:{sha256}",
+	}, []string{
+		"GET /api/v1/jobs/{trace} 200 {duration}",
+		"span {span} of trace {trace} ended after {duration}",
+		"release {version} ({sha1}) deployed to {hostport}",
+		"level=info msg=\"job completed\" job_id={trace} attempt={int} ts={epoch}",
+		"order #{order} placed at {iso} total {price}",
+		"invoice no. {order} due {iso}",
+		"reference {order} matched payment of {price}",
+		"account {account} billed {price} for {int} jobs",
+		"checksum sha256={sha256}",
+		"request_id={uuid} status=200 elapsed={duration}",
+		"worker {worker} processed {int} jobs since {iso}",
+		"token count {int}, password attempts {int}, secret rotations {int}",
+		"phone validation service {version} healthy",
+		"sms gateway queue length {int} at {epoch}",
+		"contact list export {uuid} finished in {duration}",
+		"call duration {duration}",
+		"tracking number {order} out for delivery",
+		"build {version} took {duration}; artifact {sha256}",
 	}},
 }
 
@@ -258,13 +333,13 @@ func Generate(seed uint64, n int) (tune, holdout []Line) {
 				}
 				w -= g.weight
 			}
-			// Templates at even indexes write the tune half, odd ones the held-out half.
-			var own []int
-			for i := half; i < len(g.templates); i += 2 {
-				own = append(own, i)
+			if half == 0 {
+				ti := r.IntN(len(g.templates))
+				ls = append(ls, fill(r, fmt.Sprintf("%s/%d", g.name, ti), g.templates[ti]))
+			} else {
+				ti := r.IntN(len(g.fresh))
+				ls = append(ls, fill(r, fmt.Sprintf("%s/fresh%d", g.name, ti), g.fresh[ti]))
 			}
-			ti := pick(r, own)
-			ls = append(ls, fill(r, g.name, ti, g.templates[ti]))
 		}
 		if half == 0 {
 			tune = ls
@@ -275,18 +350,27 @@ func Generate(seed uint64, n int) (tune, holdout []Line) {
 	return tune, holdout
 }
 
-func fill(r *rand.Rand, gname string, ti int, tpl string) Line {
+func fill(r *rand.Rand, id, tpl string) Line {
 	var b strings.Builder
-	l := Line{Template: fmt.Sprintf("%s/%d", gname, ti)}
-	for {
+	l := Line{Template: id}
+	// {name} is a value; any other brace (JSON in a template) is literal.
+	for len(tpl) > 0 {
 		o := strings.IndexByte(tpl, '{')
 		if o < 0 {
 			b.WriteString(tpl)
 			break
 		}
-		c := strings.IndexByte(tpl[o:], '}')
 		b.WriteString(tpl[:o])
-		name := tpl[o+1 : o+c]
+		c := o + 1
+		for c < len(tpl) && (tpl[c] == '_' || (tpl[c] >= 'a' && tpl[c] <= 'z') || (tpl[c] >= '0' && tpl[c] <= '9')) {
+			c++
+		}
+		if c == o+1 || c >= len(tpl) || tpl[c] != '}' {
+			b.WriteByte('{')
+			tpl = tpl[o+1:]
+			continue
+		}
+		name := tpl[o+1 : c]
 		g, ok := gens[name]
 		if !ok {
 			log.Fatalf("template %q: unknown value %q", tpl, name)
@@ -296,7 +380,7 @@ func fill(r *rand.Rand, gname string, ti int, tpl string) Line {
 			l.Spans = append(l.Spans, Span{b.Len(), b.Len() + len(v), g.label})
 		}
 		b.WriteString(v)
-		tpl = tpl[o+c+1:]
+		tpl = tpl[c+1:]
 	}
 	l.Text = b.String()
 	return l

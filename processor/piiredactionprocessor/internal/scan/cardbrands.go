@@ -8,8 +8,9 @@ package scan
 // ranges as each network publishes them), plus JCB's 15-digit 1800/2131 ranges and Maestro's
 // 12-digit cards, which that table lists and real data carries. Left out on purpose: UATP
 // (1xxx), because epoch timestamps in milli-, micro- and nanoseconds start with 1 (JCB's 1800
-// and 2131 are kept, at 15 digits only); UnionPay's 81 range, RuPay, Verve, Troy, Dankort and
-// other domestic schemes, whose ranges collide with common numeric ids.
+// and 2131 are kept, at 15 digits only); RuPay, Verve, Troy, Dankort and other domestic
+// schemes, whose ranges collide with common numeric ids. UnionPay's 8100–8171 range is in, as
+// gofakeit issues it (TestFakeDataLibrary cross-checks the table against that library).
 //
 // A row matches when the first len(lo) digits, read as a number, are in [lo, hi].
 var cardBrands = []cardBrand{
@@ -29,6 +30,7 @@ var cardBrands = []cardBrand{
 	{"jcb", "1800", "1800", lengths(15)},
 	{"jcb", "2131", "2131", lengths(15)},
 	{"unionpay", "62", "62", lengths(16, 17, 18, 19)},
+	{"unionpay", "8100", "8171", lengths(16, 17, 18, 19)},
 	{"mir", "2200", "2204", lengths(16, 17, 18, 19)},
 	{"maestro", "50", "50", lengths(12, 13, 14, 15, 16, 17, 18, 19)},
 	{"maestro", "56", "69", lengths(12, 13, 14, 15, 16, 17, 18, 19)},

@@ -1,6 +1,7 @@
 // Package scan finds PII and secrets in strings with one hand-written pass per value,
-// validating candidates (Luhn, mod-97, SSN rules, IP parsing, phone shapes) so that ids,
-// timestamps and versions that merely look numeric are left alone.
+// validating candidates (Luhn and a card brand table, mod-97, SSN rules, IP parsing,
+// libphonenumber for phone numbers) so that ids, timestamps and versions that merely look
+// numeric are left alone.
 package scan // import "github.com/jobtrace/jobtrace/processor/piiredactionprocessor/internal/scan"
 
 // Kind is a built-in detector.

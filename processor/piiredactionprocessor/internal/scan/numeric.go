@@ -55,6 +55,11 @@ func (s *Scanner) numeric(v string, i int, dst []Match) (int, []Match) {
 				sep = ')'
 				continue
 			}
+			if c == '(' && j+2 < n && isDigit(v[j+1]) && plus {
+				// +44(0)20 7946 0958: the trunk prefix in parentheses right after the country code.
+				sep = '('
+				continue
+			}
 		}
 		break
 	}
@@ -174,15 +179,22 @@ func (s *Scanner) classify(v string, gs []group, plus bool, start int, endOK boo
 	return phone()
 }
 
-// cardGrouping accepts one run of digits or groups of 3–6 (the first at least 4) as cards are
-// printed: 4-4-4-4, 4-6-5 (Amex), 4-4-4-4-3.
+// cardGrouping accepts one run of digits or groups as cards are printed: 4-4-4-4, 4-6-5 (Amex),
+// 4-6-4 (Diners), 4-4-4-4-3, and 19-digit numbers whose tail is left whole (4-4-4-7, 4-6-9):
+// groups of 3–6, the first at least 4, the last 1–9.
 func cardGrouping(gs []group) bool {
 	if len(gs) == 1 {
 		return true
 	}
+	last := len(gs) - 1
 	for x, g := range gs {
 		l := g.de - g.ds
-		if l > 6 || (l < 3 && x < len(gs)-1) || (x == 0 && l < 4) {
+		switch {
+		case x == 0 && (l < 4 || l > 6):
+			return false
+		case x == last && x > 0 && l > 9:
+			return false
+		case x > 0 && x < last && (l < 3 || l > 6):
 			return false
 		}
 	}
@@ -228,7 +240,7 @@ func cardContext(v string, start int) bool {
 	return false
 }
 
-// isNANP matches [1 ](NXX) NXX XXXX and 1-NXX-NXX-XXXX shapes with a valid area code.
+// isNANP matches the [1 ](XXX) XXX XXXX and 1-XXX-XXX-XXXX shapes.
 func isNANP(v string, gs []group) bool {
 	if len(gs) == 4 {
 		if gs[0].de-gs[0].ds != 1 || v[gs[0].ds] != '1' {
@@ -243,6 +255,5 @@ func isNANP(v string, gs []group) bool {
 	if l0 != 3 || l1 != 3 || l2 != 4 || gs[1].paren || gs[2].paren {
 		return false
 	}
-	a := v[gs[0].ds]
-	return a >= '2' && a <= '9'
+	return true
 }

@@ -48,14 +48,15 @@ var phoneContextWords = []string{
 // phoneNeutralWords are skipped when looking for context: "phone number", "tel no.".
 var phoneNeutralWords = []string{"number", "no", "nr", "num", "at", "on", "me", "us", "him", "her", "them", "or", "and", "the", "my", "your", "our", "is", "was", "please", "back", "to"}
 
-// phoneNegativeWords mark the number as something else (an order number, an amount) unless a
-// context word comes first.
+// phoneNegativeWords name a number as something else (an order number, an amount) when they
+// come right before it. Words for people ("customer", "user") are not here: a number after them
+// is as likely their phone as their id, and weak shapes need a context word anyway.
 var phoneNegativeWords = []string{
 	"order", "orders", "invoice", "ref", "reference", "ticket", "id", "account", "acct", "txn",
 	"transaction", "tracking", "sku", "batch", "build", "pid", "port", "amount", "total", "price",
 	"balance", "usd", "eur", "gbp", "inr", "brl", "aud", "bytes", "rows", "records", "items",
 	"size", "offset", "seq", "sequence", "serial", "version", "case", "item", "shipment",
-	"parcel", "customer", "user", "job", "request", "req", "trace", "span", "code", "pin",
+	"parcel", "pin", "code",
 }
 
 const contextWindow = 32
@@ -147,14 +148,16 @@ func phoneShape(v string, gs []group, intl bool) (int, bool) {
 		return shapeWeak, true
 	}
 	if isNANP(v, gs) && (sameSep || gs[0].paren) {
+		// Any leading digit: fake and test numbers (555-…, 123-456-7890) are written the same way
+		// and still name a person; libphonenumber then only has to find the length possible.
 		return shapeNANP, true
 	}
 	if dateLike(gs) {
 		return 0, false
 	}
-	for _, g := range gs {
-		if l := g.de - g.ds; l > 8 {
-			return 0, false
+	for x, g := range gs {
+		if l := g.de - g.ds; l > 8 || (l == 1 && x > 0) {
+			return 0, false // "0 1 2 3 4 5 6 7 8 9" is a sequence, not a number
 		}
 	}
 	if hasParen {
@@ -172,7 +175,19 @@ func phoneShape(v string, gs []group, intl bool) (int, bool) {
 	if !sameSep {
 		return 0, false
 	}
+	if len(gs) >= 4 && gs[0].de-gs[0].ds == 3 && pairsAfterFirst(gs) {
+		return shapeTrunk, true // 612 34 56 78 (Spain): counts are not written in pairs
+	}
 	return shapeGrouped, true
+}
+
+func pairsAfterFirst(gs []group) bool {
+	for _, g := range gs[1:] {
+		if g.de-g.ds != 2 {
+			return false
+		}
+	}
+	return true
 }
 
 // dateLike matches yyyy-mm-dd, dd-mm-yyyy, dd.mm.yyyy and yyyy mm dd groupings.
@@ -234,42 +249,120 @@ func KnownPhoneRegion(r string) bool {
 
 // phoneJudge asks libphonenumber about a candidate.
 type phoneJudge struct {
-	regions []string
+	regions []phoneRegion
 }
 
-// score returns scoreValid, scorePossible or -1 for text (the candidate as written, without
-// its extension). intl00 means text starts with an 00 international prefix.
-func (p *phoneJudge) score(text string, plus, intl00 bool) int {
-	var num phonenumbers.PhoneNumber
-	if plus || intl00 {
-		if intl00 {
+type phoneRegion struct {
+	code string // ISO 3166-1 alpha-2, upper case
+	cc   int32  // country calling code
+	ndd  string // national (trunk) prefix: "0", "1" for NANP
+}
+
+func newPhoneJudge(regions []string) phoneJudge {
+	var j phoneJudge
+	for _, r := range regions {
+		r = strings.ToUpper(r)
+		cc := phonenumbers.GetCountryCodeForRegion(r)
+		if cc == 0 {
+			continue // Config.Validate rejects these; the scanner just skips them
+		}
+		j.regions = append(j.regions, phoneRegion{code: r, cc: int32(cc), ndd: phonenumbers.GetNddPrefixForRegion(r, true)})
+	}
+	return j
+}
+
+// score returns scoreValid, scorePossible or -1 for text, the candidate as written without its
+// extension. need is what the candidate lacks to be accepted: with need <= scorePossible a
+// number of the right length for some region (or, international, for its country) suffices and
+// the costlier validity check is skipped.
+//
+// The national number is built here (digits, national prefix stripped) and handed to
+// libphonenumber's metadata checks directly: its Parse spends most of its time in regexes for
+// punctuation, extensions and prefixes that the scanner has already taken apart. Numbers the
+// shortcut cannot express (a national number with a leading zero, "+44 (0) 20 …") go through
+// Parse.
+func (p *phoneJudge) score(text string, intl bool, need int) int {
+	var buf [maxPhoneDigits + 4]byte
+	d := buf[:0]
+	for i := 0; i < len(text); i++ {
+		if c := text[i]; isDigit(c) {
+			if len(d) == cap(d) {
+				return -1
+			}
+			d = append(d, c)
+		}
+	}
+	if intl {
+		if text[0] != '+' {
+			d = d[2:] // 00 prefix
+		}
+		for l := 1; l <= 3 && l < len(d); l++ {
+			cc := int32(prefixNum(d, l))
+			if phonenumbers.GetRegionCodeForCountryCode(int(cc)) == "ZZ" || d[l] == '0' {
+				continue
+			}
+			return judge(cc, d[l:], "", need)
+		}
+		// "+44 (0) 20 …": Parse knows the trunk prefix in parentheses.
+		if text[0] != '+' {
 			text = "+" + text[2:]
 		}
+		var num phonenumbers.PhoneNumber
 		if phonenumbers.ParseToNumber(text, "ZZ", &num) != nil {
 			return -1
 		}
-		if phonenumbers.IsValidNumber(&num) {
-			return scoreValid
-		}
-		if phonenumbers.IsPossibleNumber(&num) {
-			return scorePossible
-		}
-		return -1
+		return verdict(&num, "", need)
 	}
 	best := -1
 	for _, r := range p.regions {
-		num.Reset()
-		if phonenumbers.ParseToNumber(text, r, &num) != nil {
-			continue
+		nsn := d
+		if r.ndd != "" && len(d) > len(r.ndd) && string(d[:len(r.ndd)]) == r.ndd {
+			nsn = d[len(r.ndd):]
 		}
-		if phonenumbers.IsValidNumberForRegion(&num, r) {
-			return scoreValid
+		var got int
+		if nsn[0] == '0' {
+			var num phonenumbers.PhoneNumber
+			if phonenumbers.ParseToNumber(text, r.code, &num) != nil {
+				continue
+			}
+			got = verdict(&num, r.code, need)
+		} else {
+			got = judge(r.cc, nsn, r.code, need)
 		}
-		if best < 0 && phonenumbers.IsPossibleNumber(&num) {
-			best = scorePossible
+		if got == scoreValid || (got == scorePossible && need <= scorePossible) {
+			return got
 		}
+		best = max(best, got)
 	}
 	return best
+}
+
+func judge(cc int32, nsn []byte, region string, need int) int {
+	var nn uint64
+	for _, c := range nsn {
+		nn = nn*10 + uint64(c-'0')
+	}
+	num := phonenumbers.PhoneNumber{CountryCode: &cc, NationalNumber: &nn}
+	return verdict(&num, region, need)
+}
+
+func verdict(num *phonenumbers.PhoneNumber, region string, need int) int {
+	if !phonenumbers.IsPossibleNumber(num) {
+		return -1
+	}
+	if need <= scorePossible {
+		return scorePossible
+	}
+	valid := false
+	if region == "" {
+		valid = phonenumbers.IsValidNumber(num)
+	} else {
+		valid = phonenumbers.IsValidNumberForRegion(num, region)
+	}
+	if valid {
+		return scoreValid
+	}
+	return scorePossible
 }
 
 // phone decides whether gs (the groups of v starting at start) is a phone number, and returns
@@ -298,7 +391,7 @@ func (s *Scanner) phone(v string, gs []group, start int, plus bool, endOK bool) 
 	if score+scoreValid < phoneAccept {
 		return 0, false // not worth a parse
 	}
-	lib := s.judge.score(v[start:end], plus, intl00)
+	lib := s.judge.score(v[start:end], plus || intl00, phoneAccept-score)
 	if lib < 0 || score+lib < phoneAccept {
 		return 0, false
 	}

@@ -107,12 +107,10 @@ type Scanner struct {
 // New builds a Scanner.
 func New(o Options) *Scanner {
 	s := &Scanner{rules: o.Rules, params: map[string]Kind{}}
-	s.judge.regions = DefaultPhoneRegions
 	if o.PhoneRegions != nil {
-		s.judge.regions = make([]string, len(o.PhoneRegions))
-		for i, r := range o.PhoneRegions {
-			s.judge.regions[i] = strings.ToUpper(r)
-		}
+		s.judge = newPhoneJudge(o.PhoneRegions)
+	} else {
+		s.judge = newPhoneJudge(DefaultPhoneRegions)
 	}
 	for _, w := range o.SecretKeywords {
 		s.keywords = append(s.keywords, strings.ToLower(w))
@@ -681,6 +679,11 @@ func ipv6End(v string, i int) int {
 		k--
 	}
 	if colons < 2 || k-i < 3 || (k < n && isIdent(v[k])) {
+		return 0
+	}
+	// Without "::" an address has 7 colons (6 before an embedded IPv4): times such as
+	// 10:30:00 stop here instead of costing netip an error allocation.
+	if colons < 6 && !strings.Contains(v[i:k], "::") {
 		return 0
 	}
 	if !ValidIPv6(v[i:k]) {

@@ -36,6 +36,7 @@ var secretStopWords = []string{
 	"issued", "created", "deleted", "stored", "saved", "loaded", "used", "unknown", "type",
 	"undefined", "supplied", "present", "absent", "weak", "strong", "short", "long", "ttl",
 	"lifetime", "scope", "scopes", "bucket", "count", "limit", "file", "path", "env",
+	"bearer", "basic", // the scheme: the credential after it is auth_header's
 }
 
 const (
@@ -53,24 +54,48 @@ func (s *Scanner) keywordEnd(v string, i, j int) int {
 	if len(w) < 2 || len(w) > 40 {
 		return 0
 	}
-	for _, kw := range s.keywords {
-		// Configured multi-word keywords ("pin code") match across one space or dash.
-		if len(kw) > len(w) && kw[len(w)] == ' ' && strings.EqualFold(kw[:len(w)], w) && j+len(kw)-len(w) <= len(v) &&
-			strings.EqualFold(v[j+1:j+len(kw)-len(w)], kw[len(w)+1:]) {
-			return j + len(kw) - len(w)
+	if len(s.keywords) > 0 {
+		if e := s.configuredKeywordEnd(v, i, j); e > 0 {
+			return e
 		}
 	}
-	if inFold(DefaultSecretKeywords, w) || (len(s.keywords) > 0 && inFold(s.keywords, w)) {
-		return j
+	// Every built-in keyword and suffix ends in d, e, n, t or y; most words do not get further.
+	switch w[len(w)-1] | 0x20 {
+	case 'd', 'e', 'n', 't', 'y':
+		if len(w) >= 5 {
+			if inFold(DefaultSecretKeywords, w) {
+				return j
+			}
+			for _, suf := range secretSuffixes {
+				if len(w) > len(suf) && strings.EqualFold(w[len(w)-len(suf):], suf) {
+					return j
+				}
+			}
+		}
 	}
-	for _, suf := range secretSuffixes {
-		if len(w) > len(suf) && strings.EqualFold(w[len(w)-len(suf):], suf) {
+	if j+4 <= len(v) && (v[j] == ' ' || v[j] == '-') && v[j+1]|0x20 == 'k' && inFold(twoWordFirst, w) &&
+		strings.EqualFold(v[j+1:j+4], "key") && (j+4 == len(v) || !isIdent(v[j+4])) {
+		return j + 4
+	}
+	return 0
+}
+
+// configuredKeywordEnd matches the configured keywords, one word or two ("pin code", across
+// one space or dash).
+func (s *Scanner) configuredKeywordEnd(v string, i, j int) int {
+	w := v[i:j]
+	for _, kw := range s.keywords {
+		if len(kw) > len(w) && (kw[len(w)] == ' ' || kw[len(w)] == '-') && strings.EqualFold(kw[:len(w)], w) &&
+			j+len(kw)-len(w) <= len(v) && (v[j] == ' ' || v[j] == '-') && strings.EqualFold(v[j+1:j+len(kw)-len(w)], kw[len(w)+1:]) {
+			if e := j + len(kw) - len(w); e == len(v) || !isIdent(v[e]) {
+				return e
+			}
+		}
+	}
+	for _, kw := range s.keywords {
+		if len(kw) == len(w) && strings.EqualFold(kw, w) {
 			return j
 		}
-	}
-	if inFold(twoWordFirst, w) && j+4 <= len(v) && (v[j] == ' ' || v[j] == '-') && strings.EqualFold(v[j+1:j+4], "key") &&
-		(j+4 == len(v) || !isIdent(v[j+4])) {
-		return j + 4
 	}
 	return 0
 }

@@ -39,6 +39,9 @@ type ReadCmds interface {
 	XRangeN(ctx context.Context, stream, start, stop string, count int64) *redis.XMessageSliceCmd
 	XRevRangeN(ctx context.Context, stream, start, stop string, count int64) *redis.XMessageSliceCmd
 	XRead(ctx context.Context, a *redis.XReadArgs) *redis.XStreamSliceCmd
+	// XInfoStream: entries-added and length tell a reader whether a stream was trimmed past
+	// the last entry it read (BullMQ's events stream).
+	XInfoStream(ctx context.Context, stream string) *redis.XInfoStreamCmd
 }
 
 // Reader is the read-only Redis handle an adapter polls through.
@@ -220,6 +223,10 @@ func (r ro) XRangeN(ctx context.Context, stream, start, stop string, count int64
 }
 func (r ro) XRevRangeN(ctx context.Context, stream, start, stop string, count int64) *redis.XMessageSliceCmd {
 	return r.c.XRevRangeN(ctx, stream, start, stop, count)
+}
+
+func (r ro) XInfoStream(ctx context.Context, stream string) *redis.XInfoStreamCmd {
+	return r.c.XInfoStream(ctx, stream)
 }
 
 // XRead never blocks: a BLOCK would hold a pooled connection and stall the poll loop.

@@ -1,0 +1,216 @@
+package hub
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/logfilter"
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/ring"
+)
+
+// catalog is a Resolver over a map, as the extension's job catalog answers.
+type catalog struct {
+	mu      sync.Mutex
+	byTrace map[string]Attribution
+	bySpan  map[string]Attribution
+}
+
+func (c *catalog) learn(trace, span string, a Attribution) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byTrace == nil {
+		c.byTrace, c.bySpan = map[string]Attribution{}, map[string]Attribution{}
+	}
+	if trace != "" {
+		c.byTrace[trace] = a
+	}
+	if span != "" {
+		c.bySpan[span] = a
+	}
+}
+
+func (c *catalog) Resolve(trace, span string) (Attribution, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if a, ok := c.bySpan[span]; ok && span != "" {
+		return a, true
+	}
+	a, ok := c.byTrace[trace]
+	return a, ok && trace != ""
+}
+
+const (
+	traceJ1 = "0af7651916cd43dd8448eb211c80319c"
+	spanJ1  = "b7ad6b7169203331"
+	traceX  = "11111111111111111111111111111111"
+)
+
+var j1 = Attribution{JobID: "j1", WorkerID: "w1", QueueName: "high"}
+
+func opts() Options { return Options{Follow: true, RateLimit: 10_000, BufferSize: 100} }
+
+// Issue 13, point 2: a stream following a known job gets, at once, lines that carry only
+// the job's trace id or only its span id.
+func TestJobStreamGetsTraceOnlyAndSpanOnlyLinesOfKnownJob(t *testing.T) {
+	cat := &catalog{}
+	cat.learn(traceJ1, spanJ1, j1)
+	h := newHub(t, ring.New(100, time.Hour), limits, nil)
+	h.SetResolver(cat)
+	now := time.Now()
+	s, err := h.Create("u", compile(t, logfilter.Spec{JobID: "j1"}), nil, opts(), false, now)
+	require.NoError(t, err)
+	h.Ingest([]*ring.Entry{
+		{Message: "sql slow", TraceID: traceJ1, Ingested: now},
+		{Message: "span only", SpanID: spanJ1, Ingested: now},
+		{Message: "other request", TraceID: traceX, Ingested: now},
+	}, now)
+	got := s.Drain(nil)
+	require.Len(t, got, 2, "Ingest returned: the job's lines must already be queued")
+	for _, e := range got {
+		assert.Equal(t, "j1", e.JobID)
+		assert.Equal(t, "w1", e.WorkerID)
+		assert.Equal(t, "high", e.QueueName)
+		assert.Equal(t, "j1", e.Attrs["job.id"], "OTTL and history see the attribution too")
+		assert.False(t, e.Late)
+	}
+	// A worker-filtered stream finds them too, through the same attribution.
+	sel, _ := h.Select(context.Background(), compile(t, logfilter.Spec{WorkerID: "w1"}), nil, 0, 0, 0, now)
+	assert.Len(t, sel, 2)
+}
+
+// Issue 13, points 1 and 3: a line whose job is unknown reaches an unfiltered stream at
+// once; when the job becomes known (within the window) the line is attributed in the ring
+// and delivered, marked late, to the streams following the job, once.
+func TestLateAttribution(t *testing.T) {
+	cat := &catalog{}
+	h := newHub(t, ring.New(100, time.Hour), limits, nil)
+	h.SetResolver(cat)
+	now := time.Now()
+	job, err := h.Create("u", compile(t, logfilter.Spec{JobID: "j1"}), nil, opts(), false, now)
+	require.NoError(t, err)
+	all, err := h.Create("u", compile(t, logfilter.Spec{}), nil, opts(), false, now)
+	require.NoError(t, err)
+	queue, err := h.Create("u", compile(t, logfilter.Spec{QueueName: "high"}), nil, opts(), false, now)
+	require.NoError(t, err)
+
+	h.Ingest([]*ring.Entry{{Message: "early worker line", TraceID: traceJ1, Ingested: now}, {Message: "app", TraceID: traceX, Ingested: now}}, now)
+	require.Len(t, all.Drain(nil), 2, "unrelated and not-yet-known lines wait for nothing")
+	assert.Empty(t, job.Drain(nil))
+	assert.Zero(t, h.Reattribute(now, true), "nothing known yet")
+
+	cat.learn(traceJ1, "", j1)
+	assert.Equal(t, 1, h.Reattribute(now.Add(time.Second), true))
+	got := job.Drain(nil)
+	require.Len(t, got, 1)
+	assert.Equal(t, "early worker line", got[0].Message)
+	assert.True(t, got[0].Late)
+	assert.Equal(t, uint64(1), got[0].Seq, "seq unchanged")
+	assert.Equal(t, "w1", got[0].WorkerID)
+	require.Len(t, queue.Drain(nil), 1, "a queue filter matches the attributed line")
+	assert.Empty(t, all.Drain(nil), "a stream that had the line does not get it twice")
+
+	// The ring holds the attributed version: history and the correlation view find it.
+	hist, _, _ := h.Search(context.Background(), compile(t, logfilter.Spec{JobID: "j1"}), nil, 0, 10, now)
+	require.Len(t, hist, 1)
+	assert.True(t, hist[0].Late)
+	assert.Zero(t, h.Reattribute(now.Add(2*time.Second), true), "attributed once")
+}
+
+// Past the window (the hold bound) a line is no longer attributed.
+func TestLateAttributionBoundedByWindow(t *testing.T) {
+	cat := &catalog{}
+	l := limits
+	l.LateWindow = time.Second
+	h := newHub(t, ring.New(100, time.Hour), l, nil)
+	h.SetResolver(cat)
+	now := time.Now()
+	job, err := h.Create("u", compile(t, logfilter.Spec{JobID: "j1"}), nil, opts(), false, now)
+	require.NoError(t, err)
+	h.Ingest([]*ring.Entry{{Message: "old", TraceID: traceJ1, Ingested: now}}, now)
+	cat.learn(traceJ1, "", j1)
+	assert.Zero(t, h.Reattribute(now.Add(2*time.Second), true))
+	assert.Empty(t, job.Drain(nil))
+	assert.True(t, h.late.empty(), "forgotten, memory returned")
+}
+
+func TestLatePendingBounded(t *testing.T) {
+	cat := &catalog{}
+	l := limits
+	l.LatePending = 2
+	h := newHub(t, ring.New(100, time.Hour), l, nil)
+	h.SetResolver(cat)
+	now := time.Now()
+	var es []*ring.Entry
+	for range 5 {
+		es = append(es, &ring.Entry{TraceID: traceJ1, Ingested: now})
+	}
+	h.Ingest(es, now)
+	cat.learn(traceJ1, "", j1)
+	assert.Equal(t, 2, h.Reattribute(now, true), "only the newest LatePending lines are remembered")
+}
+
+// Issue 18, finding 2: a hostile filter evaluates off the ingest path. Ingest returns at
+// once, another stream has its lines, the hostile stream drops what its evaluator cannot
+// keep up with (counted), and it is closed for exceeding the per-line budget.
+func TestHostileFilterDoesNotBlockIngest(t *testing.T) {
+	m := &counts{}
+	l := limits
+	l.FilterBudget = 5 * time.Millisecond
+	l.FilterStrikes = 2
+	h := newHub(t, ring.New(1000, time.Hour), l, m)
+	now := time.Now()
+	// At the pattern bound, on a line at the body cut: ~50ms or more per evaluation.
+	hostile := logfilter.Spec{OTTL: `IsMatch(body, "(?:x?){160}x{160}y")`}
+	var bad []*Stream
+	for range 3 {
+		s, err := h.Create("mallory", compile(t, hostile), nil, Options{Follow: true, RateLimit: 1000, BufferSize: 4}, false, now)
+		require.NoError(t, err)
+		bad = append(bad, s)
+	}
+	good, err := h.Create("alice", compile(t, logfilter.Spec{LogLevel: []string{"info"}}), nil, opts(), false, now)
+	require.NoError(t, err)
+
+	var es []*ring.Entry
+	for range 40 {
+		es = append(es, &ring.Entry{Level: "info", Message: strings.Repeat("x", 256<<10), Ingested: now})
+	}
+	es = append(es, &ring.Entry{Level: "info", Message: "marker", Ingested: now})
+	done := make(chan struct{})
+	go func() {
+		h.Ingest(es, now)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		// Evaluated inline, 3 streams × 41 lines × the cost of one evaluation.
+		t.Fatal("Ingest is blocked behind the hostile filters")
+	}
+	got := good.Drain(nil)
+	require.Len(t, got, 41, "the other stream's lines were queued by the time Ingest returned")
+	assert.Equal(t, "marker", got[40].Message)
+
+	for _, s := range bad {
+		select {
+		case <-s.Done():
+		case <-time.After(30 * time.Second):
+			t.Fatal("the hostile stream was not closed")
+		}
+		a, _, ok := s.Attach()
+		assert.False(t, ok)
+		assert.Nil(t, a)
+		assert.Greater(t, s.Stats(now).DroppedBehind, uint64(0), "what the evaluator could not take is counted")
+		assert.Equal(t, EndFilterTooSlow, s.EndReason())
+	}
+	m.mu.Lock()
+	assert.Greater(t, m.dropped[ReasonFilterBehind], int64(0))
+	m.mu.Unlock()
+	_, ok := h.Get(good.ID)
+	assert.True(t, ok)
+}

@@ -1,0 +1,136 @@
+package asynq
+
+import (
+	"testing"
+	"time"
+
+	libasynq "github.com/hibiken/asynq"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/jobtrace/jobtrace/internal/testutil/asynqtest"
+	"github.com/jobtrace/jobtrace/internal/testutil/redistest"
+	"github.com/jobtrace/jobtrace/receiver/queuejobreceiver/internal/adapter"
+	"github.com/jobtrace/jobtrace/receiver/queuejobreceiver/internal/adaptertest"
+)
+
+func settings(t *testing.T) adapter.Settings {
+	s := adaptertest.Settings(t)
+	s.Logger = zaptest.NewLogger(t)
+	return s
+}
+
+// TestRealAsynqWorkload runs asynq's own client and server and compares every task the
+// adapter saw with asynq's Inspector: state, attempts, queue, trace id and error messages.
+func TestRealAsynqWorkload(t *testing.T) {
+	srv := redistest.Start(t)
+	a, err := New(settings(t))
+	require.NoError(t, err)
+	c := &adaptertest.Collector{}
+	stopPoll := adaptertest.Poll(t, a, srv.Addr, c)
+	tasks := asynqtest.Enqueue(t, srv.Addr, 3)
+	stop := asynqtest.RunServer(t, srv.Addr, nil)
+	asynqtest.WaitFinished(t, srv.Addr, tasks)
+	stop()
+	stopPoll()
+
+	insp := libasynq.NewInspector(libasynq.RedisClientOpt{Addr: srv.Addr})
+	defer insp.Close()
+	for _, w := range tasks {
+		info, err := insp.GetTaskInfo(w.Queue, w.ID)
+		require.NoError(t, err)
+		f := c.Final(w.ID)
+		require.Equal(t, info.Queue, f.Queue, "%s", w.ID)
+		require.Equal(t, w.TraceID.String(), f.TraceID, "%s: trace id from the task headers", w.ID)
+		switch info.State {
+		case libasynq.TaskStateCompleted:
+			require.Equal(t, adapter.Succeeded, f.State, "%s", w.ID)
+			require.Equal(t, info.Retried+1, f.Attempt, "%s: attempts", w.ID)
+		case libasynq.TaskStateArchived:
+			require.Equal(t, adapter.Dead, f.State, "%s", w.ID)
+			require.Equal(t, info.Retried+1, f.Attempt, "%s: attempts", w.ID)
+			require.Equal(t, info.LastErr, f.Errs[f.Attempt], "%s: final error", w.ID)
+		default:
+			t.Fatalf("%s: asynq still reports %s", w.ID, info.State)
+		}
+		switch w.Type {
+		case asynqtest.TypeFlaky:
+			require.Equal(t, 2, f.Attempt, "%s", w.ID)
+			require.Equal(t, asynqtest.ErrFlaky, f.Errs[1], "%s: the retried attempt's error", w.ID)
+		case asynqtest.TypeBad:
+			require.Equal(t, asynqtest.ErrBad, f.Errs[2], "%s", w.ID)
+		case asynqtest.TypeOK:
+			require.Equal(t, 1, f.Attempt, "%s", w.ID)
+		}
+	}
+}
+
+// TestAsynqShutdownRequeue: a task still running when asynq's server shuts down is pushed back
+// to pending by asynq itself. The adapter sees it active, then pending again at the same
+// attempt (the receiver's tracker reports that attempt abandoned), with the worker from
+// asynq:workers.
+func TestAsynqShutdownRequeue(t *testing.T) {
+	srv := redistest.Start(t)
+	a, err := New(settings(t))
+	require.NoError(t, err)
+	c := &adaptertest.Collector{}
+	stopPoll := adaptertest.Poll(t, a, srv.Addr, c)
+	cl := libasynq.NewClient(libasynq.RedisClientOpt{Addr: srv.Addr})
+	defer cl.Close()
+	info, err := cl.Enqueue(libasynq.NewTask(asynqtest.TypeStuck, nil), libasynq.Queue(asynqtest.QueueMain))
+	require.NoError(t, err)
+	stuck := make(chan string, 1)
+	stop := asynqtest.RunServer(t, srv.Addr, stuck)
+	select {
+	case id := <-stuck:
+		require.Equal(t, info.ID, id)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stuck task never started")
+	}
+	// asynq writes asynq:workers at its heartbeat (every 5 s); wait for the active sighting with
+	// its worker before stopping the server.
+	require.Eventually(t, func() bool { return len(c.Final(info.ID).Workers) > 0 }, 10*time.Second, 20*time.Millisecond)
+	stop()
+	stopPoll()
+
+	insp := libasynq.NewInspector(libasynq.RedisClientOpt{Addr: srv.Addr})
+	defer insp.Close()
+	got, err := insp.GetTaskInfo(asynqtest.QueueMain, info.ID)
+	require.NoError(t, err)
+	require.Equal(t, libasynq.TaskStatePending, got.State, "asynq requeued the running task")
+	var states []adapter.State
+	for _, o := range c.Observations(info.ID) {
+		require.Equal(t, 1, o.Attempt)
+		if len(states) == 0 || states[len(states)-1] != o.State {
+			states = append(states, o.State)
+		}
+	}
+	require.GreaterOrEqual(t, len(states), 2, "states seen: %v", states)
+	require.Equal(t, []adapter.State{adapter.Active, adapter.Pending}, states[len(states)-2:], "states seen: %v", states)
+}
+
+// TestLeaseExpiredIsLost: asynq's recoverer moves a task whose lease expired to retry with
+// "asynq: task lease expired"; that is asynq declaring the worker lost.
+func TestLeaseExpiredIsLost(t *testing.T) {
+	m := &TaskMessage{ID: "x", Queue: "q", Type: "t", Retry: 3, Retried: 1, ErrorMsg: ErrLeaseExpired, LastFailedAt: 1700000000}
+	obs := observations(stRetry, m, "q")
+	require.Len(t, obs, 1)
+	require.Equal(t, adapter.Lost, obs[0].State)
+	require.Equal(t, 1, obs[0].Attempt)
+	m.ErrorMsg = "boom"
+	obs = observations(stArchived, m, "q")
+	require.Equal(t, []adapter.State{adapter.RetryWait, adapter.Dead}, []adapter.State{obs[0].State, obs[1].State})
+	require.Equal(t, 2, obs[1].Attempt)
+	require.Equal(t, "boom", obs[1].Error.Message)
+	require.Nil(t, obs[0].Error, "asynq keeps only the last error")
+}
+
+func TestNewRejectsPrefix(t *testing.T) {
+	s := settings(t)
+	s.Prefix = "myapp"
+	_, err := New(s)
+	require.ErrorContains(t, err, "key_prefix:")
+	s.Prefix, s.Queues = "", []string{"a{b}"}
+	_, err = New(s)
+	require.ErrorContains(t, err, "queues:")
+}

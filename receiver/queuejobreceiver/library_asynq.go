@@ -1,0 +1,5 @@
+package queuejobreceiver // import "github.com/jobtrace/jobtrace/receiver/queuejobreceiver"
+
+import "github.com/jobtrace/jobtrace/receiver/queuejobreceiver/internal/adapters/asynq"
+
+func init() { libraries["asynq"] = asynq.NewFactory() }
