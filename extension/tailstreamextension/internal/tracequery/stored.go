@@ -33,13 +33,17 @@ func (s *Service) HasJob(id string) bool {
 	return ok
 }
 
-// WarmJobTrace fetches the latest trace of a job into the cache when the cache lacks it, so a
-// job rebuilt from a store answers /jobs/{id}/trace with its spans. Scope is checked by the
+// WarmJobTrace fetches the latest trace of a job into the cache when the cache lacks it and no
+// job span of it reached this process, so a job rebuilt from a store (or seen by another
+// gateway) answers /jobs/{id}/trace with its spans; jobs this process saw keep the fast path. Scope is checked by the
 // caller's next query, not here: this only fills the cache.
 func (s *Service) WarmJobTrace(ctx context.Context, id string) {
 	j, ok := s.catalog.Get(id)
 	if !ok {
 		return
+	}
+	if a, ok := j.Latest(); ok && a.FromSpan {
+		return // this process saw the job's span: the cache answers, or the summary fetches
 	}
 	tr := j.TraceID()
 	if tr.IsEmpty() {
