@@ -199,10 +199,24 @@ func TestDurableRestart(t *testing.T) {
 		}
 		return true
 	}, "every job's worker lines in /logs/history before the restart")
-	time.Sleep(2 * time.Second) // lines still being held or batched reach the ring and the store
-	for _, id := range ids {
-		before[id], _ = jobHistory(t, c1, id)
+	// Lines still held or batched reach the ring and the store: wait until the history of every
+	// job stops changing.
+	snapshot := func() string {
+		var b strings.Builder
+		for _, id := range ids {
+			before[id], _ = jobHistory(t, c1, id)
+			fmt.Fprintln(&b, lineSet(before[id]))
+		}
+		return b.String()
 	}
+	prev := snapshot()
+	Eventually(t, 30*time.Second, func() bool {
+		time.Sleep(time.Second)
+		cur := snapshot()
+		stable := cur == prev
+		prev = cur
+		return stable
+	}, "history before the restart settles")
 
 	n := 0
 	for _, id := range ids {
