@@ -8,6 +8,8 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/confignet"
+
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/backends"
 )
 
 const defaultEndpoint = "localhost:8088"
@@ -26,6 +28,12 @@ type Config struct {
 	// Users of the built-in RBAC. Empty means no authentication, which Start only allows on a
 	// loopback endpoint (or behind a collector auth extension).
 	Users []UserConfig `mapstructure:"users"`
+
+	// PublicURL is the base URL clients reach the API at, e.g. https://jobtrace.example.com
+	// behind a proxy; the stream endpoints of POST /logs/streams are built from it. Empty: from
+	// the listen address when it names a host, else paths relative to the API. The request's
+	// Host and X-Forwarded-* headers are never used: a client chooses them.
+	PublicURL string `mapstructure:"public_url"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -53,6 +61,11 @@ func (cfg *Config) Validate() error {
 		errs = errors.Join(errs, errors.New("endpoint: must not be empty"))
 	} else if _, _, err := net.SplitHostPort(cfg.NetAddr.Endpoint); err != nil {
 		errs = errors.Join(errs, fmt.Errorf("endpoint: %w", err))
+	}
+	if cfg.PublicURL != "" {
+		if err := backends.ValidateEndpoint(cfg.PublicURL); err != nil {
+			errs = errors.Join(errs, fmt.Errorf("public_url: %w", err))
+		}
 	}
 	errs = errors.Join(errs, cfg.LogsConfig.validate(), cfg.TracesConfig.validate(), cfg.Store.validate(), validateUsers(cfg.Users))
 	return errs

@@ -12,6 +12,9 @@ import (
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.uber.org/zap"
 
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/backends"
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/jobcatalog"
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracecache"
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracequery"
 )
 
@@ -56,7 +59,7 @@ type circuitBreakerJSON struct {
 type backendJSON struct {
 	Name           string             `json:"name,omitempty"`
 	Type           string             `json:"type"`
-	Endpoint       string             `json:"endpoint"`
+	Endpoint       string             `json:"endpoint,omitempty"`
 	URLTemplate    string             `json:"url_template,omitempty"`
 	Timeout        *durationJSON      `json:"timeout,omitempty"`
 	Headers        map[string]string  `json:"headers,omitempty"`
@@ -105,7 +108,8 @@ func tracingConfigView(s tracequery.Settings) tracingConfigJSON {
 	bs := make([]backendJSON, len(c.Backends))
 	for i, b := range c.Backends {
 		bs[i] = backendJSON{
-			Name: b.name(i), Type: b.Type, Endpoint: b.Endpoint, URLTemplate: b.URLTemplate,
+			// Redacted here, so every answer and the audit log built from this view are.
+			Name: b.name(i), Type: b.Type, Endpoint: backends.RedactURL(b.Endpoint), URLTemplate: backends.RedactURL(b.URLTemplate),
 			Timeout: ptr(durationJSON(b.Timeout)),
 			CircuitBreaker: circuitBreakerJSON{
 				FailureThreshold: ptr(b.CircuitBreaker.FailureThreshold),
@@ -121,11 +125,16 @@ func tracingConfigView(s tracequery.Settings) tracingConfigJSON {
 	return out
 }
 
-func (t *tailstream) handleGetTracingConfig(w http.ResponseWriter, _ *http.Request, _ *principal) {
+func (t *tailstream) handleGetTracingConfig(w http.ResponseWriter, _ *http.Request, p *principal) {
 	modified := t.traces.Modified()
-	writeJSON(w, http.StatusOK, configAnswer{
-		Config: tracingConfigView(t.traces.Settings()), EffectiveUntilRestart: modified, Modified: modified, Note: runtimeNote,
-	})
+	view := tracingConfigView(t.traces.Settings())
+	if !p.can(roleAdmin) {
+		// Where the backends are is for admins (header values are never shown to anyone).
+		for i := range *view.Backends {
+			(*view.Backends)[i].Endpoint = ""
+		}
+	}
+	writeJSON(w, http.StatusOK, configAnswer{Config: view, EffectiveUntilRestart: modified, Modified: modified, Note: runtimeNote})
 }
 
 func (t *tailstream) handlePutTracingConfig(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -207,12 +216,37 @@ func mergeTracingConfig(cur TracesConfig, in tracingConfigJSON) TracesConfig {
 	return next
 }
 
-func (t *tailstream) handleHealthTracing(w http.ResponseWriter, r *http.Request, _ *principal) {
-	writeJSON(w, http.StatusOK, t.traces.Health(r.Context(), r.URL.Query().Get("probe") != "false"))
+// healthTracingView is /health/tracing as one caller may see it: backend endpoints for admins
+// only (redacted even then), global cache and catalog counts for unscoped callers only.
+type healthTracingView struct {
+	Status     string            `json:"status"`
+	Backends   []backends.Status `json:"backends"`
+	TraceCache *tracecache.Stats `json:"trace_cache,omitempty"`
+	JobCatalog *jobcatalog.Stats `json:"job_catalog,omitempty"`
 }
 
-func (t *tailstream) handleHealthLogging(w http.ResponseWriter, _ *http.Request, _ *principal) {
+func (t *tailstream) handleHealthTracing(w http.ResponseWriter, r *http.Request, p *principal) {
+	// Probes are rate-limited in the service (one per backend per 15 s whoever asks).
+	h := t.traces.Health(r.Context(), r.URL.Query().Get("probe") != "false")
+	v := healthTracingView{Status: h.Status, Backends: h.Backends}
+	if !p.Scoped() {
+		v.TraceCache, v.JobCatalog = &h.TraceCache, &h.JobCatalog
+	}
+	if !p.can(roleAdmin) {
+		for i := range v.Backends {
+			v.Backends[i].Endpoint = ""
+		}
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (t *tailstream) handleHealthLogging(w http.ResponseWriter, _ *http.Request, p *principal) {
 	out := t.logsHealth()
+	if p.Scoped() {
+		// How many lines and streams the whole collector holds is not a scoped viewer's to know.
+		delete(out, "buffer_head_seq")
+		delete(out, "active_streams")
+	}
 	out["status"] = "ok"
 	out["streams_settings_modified_at_runtime"] = t.streams.modified()
 	if sh := t.store.health(); sh != nil {

@@ -131,7 +131,7 @@ func (c *TracesConfig) validate() error {
 		default:
 			errs = errors.Join(errs, fmt.Errorf("%s.type: %q is not supported (jaeger or zipkin)", key, b.Type))
 		}
-		if err := validateBaseURL(b.Endpoint); err != nil {
+		if err := backends.ValidateEndpoint(b.Endpoint); err != nil {
 			errs = errors.Join(errs, fmt.Errorf("%s.endpoint: %w", key, err))
 		}
 		if b.ProxyURL != "" {
@@ -192,11 +192,20 @@ func validateBaseURL(s string) error {
 	return nil
 }
 
+// validateURLTemplate checks a trace_url template. Every viewer of a trace sees the URL it
+// makes, so it must not hold credentials; a query is fine (UI options such as uiEmbed).
 func validateURLTemplate(s string) error {
 	if !strings.Contains(s, "{trace_id}") {
 		return fmt.Errorf("must contain {trace_id}, got %q", s)
 	}
-	return validateBaseURL(strings.ReplaceAll(s, "{trace_id}", "0"))
+	u := strings.ReplaceAll(s, "{trace_id}", "0")
+	if err := validateBaseURL(u); err != nil {
+		return err
+	}
+	if backends.HasCredentials(u) {
+		return errors.New("must not hold credentials (user:password@, a token or key parameter): every viewer sees trace_url")
+	}
+	return nil
 }
 
 // settings is what the query service runs with: names defaulted, nothing else (the

@@ -35,6 +35,8 @@ type tailstream struct {
 	server *http.Server
 	wg     sync.WaitGroup
 	addr   net.Addr
+	// publicBase is the base URL of stream endpoints ("" = relative), see streamBase.
+	publicBase string
 
 	auth        *authenticator
 	auditLogger *zap.Logger
@@ -130,6 +132,7 @@ func (t *tailstream) Start(ctx context.Context, host component.Host) error {
 		return err
 	}
 	t.addr = ln.Addr()
+	t.publicBase = streamBase(t.cfg, t.addr)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/health", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -170,7 +171,7 @@ func (t *tailstream) handleCreate(w http.ResponseWriter, r *http.Request, p *pri
 	if !ok {
 		return
 	}
-	v := t.view(r, s, false)
+	v := t.view(s, false)
 	rate := t.estimateRate(r.Context(), f, p)
 	v.EstimatedRate = &rate
 	w.Header().Set("Location", "/api/v1/logs/streams/"+s.ID)
@@ -208,18 +209,44 @@ func (t *tailstream) estimateRate(ctx context.Context, f *logfilter.Filter, p *p
 	return float64(n) * float64(inWindow) / float64(evals) / window.Seconds()
 }
 
-func baseURLs(r *http.Request, id string) (ws, sse string) {
-	scheme, wsScheme := "http", "ws"
-	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
-		scheme, wsScheme = "https", "wss"
-	}
+// streamURLs are a stream's WebSocket and SSE endpoints: absolute from the configured base
+// (public_url or a named listen address), else paths relative to the API's origin.
+func (t *tailstream) streamURLs(id string) (ws, sse string) {
 	path := "/api/v1/logs/streams/" + id
-	return wsScheme + "://" + r.Host + path, scheme + "://" + r.Host + path + "/events"
+	if t.publicBase == "" {
+		return path, path + "/events"
+	}
+	wsBase := "ws" + strings.TrimPrefix(t.publicBase, "http") // http→ws, https→wss
+	return wsBase + path, t.publicBase + path + "/events"
 }
 
-func (t *tailstream) view(r *http.Request, s *hub.Stream, withStats bool) streamView {
+// streamBase is where clients reach this server, for stream URLs: public_url, or the listen
+// address when it names a host (a wildcard one says nothing a client can dial), "" otherwise.
+func streamBase(cfg *Config, listen net.Addr) string {
+	if cfg.PublicURL != "" {
+		return strings.TrimRight(cfg.PublicURL, "/")
+	}
+	host, _, err := net.SplitHostPort(cfg.NetAddr.Endpoint)
+	if err != nil || host == "" || listen == nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return ""
+	}
+	_, port, err := net.SplitHostPort(listen.String())
+	if err != nil {
+		return ""
+	}
+	scheme := "http"
+	if cfg.TLS.HasValue() {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+func (t *tailstream) view(s *hub.Stream, withStats bool) streamView {
 	now := t.now()
-	ws, sse := baseURLs(r, s.ID)
+	ws, sse := t.streamURLs(s.ID)
 	v := streamView{
 		StreamID: s.ID, UserID: s.Owner, Filters: s.Filter().Spec(), Options: s.Options(),
 		Status: s.Status(now), CreatedAt: s.Created.UTC(), ExpiresAt: s.ExpiresAt().UTC(),
@@ -251,7 +278,7 @@ func (t *tailstream) handleList(w http.ResponseWriter, r *http.Request, p *princ
 	}
 	out := []streamView{}
 	for _, s := range t.hub.List(owner) {
-		out = append(out, t.view(r, s, true))
+		out = append(out, t.view(s, true))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"streams": out})
 }
@@ -269,7 +296,7 @@ func (t *tailstream) handleGetOrAttach(w http.ResponseWriter, r *http.Request, p
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, t.view(r, s, true))
+	writeJSON(w, http.StatusOK, t.view(s, true))
 }
 
 type patchRequest struct {
@@ -335,7 +362,7 @@ func (t *tailstream) handlePatch(w http.ResponseWriter, r *http.Request, p *prin
 		fields = append(fields, zap.Bool("paused", *paused))
 	}
 	t.audit(p, "stream.change", fields...)
-	writeJSON(w, http.StatusOK, t.view(r, s, true))
+	writeJSON(w, http.StatusOK, t.view(s, true))
 }
 
 func (t *tailstream) handleDelete(w http.ResponseWriter, r *http.Request, p *principal) {

@@ -5,19 +5,24 @@ package tailstreamextension
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/backends"
 )
 
 // TestAccessTokenOnlyOnStreams (finding 10): ?access_token= authenticates the WebSocket and
@@ -214,4 +219,189 @@ func TestCorrelationScopesEachLine(t *testing.T) {
 	code, body = srv.get(t, "/correlation/lo1", tokViewer)
 	require.Equal(t, http.StatusOK, code)
 	assert.Contains(t, toJSONString(t, body), "high secret line", "unscoped viewers see every line")
+}
+
+// TestBackendCredentialsNotEchoed (finding 6): userinfo and queries in an endpoint are refused
+// at validate and through PUT; sensitive query values in templates and logs are redacted; only
+// admins see where the backends are; the audit log holds no secret.
+func TestBackendCredentialsNotEchoed(t *testing.T) {
+	zk, _ := zipkinFake(t)
+	srv, logs := startTraceServerWithLogs(t, withZipkin(zk.URL))
+	for _, ep := range []string{
+		"http://svcuser:PASSWORD@127.0.0.1:1", "http://127.0.0.1:1/?access_token=SECRETTOKEN", "http://127.0.0.1:1/#", "http://127.0.0.1:1/?",
+	} {
+		code, body := srv.api(t, http.MethodPut, "/config/tracing", tokAdmin, `{"backends":[{"name":"x","type":"jaeger","endpoint":"`+ep+`"}]}`)
+		assert.Equal(t, http.StatusBadRequest, code, ep)
+		assert.Equal(t, "backends[0].endpoint", errorOf(t, body)["field"], ep)
+		js := toJSONString(t, body)
+		assert.NotContains(t, js, "PASSWORD")
+		assert.NotContains(t, js, "SECRETTOKEN")
+		cfg := createDefaultConfig().(*Config)
+		cfg.Backends = []BackendConfig{backendConfig("x", "jaeger", ep, nil)}
+		assert.ErrorContains(t, cfg.Validate(), "backends[0].endpoint", "collector validate refuses %s too", ep)
+	}
+	code, body := srv.api(t, http.MethodPut, "/config/tracing", tokAdmin,
+		`{"trace_url_template":"http://ui:PASSWORD@ui.example/t/{trace_id}"}`)
+	assert.Equal(t, http.StatusBadRequest, code)
+	assert.NotContains(t, toJSONString(t, body), "PASSWORD")
+	code, body = srv.api(t, http.MethodPut, "/config/tracing", tokAdmin,
+		`{"backends":[{"name":"zipkin","type":"zipkin","endpoint":"`+zk.URL+`","url_template":"http://ui.example/t/{trace_id}?api_key=SECRETKEY&uiEmbed=v0"}]}`)
+	assert.Equal(t, http.StatusBadRequest, code, "every viewer sees trace_url: no key in it")
+	assert.NotContains(t, toJSONString(t, body), "SECRETKEY")
+	code, _ = srv.api(t, http.MethodPut, "/config/tracing", tokAdmin,
+		`{"backends":[{"name":"zipkin","type":"zipkin","endpoint":"`+zk.URL+`","url_template":"http://ui.example/t/{trace_id}?uiEmbed=v0"}]}`)
+	require.Equal(t, http.StatusOK, code, "a query without credentials is fine in a template")
+
+	for _, path := range []string{"/config/tracing", "/health/tracing"} {
+		code, body = srv.get(t, path, tokAdmin)
+		require.Equal(t, http.StatusOK, code)
+		js := toJSONString(t, body)
+		assert.NotContains(t, js, "SECRETKEY", path)
+		if path == "/config/tracing" {
+			assert.Contains(t, js, zk.URL, "admins see the endpoint")
+		}
+		for _, tok := range []string{tokViewer, tokScoped} {
+			code, body = srv.get(t, path, tok)
+			require.Equal(t, http.StatusOK, code)
+			assert.NotContains(t, toJSONString(t, body), strings.TrimPrefix(zk.URL, "http://"), "%s shows %s the endpoint", path, tok)
+		}
+	}
+	for _, e := range logs.All() {
+		js := e.Message + toJSONString(t, e.ContextMap())
+		for _, secret := range []string{"PASSWORD", "SECRETTOKEN", "SECRETKEY"} {
+			assert.NotContains(t, js, secret, "logged: %s", js)
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://u:p@h:1/x":                          "http://redacted@h:1/x",
+		"http://h/t?api_key=s&uiEmbed=v0":           "http://h/t?api_key=redacted&uiEmbed=v0",
+		"http://h/t?X-Amz-Signature=s&token=t&id=1": "http://h/t?X-Amz-Signature=redacted&id=1&token=redacted",
+		"http://h:16686":                            "http://h:16686",
+		"%zz":                                       "[unparsable URL]",
+	} {
+		assert.Equal(t, want, backends.RedactURL(in), in)
+	}
+}
+
+// TestBackendSSRFHardening (finding 7): no redirect to another host (the configured header
+// stays home), errors carry the status and a fixed text but never the body, and health
+// answers from state with at most one probe per backend per interval.
+func TestBackendSSRFHardening(t *testing.T) {
+	var leaked atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Api-Key") != "" {
+			leaked.Add(1)
+		}
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(`{"data":[]}`))
+	}))
+	t.Cleanup(other.Close)
+	var probes atomic.Int32
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/api/v3/services"):
+			probes.Add(1)
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = w.Write([]byte("db_password=hunter2 internal error"))
+		case strings.HasPrefix(r.URL.Path, "/api/v3/traces/"):
+			http.Redirect(w, r, other.URL+r.URL.Path, http.StatusFound)
+		}
+	}))
+	t.Cleanup(backend.Close)
+	srv := startTraceServer(t, func(c *Config) {
+		c.Backends = []BackendConfig{backendConfig("j", "jaeger", backend.URL, func(b *BackendConfig) {
+			b.Headers.Set("X-Api-Key", "key-material")
+			b.CircuitBreaker = CircuitBreakerConfig{FailureThreshold: 100}
+		})}
+	})
+	code, body := srv.get(t, "/traces/"+strings.Repeat("ab", 16)+"/summary", tokViewer)
+	assert.Equal(t, http.StatusServiceUnavailable, code, body)
+	assert.Zero(t, leaked.Load(), "the API key followed a redirect to another host")
+	_, body = srv.get(t, "/health/tracing?probe=false", tokViewer)
+	assert.Contains(t, toJSONString(t, body), "redirected to another host; refused")
+	assert.Zero(t, probes.Load(), "probe=false answers from state")
+
+	for range 5 {
+		code, body = srv.get(t, "/health/tracing", tokViewer)
+		require.Equal(t, http.StatusOK, code)
+	}
+	assert.Equal(t, int32(1), probes.Load(), "five health calls, one probe")
+	js := toJSONString(t, body)
+	assert.NotContains(t, js, "hunter2", "a backend's error body reached the health answer")
+	assert.Contains(t, js, "HTTP 500 Internal Server Error")
+	assert.Equal(t, false, body["backends"].([]any)[0].(map[string]any)["reachable"])
+}
+
+// TestStreamURLsIgnoreHostHeader (finding 9): the Host and X-Forwarded-Proto a client sends
+// never make the stream endpoints; public_url does, else the listen address when it names a
+// host, else relative paths.
+func TestStreamURLsIgnoreHostHeader(t *testing.T) {
+	create := func(srv *testServer) streamView {
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, srv.base+"/api/v1/logs/streams", strings.NewReader(`{}`))
+		require.NoError(t, err)
+		req.Host = "evil.example"
+		req.Header.Set("X-Forwarded-Proto", "https")
+		req.Header.Set("X-Forwarded-Host", "evil.example")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusCreated, resp.StatusCode)
+		var v streamView
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&v))
+		assert.NotContains(t, v.Endpoint+v.SSEEndpoint, "evil")
+		return v
+	}
+	srv := startServer(t, nil)
+	v := create(srv)
+	assert.Equal(t, "ws"+strings.TrimPrefix(srv.base, "http")+"/api/v1/logs/streams/"+v.StreamID, v.Endpoint)
+
+	srv = startServer(t, func(c *Config) { c.PublicURL = "https://jobtrace.example.com/proxy/" })
+	v = create(srv)
+	assert.Equal(t, "wss://jobtrace.example.com/proxy/api/v1/logs/streams/"+v.StreamID, v.Endpoint)
+	assert.Equal(t, "https://jobtrace.example.com/proxy/api/v1/logs/streams/"+v.StreamID+"/events", v.SSEEndpoint)
+
+	srv = startServer(t, func(c *Config) {
+		c.NetAddr.Endpoint = "0.0.0.0:0"
+		c.Users = []UserConfig{{Name: "a", Token: "tok-a", Roles: []string{roleAdmin}}}
+	})
+	code, b := srv.do(t, http.MethodPost, "/api/v1/logs/streams", "tok-a", map[string]any{})
+	require.Equal(t, http.StatusCreated, code)
+	require.NoError(t, json.Unmarshal(b, &v))
+	assert.Equal(t, "/api/v1/logs/streams/"+v.StreamID, v.Endpoint, "a wildcard listen address names no host: relative")
+
+	cfg := createDefaultConfig().(*Config)
+	cfg.PublicURL = "https://u:p@x.example/?a=1"
+	assert.ErrorContains(t, cfg.Validate(), "public_url")
+}
+
+// TestSmallerInconsistencies (finding 11): an oversized PUT /config/* is a 413, and a scoped
+// viewer's /health/tracing carries no global job or trace counts.
+func TestSmallerInconsistencies(t *testing.T) {
+	srv := startTraceServer(t, nil)
+	big := `{"trace_url_template":"` + strings.Repeat("x", 10<<20) + `"}`
+	for _, path := range []string{"/config/tracing", "/config/logging"} {
+		code, body := srv.api(t, http.MethodPut, path, tokAdmin, big)
+		assert.Equal(t, http.StatusRequestEntityTooLarge, code, path)
+		assert.Equal(t, "body_too_large", errorOf(t, body)["code"])
+		code, _ = srv.api(t, http.MethodPut, path, tokAdmin, "null")
+		assert.Equal(t, http.StatusBadRequest, code, path)
+	}
+	publishScenario(t, srv.ext)
+	code, body := srv.get(t, "/health/tracing", tokScoped)
+	require.Equal(t, http.StatusOK, code)
+	assert.NotContains(t, body, "job_catalog")
+	assert.NotContains(t, body, "trace_cache")
+	code, body = srv.get(t, "/health/tracing", tokViewer)
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "job_catalog", "unscoped viewers keep the counts")
+	code, body = srv.get(t, "/health/logging", tokScoped)
+	require.Equal(t, http.StatusOK, code)
+	assert.NotContains(t, body, "buffer_head_seq")
+	assert.NotContains(t, body, "active_streams")
+	code, body = srv.get(t, "/health/logging", tokAdmin)
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "active_streams")
 }

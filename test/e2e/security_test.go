@@ -1,10 +1,14 @@
 package e2e
 
 import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.yaml.in/yaml/v3"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -20,6 +25,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/jobtrace/jobtrace/internal/conventions"
+	"github.com/jobtrace/jobtrace/internal/testutil/termcheck"
 )
 
 // escSequences is issue 18's payload: OSC 52 sets the clipboard to "hacked", OSC 0 sets the
@@ -86,6 +92,11 @@ func TestJobtailTerminalInjectionTmux(t *testing.T) {
 		logs, err = runJobtail(t, c, "logs", "--job-id", "escjob", "--tail", "10")
 		return err == nil && strings.Contains(logs, "real-error")
 	}, "no escjob line from jobtail logs:\n%s", logs)
+	// Lines reach the live path at once; the job span takes the traces pipeline's batch.
+	Eventually(t, 30*time.Second, func() bool {
+		code, _ := tsRequest(t, http.MethodGet, c.TailstreamURL+"/api/v1/jobs/escjob/trace", "", nil)
+		return code == http.StatusOK
+	}, "job escjob should be known from its span")
 
 	sock := fmt.Sprintf("jobtail-esc-%d", os.Getpid())
 	tmux := func(args ...string) string {
@@ -262,5 +273,182 @@ func TestOTLPAuthExample(t *testing.T) {
 	out, err := RunBinary(t, "validate", "--config", filepath.Join(repoRoot, "collector.yaml"), "--config", filepath.Join(repoRoot, "examples", "otlp-auth.yaml"))
 	if err != nil {
 		t.Fatalf("validate with examples/otlp-auth.yaml: %v\n%s", err, out)
+	}
+}
+
+// TestAPIScopeAndCredentialsThroughTheCollector replays findings 4, 5, 6, 9 and 10 against the
+// built collector with two users, an admin and a viewer scoped to low_priority: a high_priority
+// job shares a trace with the viewer's job, an OTLP line names the viewer's job from another
+// queue, an admin tries a backend URL with a password, and the viewer sends a token in a URL
+// and a forged Host.
+func TestAPIScopeAndCredentialsThroughTheCollector(t *testing.T) {
+	c := StartCollector(t, WithoutRedis(), WithOverlay(`
+extensions:
+  tailstream:
+    users:
+      - name: admin
+        token: e2e-admin-token
+        roles: [admin]
+      - name: low
+        token: e2e-low-token
+        roles: [trace_viewer, log_viewer]
+        scope:
+          queues: [low_priority]
+`))
+	api := c.TailstreamURL + "/api/v1"
+	const trace = "e2e5c0be000000000000000000000001"
+	tid := pcommon.TraceID{}
+	copy(tid[:], mustHex(t, trace))
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", "jobqueue")
+	ss := rs.ScopeSpans().AppendEmpty().Spans()
+	now := time.Now()
+	add := func(id, parent byte, name, job, queue, stmt string) {
+		sp := ss.AppendEmpty()
+		sp.SetTraceID(tid)
+		sp.SetSpanID(pcommon.SpanID{0xe2, 0xe5, 0, 0, 0, 0, 0, id})
+		if parent != 0 {
+			sp.SetParentSpanID(pcommon.SpanID{0xe2, 0xe5, 0, 0, 0, 0, 0, parent})
+		}
+		sp.SetName(name)
+		sp.SetStartTimestamp(pcommon.NewTimestampFromTime(now.Add(-time.Second)))
+		sp.SetEndTimestamp(pcommon.NewTimestampFromTime(now))
+		if job != "" {
+			sp.SetKind(ptrace.SpanKindConsumer)
+			sp.Attributes().PutStr(conventions.AttrJobID, job)
+			sp.Attributes().PutStr(conventions.AttrQueueName, queue)
+			sp.Attributes().PutStr(conventions.AttrJobStatus, conventions.StatusSucceeded)
+			sp.Attributes().PutInt(conventions.AttrJobAttempt, 1)
+		}
+		if stmt != "" {
+			sp.Attributes().PutStr("db.statement", stmt)
+		}
+	}
+	add(1, 0, "process low_priority", "e2e-lo1", "low_priority", "")
+	add(2, 1, "db low", "", "", "SELECT e2e_low_marker")
+	add(3, 0, "process high_priority", "e2e-hi1", "high_priority", "")
+	add(4, 3, "db high", "", "", "SELECT e2e_high_secret_marker")
+	Eventually(t, 30*time.Second, func() bool {
+		c.SendTraces(t, td)
+		code, _ := tsRequest(t, http.MethodGet, api+"/traces/"+trace+"/spans", "e2e-admin-token", nil)
+		return code == http.StatusOK
+	}, "the shared trace never reached the API")
+
+	// Finding 4: the viewer sees its job's spans, never the other job's.
+	code, b := tsRequest(t, http.MethodGet, api+"/traces/"+trace+"/spans", "e2e-low-token", nil)
+	if code != http.StatusOK || !strings.Contains(string(b), "e2e_low_marker") || strings.Contains(string(b), "e2e_high_secret_marker") {
+		t.Errorf("scoped /spans: %d %s", code, b)
+	}
+	code, b = tsRequest(t, http.MethodGet, api+"/traces/"+trace+"/summary", "e2e-low-token", nil)
+	if code != http.StatusOK || strings.Contains(string(b), "process high_priority") {
+		t.Errorf("scoped /summary shows the high_priority job: %d %s", code, b)
+	}
+
+	// Finding 5: a line naming the viewer's job from another queue stays out of its correlation.
+	ld := plog.NewLogs()
+	lr := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	lr.SetTimestamp(pcommon.NewTimestampFromTime(time.Now()))
+	lr.Body().SetStr("e2e line from the high queue")
+	lr.Attributes().PutStr(conventions.AttrJobID, "e2e-lo1")
+	lr.Attributes().PutStr(conventions.AttrQueueName, "high_priority")
+	c.SendLogs(t, ld)
+	Eventually(t, 30*time.Second, func() bool {
+		_, b := tsRequest(t, http.MethodGet, api+"/correlation/e2e-lo1", "e2e-admin-token", nil)
+		return strings.Contains(string(b), "e2e line from the high queue")
+	}, "the line never reached the admin's correlation view")
+	code, b = tsRequest(t, http.MethodGet, api+"/correlation/e2e-lo1", "e2e-low-token", nil)
+	if code != http.StatusOK || strings.Contains(string(b), "e2e line from the high queue") || strings.Contains(string(b), "e2e_high_secret_marker") {
+		t.Errorf("scoped /correlation: %d %s", code, b)
+	}
+
+	// Finding 6: no password in a backend URL, and no endpoint for the viewer.
+	code, b = tsRequest(t, http.MethodPut, api+"/config/tracing", "e2e-admin-token", map[string]any{
+		"backends": []map[string]any{{"name": "j", "type": "jaeger", "endpoint": "http://svcuser:E2EPASSWORD@127.0.0.1:1"}},
+	})
+	if code != http.StatusBadRequest || strings.Contains(string(b), "E2EPASSWORD") {
+		t.Errorf("PUT a backend with userinfo: %d %s", code, b)
+	}
+	if strings.Contains(c.Output(), "E2EPASSWORD") {
+		t.Error("the collector logged the backend password")
+	}
+
+	// Finding 10: the token in a URL works on streams only, and is never logged.
+	code, _ = tsRequest(t, http.MethodGet, api+"/jobs?access_token=e2e-low-token", "", nil)
+	if code != http.StatusUnauthorized {
+		t.Errorf("?access_token= on /jobs: %d, want 401", code)
+	}
+	// Finding 9: a forged Host is not reflected in the stream endpoints.
+	req, _ := http.NewRequest(http.MethodPost, api+"/logs/streams", strings.NewReader(`{}`))
+	req.Header.Set("Authorization", "Bearer e2e-low-token")
+	req.Host = "evil.example"
+	req.Header.Set("X-Forwarded-Proto", "https")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || strings.Contains(string(body), "evil") {
+		t.Errorf("stream created with a forged Host: %d %s", resp.StatusCode, body)
+	}
+	if strings.Contains(c.Output(), "e2e-low-token") || strings.Contains(c.Output(), "e2e-admin-token") {
+		t.Error("a token reached the collector's log")
+	}
+}
+
+func mustHex(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestJobtailEscapesQueueData is finding 1 through the queue instead of OTLP: a job id in a
+// Redis payload and a worker id in a key name carry a title sequence; the queuejob receiver
+// reports them, and jobtail's jobs table and log lines show them escaped.
+func TestJobtailEscapesQueueData(t *testing.T) {
+	c := StartCollector(t, WithOverlay(`
+receivers:
+  queuejob:
+    poll_interval: 50ms
+`))
+	rdb := redis.NewClient(&redis.Options{Addr: c.Redis.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	ctx := context.Background()
+	jobID := "esc\u001b]0;pwned\u0007job\u009b2J"
+	worker := "h\u001b]52;c;aGFja2Vk\u0007st-4242-1764583200000000000-ab12-0"
+	payload, _ := json.Marshal(map[string]any{
+		"id": jobID, "filepath": "/srv/x.log", "filesize": 1, "priority": "high", "retries": 0,
+		"creation_time": time.Now().UTC().Format(time.RFC3339Nano), "trace_id": "", "span_id": "",
+	})
+	if err := rdb.LPush(ctx, "jobqueue:worker:"+worker+":processing", payload).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(ctx, "jobqueue:processing:worker:"+worker, payload, 30*time.Second).Err(); err != nil {
+		t.Fatal(err)
+	}
+	var table string
+	Eventually(t, 30*time.Second, func() bool {
+		var err error
+		table, err = runJobtail(t, c, "jobs")
+		return err == nil && strings.Contains(table, `esc\x1b]0;pwned\x07job`)
+	}, "the job never showed in `jobtail jobs`:\n%s", table)
+	if err := termcheck.Check(table, true); err != nil {
+		t.Errorf("jobs table: %v", err)
+	}
+	if !strings.Contains(table, `h\x1b]52;c;aGFja2Vk\x07st`) {
+		t.Errorf("the worker id is not shown escaped:\n%s", table)
+	}
+	var logs string
+	Eventually(t, 30*time.Second, func() bool {
+		var err error
+		logs, err = runJobtail(t, c, "logs", "--job-id", jobID, "--tail", "10")
+		return err == nil && strings.Contains(logs, "job started")
+	}, "no job_started line for the job:\n%s", logs)
+	if err := termcheck.Check(logs, true); err != nil {
+		t.Errorf("log lines: %v", err)
 	}
 }

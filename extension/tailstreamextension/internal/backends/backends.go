@@ -65,6 +65,8 @@ type Backend struct {
 	lastOK      time.Time
 	fetches     int64
 	failures    int64
+
+	probe prober
 }
 
 // New returns a backend client. client carries TLS, headers and auth (confighttp builds it);
@@ -76,6 +78,9 @@ func New(opts Options, client *http.Client) (*Backend, error) {
 	if client == nil {
 		client = &http.Client{}
 	}
+	// Never follow a backend to another host: the client sends the configured headers with
+	// every request (confighttp adds them in its transport), redirected ones included.
+	client.CheckRedirect = sameHostRedirects
 	// The one place backend defaults are applied: config and the runtime API leave zeros.
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
@@ -120,6 +125,10 @@ func (b *Backend) Fetch(ctx context.Context, traceID pcommon.TraceID) ([]traceca
 	}
 	if err == nil && len(spans) == 0 {
 		err = ErrNotFound
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		// Decoder errors quote pieces of the answer; health and logs get a fixed text.
+		err = &requestError{msg: b.opts.Name + ": the answer could not be decoded", cause: err}
 	}
 	b.record(err)
 	return spans, err
@@ -169,31 +178,26 @@ func (b *Backend) get(ctx context.Context, path string) ([]byte, error) {
 	req.Header.Set("Accept", "application/json")
 	resp, err := b.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", b.opts.Name, err)
+		return nil, transportError(b.opts.Name, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: read answer: %w", b.opts.Name, err)
-	}
-	if len(body) > maxBody {
-		return nil, fmt.Errorf("%s: answer larger than %d bytes", b.opts.Name, maxBody)
-	}
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
 		return nil, ErrNotFound
 	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("%s: HTTP %d: %s", b.opts.Name, resp.StatusCode, snippet(body))
+		// The status and a fixed text only: an error page may echo configuration or secrets,
+		// and this message reaches the health endpoint and the logs.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // reuse the connection
+		return nil, statusError(b.opts.Name, resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return nil, transportError(b.opts.Name, err)
+	}
+	if len(body) > maxBody {
+		return nil, fmt.Errorf("%s: answer larger than %d bytes", b.opts.Name, maxBody)
 	}
 	return body, nil
-}
-
-func snippet(b []byte) string {
-	b = bytes.TrimSpace(b)
-	if len(b) > 200 {
-		b = b[:200]
-	}
-	return string(b)
 }
 
 // Status is a backend's state for the health endpoint. Headers are never included: they may
@@ -201,7 +205,7 @@ func snippet(b []byte) string {
 type Status struct {
 	Name         string       `json:"name"`
 	Type         string       `json:"type"`
-	Endpoint     string       `json:"endpoint"`
+	Endpoint     string       `json:"endpoint,omitempty"` // redacted; admins only (the API clears it)
 	Breaker      BreakerState `json:"circuit_breaker"`
 	Failures     int          `json:"consecutive_failures"`
 	Reachable    *bool        `json:"reachable,omitempty"`
@@ -218,7 +222,7 @@ func (b *Backend) Status() Status {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	s := Status{
-		Name: b.opts.Name, Type: b.opts.Type, Endpoint: b.opts.Endpoint, Breaker: st, Failures: fails,
+		Name: b.opts.Name, Type: b.opts.Type, Endpoint: RedactURL(b.opts.Endpoint), Breaker: st, Failures: fails,
 		LastError: b.lastError, Fetches: b.fetches, FailureTotal: b.failures,
 	}
 	if !b.lastErrorAt.IsZero() {
@@ -256,7 +260,8 @@ func DecodeJaeger(body []byte) ([]tracecache.Span, error) {
 			if msg.Error.HTTPCode == http.StatusNotFound || msg.Error.Code == 5 { // gRPC NotFound
 				return nil, ErrNotFound
 			}
-			return nil, fmt.Errorf("jaeger error: %s", msg.Error.Message)
+			// The message is the backend's text: not repeated (see requestError).
+			return nil, fmt.Errorf("jaeger answered with error code %d (HTTP %d)", msg.Error.Code, msg.Error.HTTPCode)
 		}
 		if len(msg.Result) == 0 {
 			continue

@@ -114,7 +114,8 @@ func TestJaegerDecode(t *testing.T) {
 	_, err = DecodeJaeger([]byte(`{"error":{"httpCode":404,"message":"trace not found"}}`))
 	assert.ErrorIs(t, err, ErrNotFound)
 	_, err = DecodeJaeger([]byte(`{"error":{"httpCode":500,"message":"storage down"}}`))
-	assert.ErrorContains(t, err, "storage down")
+	assert.ErrorContains(t, err, "HTTP 500")
+	assert.NotContains(t, err.Error(), "storage down", "the backend's text is never repeated (issue 18 #7)")
 	_, err = DecodeJaeger([]byte(`{"result":`))
 	assert.Error(t, err)
 }

@@ -10,8 +10,12 @@ import (
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracecache"
 )
 
-// probeTimeout bounds each reachability probe of Health.
-const probeTimeout = 2 * time.Second
+// probeTimeout bounds each reachability probe of Health; probeEvery is how often a backend is
+// probed at most, however many callers ask.
+const (
+	probeTimeout = 2 * time.Second
+	probeEvery   = 15 * time.Second
+)
 
 // Health is the trace side's state for GET /health/tracing.
 type Health struct {
@@ -21,8 +25,9 @@ type Health struct {
 	JobCatalog jobcatalog.Stats  `json:"job_catalog"`
 }
 
-// Health reports the backends (probing each at once when probe is set), the cache and the
-// catalog.
+// Health reports the backends, the cache and the catalog. A backend's state is its breaker
+// and its last outcomes; with probe, also its reachability, from a probe at most probeEvery
+// old (taken now, once for all concurrent callers, when the last one is older).
 func (s *Service) Health(ctx context.Context, probe bool) Health {
 	_, bs := s.snapshot()
 	statuses := make([]backends.Status, len(bs))
@@ -31,19 +36,14 @@ func (s *Service) Health(ctx context.Context, probe bool) Health {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var reachable, known bool
 			if probe {
-				pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-				err := b.Probe(pctx)
-				cancel()
-				statuses[i] = b.Status()
-				reachable := err == nil
-				statuses[i].Reachable = &reachable
-				if err != nil && statuses[i].LastError == "" {
-					statuses[i].LastError = err.Error()
-				}
-				return
+				reachable, _, known = b.ProbeEvery(ctx, probeEvery, probeTimeout)
 			}
 			statuses[i] = b.Status()
+			if known {
+				statuses[i].Reachable = &reachable
+			}
 		}()
 	}
 	wg.Wait()
