@@ -340,6 +340,18 @@ var lifecycleFields = []string{
 	conventions.AttrEventName, conventions.AttrJobID, conventions.AttrQueueName, conventions.AttrWorkerID, conventions.AttrJobAttempt,
 }
 
+// listPartial reports that /jobs may lack jobs only the store knows: the warm-up failed, or
+// the store is failing now (its breaker is open).
+func (s *storeState) listPartial() bool {
+	if !s.enabled() {
+		return false
+	}
+	if s.warmErr.Load() != nil {
+		return true
+	}
+	return s.logs.Health().Breaker == "open"
+}
+
 // storeHealth describes the store for /health/logging.
 func (s *storeState) health() map[string]any {
 	if !s.enabled() {

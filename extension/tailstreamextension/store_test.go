@@ -332,3 +332,19 @@ func TestLineKeyAcrossPaths(t *testing.T) {
 	other := stored(rec{msg: "job completed", ts: now, attrs: map[string]any{"id": "j2"}})[0]
 	assert.NotEqual(t, lineKey(live), lineKey(other), "another job's line at the same instant is another line")
 }
+
+func TestStoreDownJobListIsPartial(t *testing.T) {
+	fake := &logstoretest.Fake{}
+	fake.SetDown(true)
+	srv := startStoreServer(t, fake, func(c *Config) { c.Store.WarmWindow = time.Hour })
+	require.Eventually(t, func() bool { return srv.ext.store.warmDone.Load() }, 10*time.Second, 10*time.Millisecond)
+	code, body := srv.do(t, http.MethodGet, "/api/v1/jobs", "tok-admin", nil)
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, string(body), `"partial":true`)
+
+	up := &logstoretest.Fake{}
+	srv = startStoreServer(t, up, func(c *Config) { c.Store.WarmWindow = time.Hour })
+	require.Eventually(t, func() bool { return srv.ext.store.warmDone.Load() }, 10*time.Second, 10*time.Millisecond)
+	_, body = srv.do(t, http.MethodGet, "/api/v1/jobs", "tok-admin", nil)
+	assert.NotContains(t, string(body), `"partial"`)
+}

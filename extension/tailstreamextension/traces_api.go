@@ -102,6 +102,14 @@ func (t *tailstream) handleJobs(w http.ResponseWriter, r *http.Request, p *princ
 		writeQueryError(w, r, err)
 		return
 	}
+	if t.store.listPartial() {
+		// The list is memory's; say so when the store could not fill it (store.go).
+		writeJSON(w, http.StatusOK, struct {
+			tracequery.JobPage
+			Partial bool `json:"partial"`
+		}{page, true})
+		return
+	}
 	writeJSON(w, http.StatusOK, page)
 }
 

@@ -334,6 +334,13 @@ func TestDurableStoreDown(t *testing.T) {
 		assert.True(t, partial)
 		assert.NotEmpty(t, lines, "job %s from before the outage is still in the ring", id)
 	}
+	var jobs struct {
+		Jobs    []e2eJob `json:"jobs"`
+		Partial bool     `json:"partial"`
+	}
+	require.Equal(t, http.StatusOK, getJSON(t, c, "/jobs?limit=1000", &jobs))
+	assert.True(t, jobs.Partial, "the job list says it holds only what memory has (the store's breaker is open)")
+	assert.GreaterOrEqual(t, len(jobs.Jobs), len(first.Jobs)+len(second.Jobs), "and it still lists every job memory holds")
 	code := getJSON(t, c, "/jobs/never-seen/trace", nil)
 	assert.Equal(t, http.StatusServiceUnavailable, code, "a job memory lacks cannot be denied while the store is down")
 	resp, err := http.Get(c.HealthURL)
