@@ -13,6 +13,9 @@ type RetentionConfig struct {
 	BufferSize int `mapstructure:"buffer_size"`
 	// MaxAge hides lines older than this even when the buffer is not full.
 	MaxAge time.Duration `mapstructure:"max_age"`
+	// MaxBytes also bounds the lines kept by their estimated bytes (0: no byte bound), so the
+	// memory the ring takes can be sized directly; oldest lines go first.
+	MaxBytes int64 `mapstructure:"max_bytes"`
 }
 
 // StreamsConfig holds the limits of live log streams.
@@ -94,6 +97,9 @@ func (c *LogsConfig) validate() error {
 	}
 	positive("retention.buffer_size", c.Retention.BufferSize)
 	positiveDur("retention.max_age", c.Retention.MaxAge)
+	if c.Retention.MaxBytes < 0 {
+		errs = errors.Join(errs, errors.New("retention.max_bytes: must not be negative (0: no byte bound)"))
+	}
 	s := c.Streams
 	positive("streams.max_streams", s.MaxStreams)
 	positive("streams.max_streams_per_user", s.MaxStreamsPerUser)

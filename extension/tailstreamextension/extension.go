@@ -48,6 +48,8 @@ type tailstream struct {
 	traces *tracequery.Service
 	// streams holds the log side's runtime stream settings.
 	streams *streamSettings
+	// store is the durable tier read when memory cannot answer, see store.go.
+	store *storeState
 
 	// handlers tracks the streaming handlers: WebSocket connections are hijacked, so
 	// http.Server.Shutdown does not wait for them.
@@ -65,7 +67,9 @@ func newTailstream(cfg *Config, set extension.Settings) *tailstream {
 		// The ring exists from creation so PublishLogs can never see a half-started extension.
 		ring:    ring.New(cfg.Retention.BufferSize, cfg.Retention.MaxAge),
 		streams: newStreamSettings(cfg.Streams),
+		store:   newStoreState(cfg.Store, cfg.JobCatalog.MaxJobs, set.Logger),
 	}
+	t.ring.SetMaxBytes(cfg.Retention.MaxBytes)
 	// Like the ring, the query service exists from creation: PublishTraces may come first.
 	// Its backends are rebuilt in Start, with the host's extensions for auth.
 	var err error
@@ -158,6 +162,7 @@ func (t *tailstream) Start(ctx context.Context, host component.Host) error {
 		defer t.wg.Done()
 		t.sweepLoop()
 	}()
+	t.startStore()
 	return nil
 }
 
@@ -186,6 +191,7 @@ func (t *tailstream) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	close(t.stop)
+	t.shutdownStore()
 	t.hub.CloseAll(hub.EndShutdown)
 	err := t.server.Shutdown(ctx)
 	t.handlers.Wait()
