@@ -48,6 +48,8 @@ type tailstream struct {
 	traces *tracequery.Service
 	// streams holds the log side's runtime stream settings.
 	streams *streamSettings
+	// store is the durable tier read when memory cannot answer, see store.go.
+	store *storeState
 	// queues feeds and answers GET /queues (queues_api.go).
 	queues *queueObserver
 
@@ -67,8 +69,10 @@ func newTailstream(cfg *Config, set extension.Settings) *tailstream {
 		// The ring exists from creation so PublishLogs can never see a half-started extension.
 		ring:    ring.New(cfg.Retention.BufferSize, cfg.Retention.MaxAge),
 		streams: newStreamSettings(cfg.Streams),
+		store:   newStoreState(cfg.Store, cfg.JobCatalog.MaxJobs, set.Logger),
 		queues:  newQueueObserver(),
 	}
+	t.ring.SetMaxBytes(cfg.Retention.MaxBytes)
 	// Like the ring, the query service exists from creation: PublishTraces may come first.
 	// Its backends are rebuilt in Start, with the host's extensions for auth.
 	var err error
@@ -123,6 +127,7 @@ func (t *tailstream) Start(ctx context.Context, host component.Host) error {
 	t.hub = hub.New(t.ring, hub.Limits{
 		MaxStreams: sc.MaxStreams, MaxStreamsPerUser: sc.MaxStreamsPerUser,
 		Expiry: sc.Expiry, IdleTimeout: sc.IdleTimeout,
+		LateWindow: sc.LateWindow, FilterBudget: sc.FilterBudget,
 	}, hubMetrics{t.telemetry})
 	t.hub.SetResolver(catalogResolver{t})
 
@@ -161,6 +166,7 @@ func (t *tailstream) Start(ctx context.Context, host component.Host) error {
 		defer t.wg.Done()
 		t.sweepLoop()
 	}()
+	t.startStore()
 	return nil
 }
 
@@ -189,6 +195,7 @@ func (t *tailstream) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	close(t.stop)
+	t.shutdownStore()
 	t.hub.CloseAll(hub.EndShutdown)
 	err := t.server.Shutdown(ctx)
 	t.handlers.Wait()

@@ -57,10 +57,16 @@ type running struct {
 // startReceiver runs both signals of one component ID, as a collector would.
 func startReceiver(t *testing.T, cfg *Config) *running {
 	t.Helper()
+	return startReceiverNamed(t, cfg, "")
+}
+
+// startReceiverNamed runs a second receiver in the same test under its own component ID.
+func startReceiverNamed(t *testing.T, cfg *Config, name string) *running {
+	t.Helper()
 	require.NoError(t, cfg.Validate())
 	f := NewFactory()
 	set := receivertest.NewNopSettings(typ)
-	set.ID = component.NewIDWithName(typ, t.Name())
+	set.ID = component.NewIDWithName(typ, t.Name()+name)
 	reader := sdkmetric.NewManualReader()
 	set.TelemetrySettings.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	r := &running{traces: new(consumertest.TracesSink), logs: new(consumertest.LogsSink), host: &statusHost{}, reader: reader}

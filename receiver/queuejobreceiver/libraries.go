@@ -8,13 +8,20 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/jobtrace/jobtrace/receiver/queuejobreceiver/internal/adapter"
+	"github.com/jobtrace/jobtrace/receiver/queuejobreceiver/internal/adapters/celery"
+	"github.com/jobtrace/jobtrace/receiver/queuejobreceiver/internal/adapters/rq"
+	"github.com/jobtrace/jobtrace/receiver/queuejobreceiver/internal/adapters/sidekiq"
 )
 
 // libraries are the queue-library presets, one adapter each, in internal/adapters/<name>
 // (the contract is internal/adapter's package doc). The preset's name is also the spans'
 // messaging.system. The reference go-redis-work-queue and list layouts are not adapters: they
 // keep their payload-hash poller (poller.go), whose dedup by payload suits lists of JSON copies.
-var libraries = map[string]adapter.Factory{}
+var libraries = map[string]adapter.Factory{
+	PresetSidekiq: sidekiq.New,
+	PresetRQ:      rq.New,
+	PresetCelery:  celery.New,
+}
 
 func presetNames() []string {
 	names := []string{PresetGoRedisWorkQueue, PresetList}

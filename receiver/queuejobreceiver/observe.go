@@ -33,14 +33,9 @@ func obsKey(kind eventKind, id string, attempt, run int) uint64 {
 	return dedupKey(kind, xxhash.Sum64String(id+"\x00"+strconv.Itoa(attempt)+"\x00"+strconv.Itoa(run)), "")
 }
 
-// latestAttempt is the highest attempt the tracker knows of, 0 if none.
-func (st *jobState) latestAttempt() int {
-	n := 0
-	for k := range st.attempts {
-		n = max(n, k)
-	}
-	return n
-}
+// latestAttempt is the highest attempt an observation named, 0 if none. (Attempt states
+// the tracker creates ahead, for the next attempt's lower bound, do not count.)
+func (st *jobState) latestAttempt() int { return st.observedAttempt }
 
 // observeState finds or creates the job's state from an adapter observation.
 func (t *tracker) observeState(o *adapter.Observation) *jobState {
@@ -78,6 +73,7 @@ func (t *tracker) observe(o *adapter.Observation, now time.Time) {
 	if n <= 0 {
 		n = max(st.latestAttempt(), 1)
 	}
+	st.observedAttempt = max(st.observedAttempt, n)
 	switch o.State {
 	case adapter.Pending, adapter.Scheduled:
 		if a := st.attempts[n]; a != nil && a.activeSeen && !a.ended {
@@ -95,7 +91,7 @@ func (t *tracker) observe(o *adapter.Observation, now time.Time) {
 	case adapter.Active:
 		t.inferRetries(st, n, now)
 		a := st.attempt(n)
-		if a.ended && a.endedBy == evAbandoned && (o.Worker != a.worker || a.requeued) {
+		if a.ended && a.endedBy == evAbandoned && t.rerun(a, o) {
 			a.run++ // the requeued attempt runs again
 			a.ended, a.startObserved, a.start, a.requeued, a.activeSeen = false, false, time.Time{}, false, false
 		}
@@ -126,6 +122,16 @@ func (t *tracker) observe(o *adapter.Observation, now time.Time) {
 	case adapter.Lost:
 		t.end(st, n, evAbandoned, o, now)
 	}
+}
+
+// rerun tells whether an Active sighting of an abandoned attempt is a new run of it rather
+// than a stale in-progress entry of the abandoned run (Sidekiq rewrites its in-progress hash
+// only at its heartbeat, so a requeued job can still be listed there with its old start).
+func (t *tracker) rerun(a *attemptState, o *adapter.Observation) bool {
+	if !o.Started.IsZero() && a.startObserved && !a.start.IsZero() {
+		return o.Started.After(a.start)
+	}
+	return o.Worker != a.worker || a.requeued
 }
 
 // end closes attempt n of st with kind, once.

@@ -67,6 +67,16 @@ func TestObserveLifecycle(t *testing.T) {
 			want: []string{"job_started#1/0@w1", "job_abandoned#1/0@w1", "job_started#1/1@w1", "job_succeeded#1/1@w1"},
 		},
 		{
+			name: "a stale in-progress entry of the requeued run is not a re-run",
+			polls: [][]*adapter.Observation{
+				{started(obs(adapter.Active, "j", 1, "w1"), 100)},
+				{started(obs(adapter.Active, "j", 1, "w1"), 100), obs(adapter.Pending, "j", 1, "")},
+				{started(obs(adapter.Active, "j", 1, "w1"), 100), obs(adapter.Pending, "j", 1, "")},
+				{started(obs(adapter.Active, "j", 1, "w1"), 103)},
+			},
+			want: []string{"job_started#1/0@w1", "job_abandoned#1/0@w1", "job_started#1/1@w1"},
+		},
+		{
 			name: "declared lost, then failed for good by the library",
 			polls: [][]*adapter.Observation{
 				{obs(adapter.Active, "j", 1, "w1")},
@@ -74,6 +84,16 @@ func TestObserveLifecycle(t *testing.T) {
 				{obs(adapter.Lost, "j", 1, "w1")},
 			},
 			want: []string{"job_started#1/0@w1", "job_abandoned#1/0@w1"},
+		},
+		{
+			name: "a repeated result of unknown attempt stays on its attempt",
+			polls: [][]*adapter.Observation{
+				{obs(adapter.Pending, "j", 2, "")},
+				{{State: adapter.Failed, ID: "j", Error: boom}},
+				{{State: adapter.Failed, ID: "j", Error: boom}},
+				{{State: adapter.Failed, ID: "j", Error: boom}},
+			},
+			want: []string{"job_dead_lettered#2/0@"},
 		},
 		{
 			name: "unknown attempt resolves to the latest known",
@@ -99,6 +119,11 @@ func TestObserveLifecycle(t *testing.T) {
 			require.Equal(t, tt.want, got)
 		})
 	}
+}
+
+func started(o *adapter.Observation, sec int64) *adapter.Observation {
+	o.Started = time.Unix(sec, 0)
+	return o
 }
 
 func TestObserveBaselineSkipsHistory(t *testing.T) {

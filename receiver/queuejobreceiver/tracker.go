@@ -60,6 +60,8 @@ type jobState struct {
 	// before the receiver was watching and are not invented.
 	minAttempt int
 	attempts   map[int]*attemptState
+	// observedAttempt is the highest attempt an adapter observation named.
+	observedAttempt int
 }
 
 type attemptState struct {

@@ -274,10 +274,21 @@ func TestJobtailScriptable(t *testing.T) {
 		}
 	}
 
-	// One-shot logs of the dead job end by themselves and include its dead-lettering.
-	logs, err := runJobtail(t, c, "logs", "--job-id", dead.ID, "--tail", "1000")
-	if err != nil {
-		t.Fatal(err)
+	// One-shot logs of the dead job end by themselves and include its dead-lettering. The job
+	// list learns the status from the job span (traces pipeline), the lines come through the logs
+	// pipeline: allow the two a moment to meet.
+	var logs string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var err error
+		logs, err = runJobtail(t, c, "logs", "--job-id", dead.ID, "--tail", "1000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(logs, dead.ID) && strings.Contains(strings.ToLower(logs), "dead") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 	if !strings.Contains(logs, dead.ID) || !strings.Contains(strings.ToLower(logs), "dead") {
 		t.Errorf("logs of %s lack its dead-lettering:\n%s", dead.ID, logs)

@@ -92,6 +92,11 @@ func TestJobtailTerminalInjectionTmux(t *testing.T) {
 		logs, err = runJobtail(t, c, "logs", "--job-id", "escjob", "--tail", "10")
 		return err == nil && strings.Contains(logs, "real-error")
 	}, "no escjob line from jobtail logs:\n%s", logs)
+	// Lines reach the live path at once; the job span takes the traces pipeline's batch.
+	Eventually(t, 30*time.Second, func() bool {
+		code, _ := tsRequest(t, http.MethodGet, c.TailstreamURL+"/api/v1/jobs/escjob/trace", "", nil)
+		return code == http.StatusOK
+	}, "job escjob should be known from its span")
 
 	sock := fmt.Sprintf("jobtail-esc-%d", os.Getpid())
 	tmux := func(args ...string) string {

@@ -15,11 +15,12 @@
 //   - read only through the Reader (never a client of its own), with every LRANGE, ZRANGE,
 //     SCAN and XREAD bounded by Settings.Windows / Settings.Scan, so one poll costs a bounded
 //     number of round trips and bytes whatever the queue's size;
-//   - call emit once per fact it sees, every poll it still sees it. Repeating an observation is
-//     expected and cheap: the tracker dedups by (job id, attempt, state), also after a Redis
-//     reconnect, a restart of the library's workers, or a SCAN cursor wrapping. An adapter may keep
-//     its own caches (for example ids whose hash it has already read) to save round trips, but it
-//     must stay correct when they are empty;
+//   - call emit for every fact it sees. Repeating an observation on later polls is allowed and
+//     cheap: the tracker dedups by (job id, attempt, state), also after a Redis reconnect, a
+//     restart of the library's workers, or a SCAN cursor wrapping. An adapter may skip finished
+//     facts it already emitted (keep a Seen of their hashes) to save round trips and decoding,
+//     but must keep emitting Pending and Active while it sees them: the tracker detects a
+//     requeue from Pending following Active;
 //   - report a payload it cannot use with Settings.Bad(reason) once per payload (keep a small
 //     LRU of bad payload hashes) and go on with the rest; never fail the poll for it;
 //   - return an error only when Redis itself failed (connection, timeout, ACL): the receiver
@@ -59,6 +60,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"go.uber.org/zap"
 )
 
@@ -135,6 +138,11 @@ type Settings struct {
 	Logger         *zap.Logger
 	// Bad counts one unusable payload by reason (a short snake_case label).
 	Bad func(reason string)
+	// Overflow counts one poll that may have missed entries because the library dropped them
+	// before the poll read them (a stream trimmed past the last entry read), labelled by the
+	// structure (e.g. "bullmq:<q>:events"); the receiver reports it as a window overflow.
+	// May be nil.
+	Overflow func(what string)
 }
 
 // Windows bound how much one poll reads from each key.
@@ -151,4 +159,56 @@ type Windows struct {
 type Scan struct {
 	Count        int
 	CallsPerPoll int
+}
+
+// Seen is a bounded set of hashes (payloads handled, bad payloads counted) for an adapter's own
+// "already done" memory. It forgets the oldest entries first.
+type Seen struct {
+	lru *simplelru.LRU[uint64, struct{}]
+}
+
+// NewSeen returns a set holding up to n hashes.
+func NewSeen(n int) *Seen {
+	l, _ := simplelru.NewLRU[uint64, struct{}](max(n, 1), nil)
+	return &Seen{lru: l}
+}
+
+// Add reports whether h is new, remembering it.
+func (s *Seen) Add(h uint64) bool {
+	if s.lru.Contains(h) {
+		s.lru.Get(h) // refresh
+		return false
+	}
+	s.lru.Add(h, struct{}{})
+	return true
+}
+
+// Has reports whether h was added, refreshing it.
+func (s *Seen) Has(h uint64) bool {
+	_, ok := s.lru.Get(h)
+	return ok
+}
+
+// Cache remembers what a payload decoded to, by content hash, so an entry that stays in place
+// poll after poll (a running job, a waiting message) is decoded once. Decoded values are shared:
+// neither the adapter nor the tracker may modify them.
+type Cache[T any] struct{ lru *simplelru.LRU[uint64, T] }
+
+// NewCache returns a cache of up to n decoded payloads.
+func NewCache[T any](n int) *Cache[T] {
+	l, _ := simplelru.NewLRU[uint64, T](max(n, 1), nil)
+	return &Cache[T]{lru: l}
+}
+
+// Get returns the decoded value of raw, or calls decode and remembers its result when ok.
+func (c *Cache[T]) Get(raw string, decode func(string) (T, bool)) (T, bool) {
+	h := xxhash.Sum64String(raw)
+	if v, ok := c.lru.Get(h); ok {
+		return v, true
+	}
+	v, ok := decode(raw)
+	if ok {
+		c.lru.Add(h, v)
+	}
+	return v, ok
 }
