@@ -15,6 +15,8 @@ const (
 	maxExplainContext = 200
 	// maxJobLines bounds the lines of one job an explanation looks at (the newest are kept).
 	maxJobLines = 20000
+	// maxStoredJobLines bounds the lines asked of the durable store when memory lacks some.
+	maxStoredJobLines = 2000
 )
 
 // registerExplainRoutes adds the "why did it fail" endpoints.
@@ -41,11 +43,24 @@ func (t *tailstream) handleExplain(w http.ResponseWriter, r *http.Request, p *pr
 	}
 	j, err := t.traces.Job(r.Context(), p, r.PathValue("job_id"))
 	if err != nil {
-		writeQueryError(w, r, err)
-		return
+		// Not in memory (a restart, another gateway): the durable store may rebuild it.
+		if !t.fromStore(w, r, err) {
+			return
+		}
+		if j, err = t.traces.Job(r.Context(), p, r.PathValue("job_id")); err != nil {
+			writeQueryError(w, r, err)
+			return
+		}
 	}
-	out := t.traces.Explain(r.Context(), p, &j, t.jobLines(j.ID, p.entryScope()), explain.Options{ContextLines: ctxLines},
-		t.queues.recentSucceeded(j.Type, j.Queue))
+	logs, logsPartial := t.jobLines(j.ID, p.entryScope()), false
+	if t.store.enabled() {
+		logs, logsPartial = t.jobLogsWithStore(r.Context(), j.ID, maxStoredJobLines, p.entryScope())
+	}
+	out := t.traces.Explain(r.Context(), p, &j, logs, explain.Options{ContextLines: ctxLines}, t.queues.recentSucceeded(j.Type, j.Queue))
+	if logsPartial {
+		out.Partial = true
+		out.Missing = append(out.Missing, "the durable log store could not be asked for the job's older lines")
+	}
 	t.audit(p, "trace.explain", zap.String("job_id", j.ID), zap.Bool("partial", out.Partial))
 	writeJSON(w, http.StatusOK, out)
 }
