@@ -314,6 +314,14 @@ func (t *tailstream) observeBreakers(_ context.Context, o metric.Int64Observer) 
 		}
 		o.Observe(open, metric.WithAttributes(attribute.String("backend", st.Name)))
 	}
+	if t.store != nil && t.store.logs != nil {
+		h := t.store.logs.Health()
+		var open int64
+		if h.Breaker == string(backends.StateOpen) {
+			open = 1
+		}
+		o.Observe(open, metric.WithAttributes(attribute.String("backend", h.Name)))
+	}
 	return nil
 }
 
