@@ -27,7 +27,7 @@ func TestLoadTracesConfig(t *testing.T) {
 	assert.Equal(t, TracesConfig{
 		TraceCache:       TraceCacheConfig{MaxBytes: 50 << 20, MaxAge: 30 * time.Minute, RefetchAfter: time.Minute},
 		TraceURLTemplate: "https://jaeger.example.com/trace/{trace_id}",
-		JobCatalog:       JobCatalogConfig{MaxJobs: 2000},
+		JobCatalog:       JobCatalogConfig{MaxJobs: 2000, JobIDAttributes: []string{"app.job_id"}, JobIDSpansAreJobs: true},
 		Backends: []BackendConfig{
 			backendConfig("jaeger-prod", "jaeger", "http://jaeger-query:16686", func(b *BackendConfig) {
 				b.URLTemplate, b.Timeout = "http://jaeger:16686/trace/{trace_id}", 3*time.Second
@@ -51,6 +51,7 @@ func TestTracesConfigInvalid(t *testing.T) {
 		"trace_cache.max_age: must be positive",
 		"trace_cache.refetch_after: must not be negative",
 		"job_catalog.max_jobs: must be positive",
+		"job_catalog.job_id_attributes[0]: must not be empty",
 		"trace_url_template: must contain {trace_id}",
 		`backends[0].type: "tempo" is not supported`,
 		"backends[0].endpoint: scheme must be http or https",
@@ -65,6 +66,14 @@ func TestTracesConfigInvalid(t *testing.T) {
 	} {
 		assert.Contains(t, err.Error(), want)
 	}
+}
+
+func TestJobCatalogSettingsRoundTrip(t *testing.T) {
+	c := defaultTracesConfig()
+	c.JobCatalog.JobIDAttributes = []string{"app.job_id"}
+	c.JobCatalog.JobIDSpansAreJobs = true
+	back := tracesConfigOf(c.settings())
+	assert.Equal(t, c.JobCatalog, back.JobCatalog, "PUT /config/tracing keeps the span-job settings")
 }
 
 func TestEmptyTraceURLTemplateMeansDefault(t *testing.T) {

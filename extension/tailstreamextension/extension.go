@@ -124,6 +124,7 @@ func (t *tailstream) Start(ctx context.Context, host component.Host) error {
 	t.hub = hub.New(t.ring, hub.Limits{
 		MaxStreams: sc.MaxStreams, MaxStreamsPerUser: sc.MaxStreamsPerUser,
 		Expiry: sc.Expiry, IdleTimeout: sc.IdleTimeout,
+		LateWindow: sc.LateWindow, FilterBudget: sc.FilterBudget,
 	}, hubMetrics{t.telemetry})
 	t.hub.SetResolver(catalogResolver{t})
 
@@ -307,6 +308,14 @@ func (t *tailstream) observeBreakers(_ context.Context, o metric.Int64Observer) 
 			open = 1
 		}
 		o.Observe(open, metric.WithAttributes(attribute.String("backend", st.Name)))
+	}
+	if t.store != nil && t.store.logs != nil {
+		h := t.store.logs.Health()
+		var open int64
+		if h.Breaker == string(backends.StateOpen) {
+			open = 1
+		}
+		o.Observe(open, metric.WithAttributes(attribute.String("backend", h.Name)))
 	}
 	return nil
 }

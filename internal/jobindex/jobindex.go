@@ -26,6 +26,11 @@ type JobContext struct {
 	// are as complete as they will get. Logs learned from logs alone are worth holding back
 	// a little, waiting for the span.
 	FromSpan bool
+	// FromReceiver: the queuejob receiver's job span (under conventions.ReceiverScope)
+	// described this job. Its queue and type are then authoritative: a later Put from any
+	// other source fills them in only when empty and never changes them (the disagreement is
+	// counted), so an OTLP span cannot relabel a job the receiver observed.
+	FromReceiver bool
 }
 
 // Index maps trace ids to jobs and jobs to their trace. Implementations are safe for

@@ -16,6 +16,7 @@ const internLimit = 4096
 const (
 	flagFromSpan uint8 = 1 << iota
 	flagSharedTrace
+	flagFromReceiver
 )
 
 // entry is one job. Worker, queue and job type point into the intern table: thousands of jobs
@@ -39,6 +40,9 @@ type Stats struct {
 	Evicted uint64
 	// Expired counts jobs dropped because they were not used for the TTL.
 	Expired uint64
+	// Conflicts counts Puts from other sources that disagreed with the queue or type the
+	// receiver taught (kept).
+	Conflicts uint64
 }
 
 // Memory is an in-memory Index bounded by a job count (LRU) and a TTL. Every Put and every
@@ -109,11 +113,25 @@ func (m *Memory) Put(c JobContext) {
 	if c.WorkerID != "" {
 		e.worker = m.internLocked(c.WorkerID)
 	}
-	if c.Queue != "" {
-		e.queue = m.internLocked(c.Queue)
+	authoritative := c.FromReceiver || e.flags&flagFromReceiver == 0
+	if c.Queue != "" && c.Queue != deref(e.queue) {
+		switch {
+		case authoritative || deref(e.queue) == "":
+			e.queue = m.internLocked(c.Queue)
+		default:
+			m.stats.Conflicts++
+		}
 	}
-	if c.JobType != "" {
-		e.jobType = m.internLocked(c.JobType)
+	if c.JobType != "" && c.JobType != deref(e.jobType) {
+		switch {
+		case authoritative || deref(e.jobType) == "":
+			e.jobType = m.internLocked(c.JobType)
+		default:
+			m.stats.Conflicts++
+		}
+	}
+	if c.FromReceiver {
+		e.flags |= flagFromReceiver
 	}
 	if !c.SpanID.IsEmpty() {
 		e.span = c.SpanID
@@ -252,13 +270,14 @@ func (m *Memory) moveToFront(e *entry) {
 
 func (e *entry) context() JobContext {
 	return JobContext{
-		JobID:    e.jobID,
-		WorkerID: deref(e.worker),
-		Queue:    deref(e.queue),
-		JobType:  deref(e.jobType),
-		TraceID:  e.trace,
-		SpanID:   e.span,
-		FromSpan: e.flags&flagFromSpan != 0,
+		JobID:        e.jobID,
+		WorkerID:     deref(e.worker),
+		Queue:        deref(e.queue),
+		JobType:      deref(e.jobType),
+		TraceID:      e.trace,
+		SpanID:       e.span,
+		FromSpan:     e.flags&flagFromSpan != 0,
+		FromReceiver: e.flags&flagFromReceiver != 0,
 	}
 }
 

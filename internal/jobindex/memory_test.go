@@ -234,3 +234,28 @@ func BenchmarkByTraceHit(b *testing.B) {
 		i++
 	}
 }
+
+// Issue 18 #5: once the receiver taught a job's queue, another source's span cannot relabel it.
+func TestReceiverQueueIsAuthoritative(t *testing.T) {
+	m := NewMemory(10, time.Hour)
+	tr := pcommon.TraceID{1}
+	m.Put(JobContext{JobID: "lo1", Queue: "unknown-yet", TraceID: tr})
+	m.Put(JobContext{JobID: "lo1", Queue: "low_priority", JobType: "resize", TraceID: tr, FromSpan: true, FromReceiver: true})
+	m.Put(JobContext{JobID: "lo1", Queue: "high_priority", JobType: "evil", WorkerID: "w2", TraceID: tr, FromSpan: true})
+	jc, ok := m.ByJob("lo1")
+	if !ok || jc.Queue != "low_priority" || jc.JobType != "resize" || !jc.FromReceiver {
+		t.Fatalf("relabelled: %+v", jc)
+	}
+	if jc.WorkerID != "w2" {
+		t.Fatalf("other sources still add what the receiver does not own: %+v", jc)
+	}
+	if got := m.Stats().Conflicts; got != 2 {
+		t.Fatalf("conflicts %d, want 2 (queue, type)", got)
+	}
+	// Before the receiver saw it, other sources fill in as before.
+	m.Put(JobContext{JobID: "x", Queue: "a"})
+	m.Put(JobContext{JobID: "x", Queue: "b"})
+	if jc, _ := m.ByJob("x"); jc.Queue != "b" {
+		t.Fatalf("without the receiver the latest source wins: %+v", jc)
+	}
+}

@@ -247,6 +247,7 @@ func (c *correlator) learnSpans(td ptrace.Traces) bool {
 		sss := rss.At(i).ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			spans := sss.At(j).Spans()
+			fromReceiver := sss.At(j).Scope().Name() == conventions.ReceiverScope
 			for k := 0; k < spans.Len(); k++ {
 				span := spans.At(k)
 				attrs := span.Attributes()
@@ -277,6 +278,9 @@ func (c *correlator) learnSpans(td ptrace.Traces) bool {
 				} else {
 					jc.SpanID = span.SpanID()
 					jc.FromSpan = true
+					// The receiver's job span is authoritative for the job's queue and type.
+					_, hasStatus := attrs.Get(conventions.AttrJobStatus)
+					jc.FromReceiver = fromReceiver && hasStatus
 				}
 				c.idx.Put(jc)
 				learned = true

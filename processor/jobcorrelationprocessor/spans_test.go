@@ -111,6 +111,36 @@ func TestBullMQOtelConsumerSpanTeachesTheIndex(t *testing.T) {
 	assert.Equal(t, "mails", attrStr(t, got[0], "queue.name"))
 }
 
+// Issue 18 #5: a span from another source cannot relabel the queue of a job the receiver
+// reported, so later worker lines of that job keep the receiver's queue.
+func TestReceiverQueueNotRelabelledBySpans(t *testing.T) {
+	p := newPipelines(t, func(c *Config) { c.SpanTagging = SpanTaggingJobSpansOnly })
+	td := ptrace.NewTraces()
+	ss := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty()
+	ss.Scope().SetName("github.com/jobtrace/jobtrace/receiver/queuejobreceiver")
+	s := ss.Spans().AppendEmpty()
+	s.SetKind(ptrace.SpanKindConsumer)
+	s.SetTraceID(trace2)
+	s.SetSpanID(span2)
+	s.Attributes().PutStr("job.id", "lo1")
+	s.Attributes().PutStr("queue.name", "low_priority")
+	s.Attributes().PutStr("job.status", "succeeded")
+	p.spans(td)
+
+	forged := ptrace.NewTraces()
+	f := forged.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	f.SetKind(ptrace.SpanKindConsumer)
+	f.SetTraceID(trace2)
+	f.SetSpanID(span9)
+	f.Attributes().PutStr("job.id", "lo1")
+	f.Attributes().PutStr("queue.name", "high_priority")
+	p.spans(forged)
+
+	p.sendLogs(logs(func(r plog.LogRecord) { r.SetTraceID(trace2) }))
+	got := p.waitEmitted(1)
+	assert.Equal(t, "low_priority", attrStr(t, got[0], "queue.name"))
+}
+
 func TestProducerSpanDoesNotReplaceConsumerTrace(t *testing.T) {
 	p := newPipelines(t, noHold)
 	p.spans(oneJobSpan("j1", "high", worker1, "", trace1, span1))

@@ -21,6 +21,8 @@ const (
 	PresetSidekiq          = "sidekiq"
 	PresetCelery           = "celery"
 	PresetRQ               = "rq"
+	PresetBullMQ           = "bullmq"
+	PresetAsynq            = "asynq"
 )
 
 const workerIDPlaceholder = "{worker_id}"

@@ -93,7 +93,7 @@ var libReadCommands = map[string]bool{
 	"zcard": true, "zscore": true, "zmscore": true, "zrange": true, "zrevrange": true,
 	"zrangebyscore": true, "zrevrangebyscore": true,
 	"hget": true, "hmget": true, "hgetall": true, "hlen": true, "hkeys": true, "hscan": true,
-	"xlen": true, "xrange": true, "xrevrange": true, "xread": true,
+	"xlen": true, "xrange": true, "xrevrange": true, "xread": true, "xinfo": true, // xinfo: STREAM only
 	"ping": true, "hello": true, "auth": true, "select": true, "client": true, // client: SETNAME only
 }
 

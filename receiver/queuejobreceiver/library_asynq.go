@@ -2,4 +2,4 @@ package queuejobreceiver // import "github.com/jobtrace/jobtrace/receiver/queuej
 
 import "github.com/jobtrace/jobtrace/receiver/queuejobreceiver/internal/adapters/asynq"
 
-func init() { libraries["asynq"] = asynq.NewFactory() }
+func init() { libraries[PresetAsynq] = asynq.NewFactory() }

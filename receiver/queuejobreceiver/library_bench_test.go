@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.uber.org/zap"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/jobtrace/jobtrace/internal/testutil/redistest"
 	"github.com/jobtrace/jobtrace/internal/tracecontext"
@@ -64,6 +65,60 @@ var libLayouts = map[string]struct {
 			p.HSet(ctx, "rq:job:"+id, rqHash(id, "finished")...)
 		},
 	},
+	// BullMQ 6.7: as moveToActive and moveToFinished leave the job (hash fields, lock, sets, events).
+	PresetBullMQ: {
+		inFlight: func(ctx context.Context, p redis.Pipeliner, i int) {
+			id := strconv.Itoa(i)
+			p.HSet(ctx, "bull:mails:meta", "opts.maxLenEvents", "10000")
+			p.HSet(ctx, "bull:mails:"+id, bullmqHash(id, 0, 1)...)
+			p.LPush(ctx, "bull:mails:active", id)
+			p.Set(ctx, "bull:mails:"+id+":lock", "6f1c2b9a-5e0d-4f7a-9b1e-2c3d4e5f6a7b:"+id, 0)
+		},
+		finished: func(ctx context.Context, p redis.Pipeliner, id string) {
+			p.HSet(ctx, "bull:mails:meta", "opts.maxLenEvents", "10000")
+			p.HSet(ctx, "bull:mails:"+id, append(bullmqHash(id, 1, 1), "finishedOn", "1796117719890", "returnvalue", `"ok"`)...)
+			p.ZAdd(ctx, "bull:mails:completed", redis.Z{Score: 1796117719890, Member: id})
+			p.XAdd(ctx, &redis.XAddArgs{Stream: "bull:mails:events", Values: []string{"event", "completed", "jobId", id, "returnvalue", `"ok"`, "prev", "active"}})
+		},
+	},
+	// asynq v0.26: as dequeue (active list + lease) and markAsComplete (completed set) leave the task.
+	PresetAsynq: {
+		inFlight: func(ctx context.Context, p redis.Pipeliner, i int) {
+			id := "inflight-" + strconv.Itoa(i)
+			p.SAdd(ctx, "asynq:queues", "default")
+			p.HSet(ctx, "asynq:{default}:t:"+id, "msg", asynqMsg(id, 0), "state", "active")
+			p.LPush(ctx, "asynq:{default}:active", id)
+			p.ZAdd(ctx, "asynq:{default}:lease", redis.Z{Score: float64(time.Now().Add(time.Hour).Unix()), Member: id})
+		},
+		finished: func(ctx context.Context, p redis.Pipeliner, id string) {
+			p.SAdd(ctx, "asynq:queues", "default")
+			p.HSet(ctx, "asynq:{default}:t:"+id, "msg", asynqMsg(id, time.Now().Unix()), "state", "completed")
+			p.ZAdd(ctx, "asynq:{default}:completed", redis.Z{Score: float64(time.Now().Unix() + 3600), Member: id})
+		},
+	},
+}
+
+func bullmqHash(id string, atm, ats int) []any {
+	return []any{"name", "send", "data", `{"to":"x@example.com"}`, "opts", `{"tm":"{\"traceparent\":\"` + benchTP + `\"}","attempts":3}`,
+		"timestamp", "1796117719852", "atm", strconv.Itoa(atm), "ats", strconv.Itoa(ats), "processedOn", "1796117719871", "priority", "0"}
+}
+
+// asynqMsg encodes a TaskMessage by field number as asynq's generated code does (type 1, id 3,
+// queue 4, completed_at 13, headers 15).
+func asynqMsg(id string, completedAt int64) []byte {
+	var m []byte
+	for _, f := range []struct {
+		num protowire.Number
+		v   string
+	}{{1, "email:send"}, {3, id}, {4, "default"}} {
+		m = protowire.AppendString(protowire.AppendTag(m, f.num, protowire.BytesType), f.v)
+	}
+	if completedAt > 0 {
+		m = protowire.AppendVarint(protowire.AppendTag(m, 13, protowire.VarintType), uint64(completedAt))
+	}
+	h := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), "traceparent")
+	h = protowire.AppendString(protowire.AppendTag(h, 2, protowire.BytesType), benchTP)
+	return protowire.AppendBytes(protowire.AppendTag(m, 15, protowire.BytesType), h)
 }
 
 // rqMeta is pickle.dumps({'traceparent': benchTP}, protocol=5) as /usr/bin/python3 writes it.
@@ -96,7 +151,7 @@ func benchLibraryPoller(b *testing.B, preset, addr string, mutate ...func(*Confi
 // BenchmarkLibraryPollInFlight is the cost of one steady-state poll with 1,000 jobs in
 // progress in each library's layout (nothing new: the poll re-reads and dedups).
 func BenchmarkLibraryPollInFlight(b *testing.B) {
-	for _, preset := range []string{PresetSidekiq, PresetCelery, PresetRQ} {
+	for _, preset := range []string{PresetSidekiq, PresetCelery, PresetRQ, PresetBullMQ, PresetAsynq} {
 		b.Run(preset, func(b *testing.B) {
 			srv := redistest.Start(b)
 			lp, _ := benchLibraryPoller(b, preset, srv.Addr)
@@ -208,7 +263,7 @@ func celeryMessage(id string) string {
 // among 10,000 older results (its keyspace walk is the cost).
 func BenchmarkLibraryFinished(b *testing.B) {
 	const batch = 1000
-	for _, preset := range []string{PresetSidekiq, PresetCelery, PresetRQ} {
+	for _, preset := range []string{PresetSidekiq, PresetCelery, PresetRQ, PresetBullMQ, PresetAsynq} {
 		b.Run(preset, func(b *testing.B) {
 			srv := redistest.Start(b)
 			lp, em := benchLibraryPoller(b, preset, srv.Addr)

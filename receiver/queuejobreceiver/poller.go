@@ -368,6 +368,11 @@ func (t *telemetry) badPayload(ctx context.Context, reason string) {
 	t.bad.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", reason)))
 }
 
+// overflowOf counts an overflow an adapter reported, labelled by the structure it read.
+func (t *telemetry) overflowOf(ctx context.Context, what string) {
+	t.overflows.Add(ctx, 1, metric.WithAttributes(attribute.String("list", what)))
+}
+
 func (t *telemetry) overflow(ctx context.Context, kind eventKind) {
 	list := "completed"
 	if kind == evDeadLettered {

@@ -243,7 +243,9 @@ func newLibraryPoller(f adapter.Factory, res *Config, rdb redis.UniversalClient,
 		tel.badPayload(context.Background(), reason)
 		sampled.Warn("skipping unusable job payload", zap.String("preset", res.Preset), zap.String("reason", reason))
 	}
-	ad, err := f(res.adapterSettings(logger, bad))
+	set := res.adapterSettings(logger, bad)
+	set.Overflow = func(what string) { tel.overflowOf(context.Background(), what) }
+	ad, err := f(set)
 	if err != nil {
 		return nil, err
 	}

@@ -1,22 +1,26 @@
 package e2e
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"testing"
 	"time"
 
+	libasynq "github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/jobtrace/jobtrace/internal/conventions"
+	"github.com/jobtrace/jobtrace/internal/testutil/asynqtest"
 	"github.com/jobtrace/jobtrace/internal/testutil/bullmqtest"
 	"github.com/jobtrace/jobtrace/internal/testutil/redistest"
 )
 
-// Jobs from OpenTelemetry instrumentation (issue 12, section 2), through the built collector.
+// Jobs from OpenTelemetry instrumentation (issue 12, section 2), and the asynq and BullMQ
+// presets, through the built collector.
 
 // TestSingleConsumerSpanIsAJob is the issue's reproduction: one CONSUMER span with job.id,
 // queue.name and worker.id over OTLP answers /jobs/{id}/trace and appears in `jobtail jobs`.
@@ -174,4 +178,33 @@ func scrapeMetrics(t *testing.T, c *Collector) string {
 	require.NoError(t, err)
 	require.Contains(t, string(b), "otelcol_", "not the collector's metrics")
 	return string(b)
+}
+
+// TestAsynqJobsInAPI: asynq's real client and server against the collector's Redis with
+// `preset: asynq`; every task asynq finished is in /api/v1/jobs with asynq's attempts, status,
+// queue and the trace id of its headers.
+func TestAsynqJobsInAPI(t *testing.T) {
+	c := StartCollector(t, WithOverlay("receivers:\n  queuejob:\n    preset: asynq\n    poll_interval: 50ms\n"))
+	tasks := asynqtest.Enqueue(t, c.Redis.Addr, 2)
+	stop := asynqtest.RunServer(t, c.Redis.Addr, nil)
+	asynqtest.WaitFinished(t, c.Redis.Addr, tasks)
+	stop()
+	insp := libasynq.NewInspector(libasynq.RedisClientOpt{Addr: c.Redis.Addr})
+	defer insp.Close()
+	want := map[libasynq.TaskState]string{libasynq.TaskStateCompleted: conventions.StatusSucceeded, libasynq.TaskStateArchived: conventions.StatusDeadLettered}
+	untilAgrees(t, 20*time.Second, "asynq jobs", func() string {
+		got := jobsByID(t, c)
+		for _, w := range tasks {
+			info, err := insp.GetTaskInfo(w.Queue, w.ID)
+			require.NoError(t, err)
+			g := got[w.ID]
+			if len(g) != 1 {
+				return w.ID + ": not listed once"
+			}
+			if g[0].Attempts != info.Retried+1 || g[0].Status != want[info.State] || g[0].Queue != info.Queue || g[0].TraceID != w.TraceID.String() {
+				return fmt.Sprintf("%s: got %+v, asynq says %s after %d retries in %s", w.ID, g[0], info.State, info.Retried, info.Queue)
+			}
+		}
+		return ""
+	})
 }

@@ -138,6 +138,11 @@ type Settings struct {
 	Logger         *zap.Logger
 	// Bad counts one unusable payload by reason (a short snake_case label).
 	Bad func(reason string)
+	// Overflow counts one poll that may have missed entries because the library dropped them
+	// before the poll read them (a stream trimmed past the last entry read), labelled by the
+	// structure (e.g. "bullmq:<q>:events"); the receiver reports it as a window overflow.
+	// May be nil.
+	Overflow func(what string)
 }
 
 // Windows bound how much one poll reads from each key.

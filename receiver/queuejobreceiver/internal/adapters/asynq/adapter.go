@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -29,9 +30,12 @@ import (
 //     task id -> WorkerInfo, rewritten at each 5 s heartbeat.
 //
 // What asynq's scripts do, and so what each structure proves:
+//   - A running task's lease (score in :lease) is extended every 5 s by its server's heartbeat,
+//     30 s ahead. Once it lies in the past the worker is gone: asynq's Inspector then reports the
+//     task orphaned, and this adapter reports the attempt lost.
 //   - Retry (processor or recoverer): LREM active, ZADD retry, msg rewritten with retried+1,
 //     error_msg and last_failed_at. The recoverer does the same for a task whose lease expired
-//     more than 30 s ago, with error_msg "asynq: task lease expired": asynq declares it lost.
+//     more than 30 s ago, with error_msg "asynq: task lease expired" (the same lost attempt).
 //   - Archive: msg with error_msg and last_failed_at, retried unchanged (so the dead attempt is
 //     retried+1), ZADD archived.
 //   - Success: with a Retention, msg with completed_at and ZADD completed; without one, DEL of the
@@ -46,6 +50,10 @@ const (
 	ErrLeaseExpired = "asynq: task lease expired"
 )
 
+// leaseSkew: a lease counts as run out this long after its expiry by the collector's clock
+// (asynq extends leases 30 s ahead every 5 s, so a live worker's is never this late).
+const leaseSkew = 2 * time.Second
+
 // NewFactory returns the adapter factory for `preset: asynq`.
 func NewFactory() adapter.Factory {
 	return func(s adapter.Settings) (adapter.Adapter, error) { return New(s) }
@@ -58,6 +66,9 @@ type Adapter struct {
 	// decoded messages by queue, id, state and score/position: a task sitting unchanged in a
 	// set is decoded once and re-emitted from here.
 	cache *simplelru.LRU[string, []adapter.Observation]
+	// badSeen: undecodable messages already counted (by content), counted once however
+	// often the task moves.
+	badSeen *simplelru.LRU[uint64, struct{}]
 }
 
 // New validates the settings the way `validate` reports them.
@@ -81,7 +92,8 @@ func New(s adapter.Settings) (*Adapter, error) {
 	}
 	w := s.Windows
 	cache, _ := simplelru.NewLRU[string, []adapter.Observation](max(2*(w.Pending+w.Active+2*w.Retry+w.Finished+w.Dead), 1024), nil)
-	return &Adapter{s: s, fixed: s.Queues, cache: cache}, nil
+	badSeen, _ := simplelru.NewLRU[uint64, struct{}](4096, nil)
+	return &Adapter{s: s, fixed: s.Queues, cache: cache, badSeen: badSeen}, nil
 }
 
 const reasonUndecodable = "asynq_msg_undecodable"
@@ -95,7 +107,14 @@ const (
 	stRetry
 	stArchived
 	stCompleted
+	stOrphaned // active, lease expired: the worker is gone (asynq's Inspector: IsOrphaned)
 )
+
+// hashStates are the `state` values of asynq's task hash.
+var hashStates = map[string]state{
+	"pending": stPending, "active": stActive, "scheduled": stScheduled, "retry": stRetry,
+	"archived": stArchived, "completed": stCompleted,
+}
 
 type member struct {
 	q, id string
@@ -122,9 +141,9 @@ func (a *Adapter) Poll(ctx context.Context, r adapter.Reader, now time.Time, emi
 	w := a.s.Windows
 	p := r.Pipeline()
 	type qread struct {
-		q                            string
-		pending, active              *redis.StringSliceCmd
-		sched, retry, arch, complete *redis.ZSliceCmd
+		q                                   string
+		pending, active                     *redis.StringSliceCmd
+		sched, retry, arch, complete, lease *redis.ZSliceCmd
 	}
 	reads := make([]qread, 0, len(queues))
 	for _, q := range queues {
@@ -137,6 +156,10 @@ func (a *Adapter) Poll(ctx context.Context, r adapter.Reader, now time.Time, emi
 			retry:    p.ZRangeWithScores(ctx, k+"retry", 0, int64(max(w.Retry, 1)-1)),
 			arch:     p.ZRevRangeWithScores(ctx, k+"archived", 0, int64(max(w.Dead, 1)-1)),
 			complete: p.ZRevRangeWithScores(ctx, k+"completed", 0, int64(max(w.Finished, 1)-1)),
+			// Leases that ran out: asynq's Inspector reports such an active task orphaned. The
+			// margin absorbs clock skew between the collector and asynq's servers.
+			lease: p.ZRangeByScoreWithScores(ctx, k+"lease", &redis.ZRangeBy{Min: "-inf", Max: "(" + strconv.FormatInt(now.Add(-leaseSkew).Unix(), 10),
+				Count: int64(max(w.Active, 1))}),
 		})
 	}
 	workerKeys := p.ZRangeWithScores(ctx, allWorkers, 0, int64(max(w.Active, 1)-1))
@@ -145,6 +168,14 @@ func (a *Adapter) Poll(ctx context.Context, r adapter.Reader, now time.Time, emi
 	}
 	var members []member
 	for _, rd := range reads {
+		expired := map[string]bool{}
+		if zs, err := rd.lease.Result(); err == nil {
+			for _, z := range zs {
+				if id, ok := z.Member.(string); ok {
+					expired[id] = true
+				}
+			}
+		}
 		for _, l := range []struct {
 			cmd *redis.StringSliceCmd
 			st  state
@@ -154,7 +185,11 @@ func (a *Adapter) Poll(ctx context.Context, r adapter.Reader, now time.Time, emi
 				return err
 			}
 			for _, id := range ids {
-				members = append(members, member{q: rd.q, id: id, st: l.st})
+				st := l.st
+				if st == stActive && expired[id] {
+					st = stOrphaned
+				}
+				members = append(members, member{q: rd.q, id: id, st: st})
 			}
 		}
 		for _, z := range []struct {
@@ -218,7 +253,7 @@ func (a *Adapter) observe(ctx context.Context, r adapter.Reader, members []membe
 	type read struct {
 		m   member
 		key string
-		msg *redis.StringCmd
+		msg *redis.SliceCmd
 	}
 	var reads []read
 	p := r.Pipeline()
@@ -228,7 +263,7 @@ func (a *Adapter) observe(ctx context.Context, r adapter.Reader, members []membe
 			a.emitAll(obs, m, workers, emit)
 			continue
 		}
-		reads = append(reads, read{m: m, key: key, msg: p.HGet(ctx, keyPrefix+"{"+m.q+"}:t:"+m.id, "msg")})
+		reads = append(reads, read{m: m, key: key, msg: p.HMGet(ctx, keyPrefix+"{"+m.q+"}:t:"+m.id, "msg", "state")})
 	}
 	if len(reads) == 0 {
 		return nil
@@ -237,30 +272,51 @@ func (a *Adapter) observe(ctx context.Context, r adapter.Reader, members []membe
 		return fmt.Errorf("read asynq task messages: %w", err)
 	}
 	for _, rd := range reads {
-		raw, err := rd.msg.Bytes()
-		if errors.Is(err, redis.Nil) {
-			continue // gone between the two reads (deleted on success, or expired): next poll knows
-		}
-		if err != nil {
+		vals, err := rd.msg.Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
+		msgStr, ok := vals[0].(string)
+		if !ok {
+			continue // gone between the two reads (deleted on success, or expired): next poll knows
+		}
+		raw := []byte(msgStr)
+		// The hash's state is written with msg by asynq's scripts; the listing was read a round
+		// trip earlier. When the task moved on in between, the hash is the truth, and the
+		// observation is not cached under the listing's key.
+		st, stale := rd.m.st, false
+		if hs, ok := vals[1].(string); ok {
+			if cur, known := hashStates[hs]; known && cur != st && !(st == stOrphaned && cur == stActive) {
+				st, stale = cur, true
+			}
+		}
 		if len(raw) > a.s.MaxPayloadSize {
-			a.s.Bad("oversized")
+			a.badOnce(rd.m, raw, "oversized")
 			a.cache.Add(rd.key, nil)
 			continue
 		}
 		m, err := DecodeTaskMessage(raw)
 		if err != nil {
-			a.s.Bad(reasonUndecodable)
+			a.badOnce(rd.m, raw, reasonUndecodable)
 			a.s.Logger.Debug("skipping undecodable asynq task message", zap.String("queue", rd.m.q), zap.String("id", rd.m.id), zap.Error(err))
 			a.cache.Add(rd.key, nil)
 			continue
 		}
-		obs := observations(rd.m.st, m, rd.m.q)
-		a.cache.Add(rd.key, obs)
+		obs := observations(st, m, rd.m.q)
+		if !stale {
+			a.cache.Add(rd.key, obs)
+		}
 		a.emitAll(obs, rd.m, workers, emit)
 	}
 	return nil
+}
+
+func (a *Adapter) badOnce(m member, raw []byte, reason string) {
+	h := xxhash.Sum64String(m.q + "\x00" + m.id + "\x00" + reason + "\x00" + string(raw))
+	if !a.badSeen.Contains(h) {
+		a.badSeen.Add(h, struct{}{})
+		a.s.Bad(reason)
+	}
 }
 
 func (a *Adapter) emitAll(obs []adapter.Observation, m member, workers map[string]workerInfo, emit func(*adapter.Observation)) {
@@ -326,6 +382,11 @@ func observations(st state, m *TaskMessage, q string) []adapter.Observation {
 		o.State = adapter.Pending
 	case stActive:
 		o.State = adapter.Active
+	case stOrphaned:
+		// asynq's own view: the task's lease expired, so its worker is lost; the recoverer
+		// will later retry or archive it with ErrLeaseExpired (the same attempt).
+		o.State = adapter.Lost
+		o.Error = &adapter.Error{Message: ErrLeaseExpired}
 	case stScheduled:
 		o.State = adapter.Scheduled
 	case stRetry:

@@ -1,10 +1,12 @@
 package asynq
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	libasynq "github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 
@@ -133,4 +135,52 @@ func TestNewRejectsPrefix(t *testing.T) {
 	s.Prefix, s.Queues = "", []string{"a{b}"}
 	_, err = New(s)
 	require.ErrorContains(t, err, "queues:")
+}
+
+// An undecodable task message is counted once, however often it is seen, and the other
+// tasks still come through.
+func TestUndecodableMessageCountedOnce(t *testing.T) {
+	srv := redistest.Start(t)
+	s := settings(t)
+	bad := map[string]int{}
+	s.Bad = func(r string) { bad[r]++ }
+	a, err := New(s)
+	require.NoError(t, err)
+	c := &adaptertest.Collector{}
+	stop := adaptertest.Poll(t, a, srv.Addr, c)
+	srv.Cmd("SADD", "asynq:queues", "default")
+	srv.Cmd("HSET", "asynq:{default}:t:junk", "msg", "not a protobuf \xff", "state", "pending")
+	srv.Cmd("LPUSH", "asynq:{default}:pending", "junk")
+	tasks := asynqtest.Enqueue(t, srv.Addr, 1)
+	time.Sleep(100 * time.Millisecond)
+	srv.Cmd("LREM", "asynq:{default}:pending", "0", "junk") // it moves: read again
+	srv.Cmd("ZADD", "asynq:{default}:retry", "1", "junk")
+	time.Sleep(100 * time.Millisecond)
+	stop()
+	require.Equal(t, map[string]int{reasonUndecodable: 1}, bad)
+	for _, w := range tasks {
+		require.True(t, c.Final(w.ID).Seen[adapter.Pending], "%s still seen", w.ID)
+	}
+}
+
+// The listing is read a round trip before the task hash: a task listed active whose hash
+// already says retry (it failed in between) is reported from the hash, with no phantom
+// running attempt.
+func TestHashStateWinsOverStaleListing(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Cmd("SADD", "asynq:queues", "default")
+	srv.Cmd("LPUSH", "asynq:{default}:active", "t1")
+	a, err := New(settings(t))
+	require.NoError(t, err)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	require.NoError(t, rdb.HSet(context.Background(), "asynq:{default}:t:t1", "msg", encodeMsg("t1", "default", 1, 0), "state", "retry").Err())
+	c := &adaptertest.Collector{}
+	for range 2 {
+		require.NoError(t, a.Poll(context.Background(), adapter.ReadOnly(rdb), time.Now(), c.Emit))
+	}
+	for _, o := range c.Observations("t1") {
+		require.NotEqual(t, adapter.Active, o.State, "%+v", o)
+	}
+	require.True(t, c.Final("t1").Seen[adapter.RetryWait])
 }

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -39,7 +40,10 @@ type Adapter struct {
 	// last observations of jobs sitting unchanged in a list or set, keyed by job id + where:
 	// re-emitted each poll without re-reading their hash (only an event changes them).
 	cache *simplelru.LRU[string, []adapter.Observation]
-	gaps  atomic.Int64
+	// badSeen: unusable fields already counted, so a bad job is counted once however often
+	// its hash is read again.
+	badSeen *simplelru.LRU[uint64, struct{}]
+	gaps    atomic.Int64
 }
 
 type queueState struct {
@@ -49,7 +53,8 @@ type queueState struct {
 	// read is the ordinal (1-based, as XINFO's entries-added counts) of the entry at lastID.
 	read         int64
 	lastFinished float64
-	recover      bool // a trim gap was found: re-read the finished sets
+	recover      bool    // a trim gap was found: re-read the finished sets
+	recoverFrom  float64 // from this finishedOn score: the last one known before the gap
 }
 
 // New validates the settings the way `validate` reports them.
@@ -76,14 +81,16 @@ func New(s adapter.Settings) (*Adapter, error) {
 		s.MaxPayloadSize = 1 << 20
 	}
 	cache, _ := simplelru.NewLRU[string, []adapter.Observation](max(4*(s.Windows.Pending+s.Windows.Active+s.Windows.Retry), 1024), nil)
-	a := &Adapter{s: s, prefix: p, queues: map[string]*queueState{}, cache: cache, fixed: len(s.Queues) > 0}
+	badSeen, _ := simplelru.NewLRU[uint64, struct{}](4096, nil)
+	a := &Adapter{s: s, prefix: p, queues: map[string]*queueState{}, cache: cache, badSeen: badSeen, fixed: len(s.Queues) > 0}
 	for _, q := range s.Queues {
 		a.addQueue(q)
 	}
 	return a, nil
 }
 
-// StreamGaps counts the times an events stream was trimmed past the last entry read.
+// StreamGaps counts the times an events stream was trimmed past the last entry read (each is
+// also reported to Settings.Overflow, the receiver's window-overflow counter).
 func (a *Adapter) StreamGaps() int64 { return a.gaps.Load() }
 
 func (a *Adapter) addQueue(q string) {
@@ -175,7 +182,7 @@ func (a *Adapter) pollQueue(ctx context.Context, r adapter.Reader, qs *queueStat
 		comp = p.ZRevRangeWithScores(ctx, qs.completed, 0, int64(w.Finished-1))
 		fail = p.ZRevRangeWithScores(ctx, qs.failed, 0, int64(max(w.Dead, 1)-1))
 	} else if qs.recover {
-		min := strconv.FormatFloat(qs.lastFinished, 'f', -1, 64)
+		min := strconv.FormatFloat(qs.recoverFrom, 'f', -1, 64)
 		comp = p.ZRangeByScoreWithScores(ctx, qs.completed, &redis.ZRangeBy{Min: min, Max: "+inf", Count: int64(w.Finished)})
 		fail = p.ZRangeByScoreWithScores(ctx, qs.failed, &redis.ZRangeBy{Min: min, Max: "+inf", Count: int64(max(w.Dead, 1))})
 	}
@@ -224,10 +231,13 @@ func (a *Adapter) pollQueue(ctx context.Context, r adapter.Reader, qs *queueStat
 		}
 	}
 	if comp != nil {
+		full := false
+		batchMax := qs.recoverFrom
 		for _, c := range []struct {
-			cmd *redis.ZSliceCmd
-			wh  where
-		}{{comp, inCompleted}, {fail, inFailed}} {
+			cmd   *redis.ZSliceCmd
+			wh    where
+			limit int
+		}{{comp, inCompleted, w.Finished}, {fail, inFailed, w.Dead}} {
 			zs, err := c.cmd.Result()
 			if err != nil && !errors.Is(err, redis.Nil) {
 				return err
@@ -236,10 +246,14 @@ func (a *Adapter) pollQueue(ctx context.Context, r adapter.Reader, qs *queueStat
 				if id, ok := z.Member.(string); ok {
 					see(id, c.wh, true)
 					qs.lastFinished = max(qs.lastFinished, z.Score)
+					batchMax = max(batchMax, z.Score)
 				}
 			}
+			full = full || len(zs) >= max(c.limit, 1)
 		}
-		qs.recover = false
+		// A recovery that filled its window goes on from where it stopped next poll.
+		qs.recover = !first && full
+		qs.recoverFrom = batchMax
 	}
 
 	if first {
@@ -278,7 +292,13 @@ func (a *Adapter) checkGap(qs *queueState, info *redis.XInfoStreamCmd) {
 		return // Redis < 7 reports no entries-added: gaps cannot be told apart
 	}
 	if trimmed > qs.read {
+		if !qs.recover {
+			qs.recoverFrom = qs.lastFinished // before this poll's events move it on
+		}
 		a.gaps.Add(1)
+		if a.s.Overflow != nil {
+			a.s.Overflow(qs.events)
+		}
 		qs.recover = true
 		a.s.Logger.Warn("BullMQ events stream was trimmed past the last entry read; recovering from the job hashes",
 			zap.String("stream", qs.events), zap.String("last_read", qs.lastID), zap.Int64("missed", trimmed-qs.read))
@@ -351,21 +371,40 @@ func (a *Adapter) observe(ctx context.Context, r adapter.Reader, qs *queueState,
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
-		j := parseJobHash(vals, a.s.MaxPayloadSize, a.s.Bad)
+		j := parseJobHash(vals, a.s.MaxPayloadSize, func(reason string) {
+			h := xxhash.Sum64String(qs.jobPfx + rd.s.id + "\x00" + reason + "\x00" + field(vals, fOpts) + "\x00" + field(vals, fStacktrace) + "\x00" + field(vals, fAtm))
+			if !a.badSeen.Contains(h) {
+				a.badSeen.Add(h, struct{}{})
+				a.s.Bad(reason)
+			}
+		})
 		if rd.lock != nil && j.Worker == "" {
 			if tok, err := rd.lock.Result(); err == nil {
 				j.Worker = workerFromLock(tok)
 			}
 		}
-		obs := observations(qs.name, rd.s, &j)
+		if rd.s.where >= inCompleted && !j.Finished.IsZero() {
+			// The finished sets are scored by finishedOn: where a recovery after a gap starts.
+			qs.lastFinished = max(qs.lastFinished, float64(j.Finished.UnixMilli()))
+		}
+		obs, stale := observations(qs.name, rd.s, &j)
 		for i := range obs {
 			emit(&obs[i])
 		}
-		if rd.s.where <= inActive && j.Exists {
+		if rd.s.where <= inActive && j.Exists && !stale {
 			a.cache.Add(cacheKey(qs.name, rd.s), obs)
 		}
 	}
 	return nil
+}
+
+func field(vals []any, i int) string {
+	if i < len(vals) {
+		if s, ok := vals[i].(string); ok {
+			return s
+		}
+	}
+	return ""
 }
 
 func cacheKey(q string, s *sighting) string {
@@ -376,21 +415,49 @@ func cacheKey(q string, s *sighting) string {
 // (failed or completed); a stall does not count. So with atm = n: a finished job's attempts
 // 1..n-1 failed and were retried and n finished; an unfinished job's 1..n were retried and
 // n+1 is pending, scheduled or running.
-func observations(q string, s *sighting, j *jobHash) []adapter.Observation {
+//
+// The hash is read after the list or event that named the job, so the job may have moved on
+// in between (an "active" event read after the attempt already failed). stale reports that the
+// hash contradicts the sighting; then only the attempts the hash alone proves are returned and
+// the job's next event or list sighting tells the rest.
+func observations(q string, s *sighting, j *jobHash) (_ []adapter.Observation, stale bool) {
 	base := adapter.Observation{ID: JobID(q, s.id), Queue: q, Type: j.Name, Worker: j.Worker, Enqueued: j.Timestamp, Carrier: j.Carrier}
 	n := j.AttemptsMade
 	finished := s.where == inCompleted || s.where == inFailed
 	if !j.Exists {
 		// Removed on completion/failure: the event alone proves the outcome.
 		if !finished {
-			return nil
+			return nil, false
 		}
 		o := base
 		o.State = adapter.Succeeded
 		if s.where == inFailed {
 			o.State = adapter.Failed
 		}
-		return []adapter.Observation{o}
+		return []adapter.Observation{o}, false
+	}
+	hashFinished := !j.Finished.IsZero() && !j.Finished.Before(j.Started)
+	switch {
+	case !finished && hashFinished:
+		stale = true // it finished since: attempts 1..n-1 were retried, n ended (its event will say how)
+		n--
+	case s.where == inActive && j.AttemptsStarted <= j.AttemptsMade:
+		stale = true // no attempt runs now: 1..n were retried, n+1 waits
+	}
+	if stale {
+		out := make([]adapter.Observation, 0, max(n, 0))
+		for k := 1; k <= n; k++ {
+			o := base
+			o.State, o.Attempt = adapter.RetryWait, k
+			// Whether the ended attempt failed is unknown here, so count from the first
+			// entry: stacktrace is appended per failure (exact unless stackTraceLimit cut it).
+			if k <= len(j.Stacktrace) {
+				typ, msg := splitStack(j.Stacktrace[k-1])
+				o.Error = &adapter.Error{Type: typ, Message: msg, Stacktrace: j.Stacktrace[k-1]}
+			}
+			out = append(out, o)
+		}
+		return out, true
 	}
 	retried := n
 	if finished {
@@ -438,7 +505,7 @@ func observations(q string, s *sighting, j *jobHash) []adapter.Observation {
 		lost.Error = &adapter.Error{Message: "job stalled: its lock expired (BullMQ moved it back to wait)"}
 		out = append(out, lost)
 	}
-	return append(out, o)
+	return append(out, o), false
 }
 
 // stackError is the error of failed attempt k of failures, from the stacktrace array, which

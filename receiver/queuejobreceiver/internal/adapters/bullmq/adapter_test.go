@@ -77,7 +77,10 @@ func TestStreamTrimGapRecovers(t *testing.T) {
 		srv.Cmd("HSET", "bull:"+q+":meta", "opts.maxLenEvents", "8")
 		srv.Cmd("XADD", "bull:"+q+":events", "*", "event", "setup")
 	}
-	a, err := New(settings(t))
+	s := settings(t)
+	var overflows []string
+	s.Overflow = func(what string) { overflows = append(overflows, what) }
+	a, err := New(s)
 	require.NoError(t, err)
 	c := &adaptertest.Collector{}
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
@@ -88,6 +91,8 @@ func TestStreamTrimGapRecovers(t *testing.T) {
 	w.Run("run", "3")
 	require.NoError(t, a.Poll(context.Background(), r, time.Now(), c.Emit))
 	require.Positive(t, a.StreamGaps(), "a trimmed stream must be detected")
+	require.Subset(t, []string{"bull:mails:events", "bull:reports:events"}, overflows)
+	require.Len(t, overflows, int(a.StreamGaps()), "each gap is counted by the receiver")
 	require.NoError(t, a.Poll(context.Background(), r, time.Now(), c.Emit))
 	checkAgainstView(t, w.View(), c)
 }
@@ -135,4 +140,94 @@ func TestParseJobHashBadFields(t *testing.T) {
 	require.Equal(t, "3f1c", workerFromLock("3f1c:17"))
 	require.Equal(t, 1, compareIDs("2-0", "1-9"))
 	require.Equal(t, -1, compareIDs("1-2", "1-10"))
+}
+
+// A job hash whose opts or stacktrace BullMQ never wrote that way is counted once and the
+// rest of the job, and every other job, still come through.
+func TestBadJobHashCountedOnce(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Cmd("HSET", "bull:mails:meta", "version", "bullmq:6.7.0")
+	srv.Cmd("XADD", "bull:mails:events", "*", "event", "drained")
+	s := settings(t)
+	bad := map[string]int{}
+	s.Bad = func(r string) { bad[r]++ }
+	a, err := New(s)
+	require.NoError(t, err)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	r := adapter.ReadOnly(rdb)
+	c := &adaptertest.Collector{}
+	require.NoError(t, a.Poll(context.Background(), r, time.Now(), c.Emit))
+	srv.Cmd("HSET", "bull:mails:1", "name", "broken", "opts", "{not json", "atm", "0", "stacktrace", "[oops")
+	srv.Cmd("HSET", "bull:mails:2", "name", "fine", "opts", `{"tm":"{\"traceparent\":\"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\"}"}`, "atm", "0")
+	srv.Cmd("LPUSH", "bull:mails:wait", "1", "2")
+	for range 3 {
+		require.NoError(t, a.Poll(context.Background(), r, time.Now(), c.Emit))
+	}
+	// It moves on (an event makes the adapter read its hash again): still counted once.
+	srv.Cmd("LREM", "bull:mails:wait", "0", "1")
+	srv.Cmd("LPUSH", "bull:mails:active", "1")
+	srv.Cmd("HSET", "bull:mails:1", "ats", "1", "processedOn", "1796117719871") // as moveToActive does
+	srv.Cmd("XADD", "bull:mails:events", "*", "event", "active", "jobId", "1", "prev", "waiting")
+	for range 2 {
+		require.NoError(t, a.Poll(context.Background(), r, time.Now(), c.Emit))
+	}
+	require.Equal(t, map[string]int{reasonOptsNotJSON: 1, reasonStacktraceNotJSON: 1}, bad, "counted once, not once per read")
+	require.True(t, c.Final("mails:1").Seen[adapter.Active])
+	require.True(t, c.Final("mails:1").Seen[adapter.Pending], "the broken job is still seen waiting")
+	require.Equal(t, "0af7651916cd43dd8448eb211c80319c", c.Final("mails:2").TraceID)
+}
+
+// A custom BullMQ prefix (QueueOptions.prefix) is found with key_prefix alone.
+func TestCustomPrefix(t *testing.T) {
+	srv := redistest.Start(t)
+	s := settings(t)
+	s.Prefix = "myapp"
+	a, err := New(s)
+	require.NoError(t, err)
+	c := &adaptertest.Collector{}
+	stop := adaptertest.Poll(t, a, srv.Addr, c)
+	w := bullmqtest.New(t, srv.Port, "BULL_PREFIX=myapp", "QUEUES=mails")
+	w.Run("run", "1")
+	stop()
+	view := w.View()
+	require.Len(t, view, 3)
+	checkAgainstView(t, view, c)
+
+	_, err = New(adapter.Settings{Prefix: "my*app"})
+	require.ErrorContains(t, err, "key_prefix:")
+	_, err = New(adapter.Settings{Queues: []string{"a:b"}})
+	require.ErrorContains(t, err, "queues:")
+}
+
+// The hash is read after the list or event that named the job: when the job moved on in
+// between, only what the hash proves is reported, never a phantom attempt.
+func TestStaleSightings(t *testing.T) {
+	done := &jobHash{Exists: true, Name: "flaky", AttemptsMade: 2, AttemptsStarted: 2,
+		Started: time.UnixMilli(2000), Finished: time.UnixMilli(2500), FailedReason: "boom",
+		Stacktrace: []string{"Error: boom\n    at x"}}
+	// An "active" (or "waiting") event read after the job completed.
+	for _, wh := range []where{inActive, inWait} {
+		obs, stale := observations("q", &sighting{id: "1", where: wh}, done)
+		require.True(t, stale)
+		require.Len(t, obs, 1)
+		require.Equal(t, adapter.RetryWait, obs[0].State)
+		require.Equal(t, 1, obs[0].Attempt)
+		require.Equal(t, "boom", obs[0].Error.Message)
+	}
+	// An "active" event read after the attempt failed and went back to wait.
+	waiting := &jobHash{Exists: true, AttemptsMade: 1, AttemptsStarted: 1, Started: time.UnixMilli(2000)}
+	obs, stale := observations("q", &sighting{id: "1", where: inActive}, waiting)
+	require.True(t, stale)
+	require.Len(t, obs, 1)
+	require.Equal(t, adapter.RetryWait, obs[0].State)
+	// Consistent sightings are not stale.
+	running := &jobHash{Exists: true, AttemptsMade: 1, AttemptsStarted: 2, Started: time.UnixMilli(3000), Finished: time.UnixMilli(2500)}
+	obs, stale = observations("q", &sighting{id: "1", where: inActive}, running)
+	require.False(t, stale)
+	require.Equal(t, adapter.Active, obs[len(obs)-1].State)
+	require.Equal(t, 2, obs[len(obs)-1].Attempt)
+	obs, stale = observations("q", &sighting{id: "1", where: inCompleted}, done)
+	require.False(t, stale)
+	require.Equal(t, adapter.Succeeded, obs[len(obs)-1].State)
 }

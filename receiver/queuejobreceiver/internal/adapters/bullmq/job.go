@@ -61,11 +61,14 @@ type jobHash struct {
 	Carrier      map[string]any // opts.tm decoded: the producer's context, e.g. {"traceparent": ...}
 	Timestamp    time.Time      // when added
 	AttemptsMade int
-	Started      time.Time // processedOn: the latest attempt's start
-	Finished     time.Time
-	FailedReason string
-	Stacktrace   []string
-	Worker       string // pb (worker name), else filled from the lock
+	// AttemptsStarted (ats) counts starts, stalled re-runs included: above AttemptsMade while
+	// an attempt runs.
+	AttemptsStarted int
+	Started         time.Time // processedOn: the latest attempt's start
+	Finished        time.Time
+	FailedReason    string
+	Stacktrace      []string
+	Worker          string // pb (worker name), else filled from the lock
 }
 
 // parseJobHash decodes the HMGET reply of hashFields. bad is called once per unusable field;
@@ -100,6 +103,11 @@ func parseJobHash(vals []any, maxSize int, bad func(reason string)) jobHash {
 			bad(reasonBadCounter)
 		} else {
 			j.AttemptsMade = n
+		}
+	}
+	if s, ok := str(fAts); ok {
+		if n, err := strconv.Atoi(s); err == nil && n >= 0 {
+			j.AttemptsStarted = n
 		}
 	}
 	j.Timestamp = msTime(str(fTimestamp))
