@@ -34,7 +34,8 @@ type StoreTailConfig struct {
 	// field (VL-Extra-Fields); its own lines are left out of the tail. Required when enabled.
 	Gateway string `mapstructure:"gateway"`
 	// Delay reads the store this far behind now, so lines that reach it late are not skipped
-	// (default 2s). Lines of other gateways arrive on this gateway's streams about that late.
+	// (default 7s: jobcorrelation's 5s hold, a batch and the store's flush). Lines of other
+	// gateways arrive on this gateway's streams about that late.
 	Delay time.Duration `mapstructure:"delay"`
 }
 

@@ -284,7 +284,12 @@ func (t *tailstream) syncCatalog() {
 		return true
 	})
 	t.observeStored(batch)
-	if err == nil {
+	switch {
+	case err != nil:
+	case len(batch) >= maxStoreFetch:
+		// Bounded read: go on from where it stopped next time.
+		s.syncedUpTo.Store(batch[len(batch)-1].Timestamp.UnixNano() + int64(overlap))
+	default:
 		s.syncedUpTo.Store(now.UnixNano())
 	}
 }

@@ -19,9 +19,16 @@ import (
 // treat them like local lines. Why the store and not the clients merging every gateway's
 // streams: a client (the TUI, curl, a script) then needs one connection to one gateway, whose
 // set may change under a DNS or k8s resolver; the price is the store's latency on lines of
-// other gateways (tail.delay plus the exporters' batching, about 2-3 s).
+// other gateways (tail.delay, 7 s by default).
+//
+// Why 7 s: VictoriaLogs' tail reads [previous end - 5 s, now - delay] and, per stream, skips
+// lines older than the last one it delivered; a line therefore reaches the tail only if it is
+// stored at most about delay + 5 s after its timestamp, and before a newer line of its stream.
+// The export path holds a line up to jobcorrelation's hold.max_wait (5 s in collector.yaml)
+// plus a batch and the store's flush (~1 s). A delay that covers that keeps held lines on the
+// tail; lines stored later than it still reach history, not live streams.
 
-const defaultTailDelay = 2 * time.Second
+const defaultTailDelay = 7 * time.Second
 
 // tailSeen remembers recent lines so a reconnect (VictoriaLogs replays the last seconds of a
 // new tail) delivers no line twice.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -347,4 +348,22 @@ func TestStoreDownJobListIsPartial(t *testing.T) {
 	require.Eventually(t, func() bool { return srv.ext.store.warmDone.Load() }, 10*time.Second, 10*time.Millisecond)
 	_, body = srv.do(t, http.MethodGet, "/api/v1/jobs", "tok-admin", nil)
 	assert.NotContains(t, string(body), `"partial"`)
+}
+
+func TestStoreSyncAddsJobsOtherGatewaysSaw(t *testing.T) {
+	fake := &logstoretest.Fake{}
+	srv := startStoreServer(t, fake, func(c *Config) { c.Store.WarmWindow = time.Hour; c.Store.SyncInterval = 20 * time.Millisecond })
+	require.Eventually(t, func() bool { return srv.ext.store.warmDone.Load() }, 10*time.Second, 10*time.Millisecond)
+	// Another gateway stores a job after this one started.
+	fake.Add(storedLifecycle("job_started", "elsewhere", "high", 1, time.Now().Add(-time.Second))...)
+	fake.Add(storedLifecycle("job_succeeded", "elsewhere", "high", 1, time.Now())...)
+	require.Eventually(t, func() bool {
+		code, body := srv.do(t, http.MethodGet, "/api/v1/jobs", "tok-admin", nil)
+		return code == http.StatusOK && strings.Contains(string(body), `"id":"elsewhere"`) && strings.Contains(string(body), `"succeeded"`)
+	}, 10*time.Second, 20*time.Millisecond)
+	// Syncing again and again adds no event twice.
+	time.Sleep(100 * time.Millisecond)
+	j, err := srv.ext.traces.Job(context.Background(), &principal{}, "elsewhere")
+	require.NoError(t, err)
+	assert.Len(t, j.Events, 2)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/jobtrace/jobtrace/internal/jobsim"
@@ -262,6 +263,40 @@ func TestScaleOut(t *testing.T) {
 	t.Logf("worker job lines: %d exported, %d tagged with job, worker and queue, %d wrong", lines, tagged, wrong)
 	assert.Equal(t, lines, tagged, "100%% of job lines tagged on export")
 	assert.Zero(t, wrong)
+
+	// Lines that name only a job id (no trace context) are routed by that id: measured, not
+	// guaranteed, because the job's span went where its trace id hashes.
+	only := plog.NewLogs()
+	rl := only.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("service.name", "app")
+	for _, id := range ids {
+		lr := rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+		lr.SetTimestamp(pcommon.NewTimestampFromTime(time.Now()))
+		lr.Body().SetStr("job-id-only line")
+		lr.Attributes().PutStr("job.id", id)
+	}
+	agent.SendLogs(t, only)
+	var idOnly, idOnlyTagged int
+	Eventually(t, 30*time.Second, func() bool {
+		idOnly, idOnlyTagged = 0, 0
+		for _, g := range []*gateway{a, b} {
+			for _, r := range g.exported(t) {
+				if r.Body().AsString() != "job-id-only line" {
+					continue
+				}
+				idOnly++
+				job := sum.Jobs[str(r, "job.id")]
+				switch q := str(r, "queue.name"); {
+				case job != nil && q == job.Queue:
+					idOnlyTagged++
+				case q != "":
+					t.Errorf("job-id-only line of %s tagged with queue %q", str(r, "job.id"), q)
+				}
+			}
+		}
+		return idOnly >= len(ids)
+	}, "every job-id-only line exported")
+	t.Logf("job-id-only lines (routed by job id): %d of %d tagged with their queue, 0 wrong", idOnlyTagged, idOnly)
 
 	// The live tail on A received the lines that went through B, each once.
 	viaB := map[string]bool{}
