@@ -19,7 +19,7 @@ LOCK := flock $(ROOT)/.build.lock
 
 GO_SOURCES := $(shell find receiver processor exporter extension internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 
-.PHONY: all tools build generate run test test-unit test-e2e test-rules bench lint tui demo jaeger clean
+.PHONY: all tools build generate run test test-unit test-e2e test-rules bench lint tui demo jaeger victorialogs durable clean
 
 all: build
 
@@ -65,7 +65,7 @@ test-rules:
 	promtool check rules deploy/prometheus/jobtrace-rules.yaml
 	cd deploy/prometheus/tests && promtool test rules *.yaml
 
-test: tools $(BIN)/jaeger lint test-rules test-unit test-e2e
+test: tools $(BIN)/jaeger $(BIN)/victoria-logs lint test-rules test-unit test-e2e
 
 # bench: Go benchmarks of every package, then the load harnesses (loopback only, bounded in time;
 # they start private redis-servers). Figures go in docs/BENCHMARKS.md.
@@ -75,6 +75,7 @@ bench: $(OTELCOL)
 	$(GO) run ./test/load/tailstream
 	@[ -x $(BIN)/peer/otelcol-peer ] || (cd test/load/livetail/peer && $(BUILDER) --config builder-config.yaml --skip-strict-versioning=false)
 	$(GO) run ./test/load/livetail
+	$(GO) run ./test/load/durable -records 200000 -rounds 2
 
 tui:
 	$(GO) run ./cmd/jobtail --endpoint $${JOBTAIL_ENDPOINT:-localhost:8088}
@@ -90,6 +91,19 @@ jaeger: $(BIN)/jaeger
 $(BIN)/jaeger: tools/jaeger/go.mod tools/jaeger/go.sum
 	@mkdir -p $(BIN)
 	GOPROXY=$(TOOLS_PROXY) $(GO) build -C tools/jaeger -o $(BIN)/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
+
+# victorialogs: VictoriaLogs, the durable log tier (examples/durable.yaml), from its own tools
+# module; CGO_ENABLED=0 gives a static binary (~1 minute on 2 cores, once).
+victorialogs: $(BIN)/victoria-logs
+
+$(BIN)/victoria-logs: tools/victorialogs/go.mod tools/victorialogs/go.sum
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 GOPROXY=$(TOOLS_PROXY) $(GO) build -C tools/victorialogs -o $(BIN)/victoria-logs github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs
+
+# durable: VictoriaLogs, Jaeger (Badger) and the collector with examples/durable.yaml, data
+# under ./var (see scripts/durable.sh for ports and variables).
+durable: $(OTELCOL) $(BIN)/victoria-logs $(BIN)/jaeger
+	./scripts/durable.sh
 
 clean:
 	rm -f $(OTELCOL)

@@ -7,8 +7,10 @@
 #   2. the built collector (otelcol-dev/otelcol-jobtrace) with collector.yaml, its tailstream
 #      API on $TAILSTREAM_ENDPOINT (default localhost:8088, what `make tui` connects to);
 #   3. jobsim, a go-redis-work-queue simulator, producing jobs that succeed, retry, get
-#      abandoned and dead-letter, with zap worker logs the collector tails and enqueue spans
-#      sent over OTLP.
+#      abandoned and dead-letter, with zap worker logs the collector tails, and over OTLP the
+#      enqueue spans and each attempt's nested worker spans (a failing one with an exception
+#      event, next to an ERROR line), so that `e` in the TUI and `jobtail explain` have a
+#      failure to explain within the first minute.
 # Then run `make tui` in another terminal.
 set -euo pipefail
 
@@ -86,7 +88,10 @@ cat <<EOF
 demo: running. In another terminal:
 
     make tui                     # or: go run ./cmd/jobtail --endpoint $TAIL
+                                 # e on a job: why it failed; the strip on top: per-queue figures
     go run ./cmd/jobtail jobs --endpoint $TAIL --status dead_lettered
+    go run ./cmd/jobtail explain --endpoint $TAIL <job-id>   # exit 1 when the job failed
+    go run ./cmd/jobtail queues --endpoint $TAIL
 
 collector log: $WORK/collector.log   jobsim log: $WORK/jobsim.log
 Ctrl-C stops redis-server, the collector and jobsim.

@@ -37,6 +37,7 @@ func main() {
 	fs.DurationVar(&cfg.RetryBackoff, "retry-backoff", cfg.RetryBackoff, "time a failed job is held before it is re-pushed")
 	fs.IntVar(&cfg.MaxRetries, "max-retries", cfg.MaxRetries, "retries before dead-lettering")
 	fs.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", cfg.OTLPEndpoint, "OTLP/HTTP base URL for queue.enqueue spans, e.g. http://localhost:4318")
+	fs.BoolVar(&cfg.WorkerSpans, "worker-spans", cfg.WorkerSpans, "with --otlp-endpoint, also send each attempt's work as nested spans (failing ones with an exception)")
 	fs.StringVar(&cfg.KeyPrefix, "key-prefix", cfg.KeyPrefix, "prefix of every key")
 	fs.BoolVar(&cfg.Drain, "drain", cfg.Drain, "after enqueuing, wait until every job is final (bounded by --duration)")
 	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "jobs a worker claims per round trip (load tests; >1 disables abandonment)")

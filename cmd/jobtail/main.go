@@ -5,6 +5,8 @@
 //	jobtail jobs  [--status S] [--queue Q] [--json]
 //	jobtail trace <job-id|trace-id> [--json]
 //	jobtail logs  [--job-id X] [--level error,warn] [--follow] [--json]
+//	jobtail explain <job-id> [--json]                exit 0 succeeded, 1 failed
+//	jobtail queues [--window 15m] [--json]
 package main
 
 import (
@@ -64,6 +66,8 @@ const usage = `usage:
   jobtail trace <job-id|trace-id> [--json]
   jobtail logs  [--job-id X] [--worker-id W] [--queue Q] [--level error,warn] [--trace-id T]
                 [--text S] [--ottl COND] [--since RFC3339|DURATION] [--tail N] [--follow] [--json]
+  jobtail explain <job-id> [--context N] [--json]   why it failed; exit 0 succeeded, 1 failed, 3 not finished
+  jobtail queues [--window 15m] [--json]            per queue: attempts by status, retry rate, wait/run p50/p95/p99
 
 connection flags (every command): --endpoint, --token, --ca-file, --insecure-skip-verify
 `
@@ -71,7 +75,7 @@ connection flags (every command): --endpoint, --token, --ca-file, --insecure-ski
 // run is main without the process: it returns the exit code (0 ok, 1 failure, 2 usage).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sub := ""
-	if len(args) > 0 && (args[0] == "jobs" || args[0] == "trace" || args[0] == "logs" || args[0] == "tui" || args[0] == "help") {
+	if len(args) > 0 && (args[0] == "jobs" || args[0] == "trace" || args[0] == "logs" || args[0] == "explain" || args[0] == "queues" || args[0] == "tui" || args[0] == "help") {
 		sub, args = args[0], args[1:]
 	}
 	var err error
@@ -85,11 +89,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdTrace(ctx, args, stdout, stderr)
 	case "logs":
 		err = cmdLogs(ctx, args, stdout, stderr)
+	case "explain":
+		err = cmdExplain(ctx, args, stdout, stderr)
+	case "queues":
+		err = cmdQueues(ctx, args, stdout, stderr)
 	default:
 		err = cmdTUI(ctx, args, stderr)
 	}
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
+	}
+	var ec exitCode
+	if errors.As(err, &ec) {
+		return int(ec)
 	}
 	return printError(stderr, err)
 }

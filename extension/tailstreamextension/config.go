@@ -22,6 +22,9 @@ type Config struct {
 	LogsConfig   `mapstructure:",squash"`
 	TracesConfig `mapstructure:",squash"`
 
+	// Store is the durable tier read when memory cannot answer (config_store.go).
+	Store StoreConfig `mapstructure:"store"`
+
 	// Users of the built-in RBAC. Empty means no authentication, which Start only allows on a
 	// loopback endpoint (or behind a collector auth extension).
 	Users []UserConfig `mapstructure:"users"`
@@ -64,6 +67,6 @@ func (cfg *Config) Validate() error {
 			errs = errors.Join(errs, fmt.Errorf("public_url: %w", err))
 		}
 	}
-	errs = errors.Join(errs, cfg.LogsConfig.validate(), cfg.TracesConfig.validate(), validateUsers(cfg.Users))
+	errs = errors.Join(errs, cfg.LogsConfig.validate(), cfg.TracesConfig.validate(), cfg.Store.validate(), validateUsers(cfg.Users))
 	return errs
 }

@@ -249,6 +249,9 @@ func (t *tailstream) handleHealthLogging(w http.ResponseWriter, _ *http.Request,
 	}
 	out["status"] = "ok"
 	out["streams_settings_modified_at_runtime"] = t.streams.modified()
+	if sh := t.store.health(); sh != nil {
+		out["store"] = sh
+	}
 	writeJSON(w, http.StatusOK, out)
 }
 

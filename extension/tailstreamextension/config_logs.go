@@ -13,6 +13,9 @@ type RetentionConfig struct {
 	BufferSize int `mapstructure:"buffer_size"`
 	// MaxAge hides lines older than this even when the buffer is not full.
 	MaxAge time.Duration `mapstructure:"max_age"`
+	// MaxBytes also bounds the lines kept by their estimated bytes (0: no byte bound), so the
+	// memory the ring takes can be sized directly; oldest lines go first.
+	MaxBytes int64 `mapstructure:"max_bytes"`
 }
 
 // StreamsConfig holds the limits of live log streams.
@@ -42,6 +45,14 @@ type StreamsConfig struct {
 	PingInterval time.Duration `mapstructure:"ping_interval"`
 	// MaxHistoryLimit caps the page size of /logs/history.
 	MaxHistoryLimit int `mapstructure:"max_history_limit"`
+	// LateWindow is how long a line without a job but with a trace or span id may still be
+	// attributed (and delivered to the job's streams) once its job becomes known. Keep it at
+	// jobcorrelation's hold.max_wait: the live tail then attributes within the export path's bound.
+	LateWindow time.Duration `mapstructure:"late_window"`
+	// FilterBudget is the CPU time one line's text/OTTL evaluation may take on one stream (wall
+	// time where the platform has no thread clock); a stream that exceeds it 5 times within
+	// 10 s is closed (filter_too_slow).
+	FilterBudget time.Duration `mapstructure:"filter_budget"`
 }
 
 // LogsConfig holds the live log stream settings.
@@ -66,6 +77,8 @@ func defaultLogsConfig() LogsConfig {
 			MaxBufferSize:     100_000,
 			PingInterval:      20 * time.Second,
 			MaxHistoryLimit:   1000,
+			LateWindow:        5 * time.Second,
+			FilterBudget:      20 * time.Millisecond,
 		},
 	}
 }
@@ -84,6 +97,9 @@ func (c *LogsConfig) validate() error {
 	}
 	positive("retention.buffer_size", c.Retention.BufferSize)
 	positiveDur("retention.max_age", c.Retention.MaxAge)
+	if c.Retention.MaxBytes < 0 {
+		errs = errors.Join(errs, errors.New("retention.max_bytes: must not be negative (0: no byte bound)"))
+	}
 	s := c.Streams
 	positive("streams.max_streams", s.MaxStreams)
 	positive("streams.max_streams_per_user", s.MaxStreamsPerUser)
@@ -95,6 +111,8 @@ func (c *LogsConfig) validate() error {
 	positive("streams.default_buffer_size", s.DefaultBufferSize)
 	positive("streams.max_buffer_size", s.MaxBufferSize)
 	positiveDur("streams.ping_interval", s.PingInterval)
+	positiveDur("streams.late_window", s.LateWindow)
+	positiveDur("streams.filter_budget", s.FilterBudget)
 	positive("streams.max_history_limit", s.MaxHistoryLimit)
 	if s.MaxStreamsPerUser > s.MaxStreams && s.MaxStreams > 0 {
 		errs = errors.Join(errs, fmt.Errorf("streams.max_streams_per_user: %d exceeds streams.max_streams (%d)", s.MaxStreamsPerUser, s.MaxStreams))

@@ -36,6 +36,7 @@ func TestLoadLogsConfig(t *testing.T) {
 		Enabled: true, MaxStreams: 50, MaxStreamsPerUser: 5, Expiry: 30 * time.Minute, IdleTimeout: time.Minute,
 		MaxFilterBytes: 2048, DefaultRateLimit: 200, MaxRateLimit: 5000, DefaultBufferSize: 500,
 		MaxBufferSize: 10000, PingInterval: 5 * time.Second, MaxHistoryLimit: 200,
+		LateWindow: 10 * time.Second, FilterBudget: 50 * time.Millisecond,
 	}, cfg.Streams)
 	require.Len(t, cfg.Users, 2)
 	assert.Equal(t, "s3cret-admin", string(cfg.Users[0].Token))

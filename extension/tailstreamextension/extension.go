@@ -48,6 +48,10 @@ type tailstream struct {
 	traces *tracequery.Service
 	// streams holds the log side's runtime stream settings.
 	streams *streamSettings
+	// store is the durable tier read when memory cannot answer, see store.go.
+	store *storeState
+	// queues feeds and answers GET /queues (queues_api.go).
+	queues *queueObserver
 
 	// handlers tracks the streaming handlers: WebSocket connections are hijacked, so
 	// http.Server.Shutdown does not wait for them.
@@ -65,7 +69,10 @@ func newTailstream(cfg *Config, set extension.Settings) *tailstream {
 		// The ring exists from creation so PublishLogs can never see a half-started extension.
 		ring:    ring.New(cfg.Retention.BufferSize, cfg.Retention.MaxAge),
 		streams: newStreamSettings(cfg.Streams),
+		store:   newStoreState(cfg.Store, cfg.JobCatalog.MaxJobs, set.Logger),
+		queues:  newQueueObserver(),
 	}
+	t.ring.SetMaxBytes(cfg.Retention.MaxBytes)
 	// Like the ring, the query service exists from creation: PublishTraces may come first.
 	// Its backends are rebuilt in Start, with the host's extensions for auth.
 	var err error
@@ -120,6 +127,7 @@ func (t *tailstream) Start(ctx context.Context, host component.Host) error {
 	t.hub = hub.New(t.ring, hub.Limits{
 		MaxStreams: sc.MaxStreams, MaxStreamsPerUser: sc.MaxStreamsPerUser,
 		Expiry: sc.Expiry, IdleTimeout: sc.IdleTimeout,
+		LateWindow: sc.LateWindow, FilterBudget: sc.FilterBudget,
 	}, hubMetrics{t.telemetry})
 	t.hub.SetResolver(catalogResolver{t})
 
@@ -137,6 +145,7 @@ func (t *tailstream) Start(ctx context.Context, host component.Host) error {
 	t.registerLogRoutes(mux)
 	t.registerTraceRoutes(mux)
 	t.registerConfigRoutes(mux)
+	t.registerExplainRoutes(mux)
 	t.server, err = t.cfg.ToServer(ctx, host.GetExtensions(), t.settings.TelemetrySettings, t.countRequests(mux))
 	if err != nil {
 		_ = ln.Close()
@@ -157,6 +166,7 @@ func (t *tailstream) Start(ctx context.Context, host component.Host) error {
 		defer t.wg.Done()
 		t.sweepLoop()
 	}()
+	t.startStore()
 	return nil
 }
 
@@ -185,6 +195,7 @@ func (t *tailstream) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	close(t.stop)
+	t.shutdownStore()
 	t.hub.CloseAll(hub.EndShutdown)
 	err := t.server.Shutdown(ctx)
 	t.handlers.Wait()
@@ -233,6 +244,7 @@ func (t *tailstream) PublishLogs(_ context.Context, ld plog.Logs) error {
 
 func (t *tailstream) PublishTraces(_ context.Context, td ptrace.Traces) error {
 	t.traces.IngestTraces(td)
+	t.queues.observe(td, t.traces)
 	if t.hub != nil {
 		// Job spans teach the catalog: lines that came before their job was known get it now.
 		t.hub.Reattribute(t.now(), true)
@@ -301,6 +313,14 @@ func (t *tailstream) observeBreakers(_ context.Context, o metric.Int64Observer) 
 			open = 1
 		}
 		o.Observe(open, metric.WithAttributes(attribute.String("backend", st.Name)))
+	}
+	if t.store != nil && t.store.logs != nil {
+		h := t.store.logs.Health()
+		var open int64
+		if h.Breaker == string(backends.StateOpen) {
+			open = 1
+		}
+		o.Observe(open, metric.WithAttributes(attribute.String("backend", h.Name)))
 	}
 	return nil
 }

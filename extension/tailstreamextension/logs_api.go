@@ -406,6 +406,10 @@ func (t *tailstream) handleHistory(w http.ResponseWriter, r *http.Request, p *pr
 	if !ok {
 		return
 	}
+	if t.store.enabled() {
+		t.handleStoreHistory(w, r, p, f)
+		return
+	}
 	limit, offset := 100, 0
 	if n, ok := queryInt(w, q, "limit"); !ok {
 		return

@@ -34,6 +34,8 @@ var documentedRoutes = []string{
 	"GET /api/v1/logs/history",
 	"GET /api/v1/jobs",
 	"GET /api/v1/jobs/{job_id}/trace",
+	"GET /api/v1/jobs/{job_id}/explain",
+	"GET /api/v1/queues",
 	"GET /api/v1/traces/{trace_id}/summary",
 	"GET /api/v1/traces/{trace_id}/spans",
 	"GET /api/v1/correlation/{job_id}",

@@ -102,14 +102,29 @@ func (t *tailstream) handleJobs(w http.ResponseWriter, r *http.Request, p *princ
 		writeQueryError(w, r, err)
 		return
 	}
+	if t.store.listPartial() {
+		// The list is memory's; say so when the store could not fill it (store.go).
+		writeJSON(w, http.StatusOK, struct {
+			tracequery.JobPage
+			Partial bool `json:"partial"`
+		}{page, true})
+		return
+	}
 	writeJSON(w, http.StatusOK, page)
 }
 
 func (t *tailstream) handleJobTrace(w http.ResponseWriter, r *http.Request, p *principal) {
+	t.warmJobTrace(r, r.PathValue("job_id"))
 	out, err := t.traces.JobTrace(r.Context(), p, r.PathValue("job_id"))
 	if err != nil {
-		writeQueryError(w, r, err)
-		return
+		// Not in memory: the durable tier may know it (store_api.go).
+		if !t.fromStore(w, r, err) {
+			return
+		}
+		if out, err = t.traces.JobTrace(r.Context(), p, r.PathValue("job_id")); err != nil {
+			writeQueryError(w, r, err)
+			return
+		}
 	}
 	t.audit(p, "trace.job_lookup", zap.String("job_id", out.JobID), zap.String("trace_id", out.TraceID))
 	writeJSON(w, http.StatusOK, out)
@@ -189,10 +204,17 @@ func (t *tailstream) handleCorrelation(w http.ResponseWriter, r *http.Request, p
 	}
 	j, err := t.traces.Job(r.Context(), p, r.PathValue("job_id"))
 	if err != nil {
-		writeQueryError(w, r, err)
-		return
+		if !t.fromStore(w, r, err) {
+			return
+		}
+		if j, err = t.traces.Job(r.Context(), p, r.PathValue("job_id")); err != nil {
+			writeQueryError(w, r, err)
+			return
+		}
 	}
-	out := t.traces.Correlate(r.Context(), p, &j, t.logsForJob(j.ID, limit, p.entryScope()))
+	logs, logsPartial := t.jobLogsWithStore(r.Context(), j.ID, limit, p.entryScope())
+	out := t.traces.Correlate(r.Context(), p, &j, logs)
+	out.Partial = out.Partial || logsPartial
 	t.audit(p, "trace.correlation", zap.String("job_id", j.ID))
 	writeJSON(w, http.StatusOK, out)
 }

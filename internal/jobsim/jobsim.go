@@ -62,6 +62,10 @@ type Config struct {
 	HighRatio float64
 	// OTLPEndpoint, when set (http://host:4318), receives queue.enqueue spans as OTLP/HTTP JSON.
 	OTLPEndpoint string
+	// WorkerSpans adds, with OTLPEndpoint, each attempt's work as nested spans under the
+	// receiver's job span, failing ones with an exception event (not in Batch mode). Failing
+	// attempts also log an ERROR line naming the span, whatever this says.
+	WorkerSpans bool
 	// KeyPrefix replaces "jobqueue:" in every key.
 	KeyPrefix string
 	// Drain makes the run wait, after producing, until every job is final (within Duration).
@@ -143,6 +147,7 @@ func DefaultConfig() Config {
 		HighRatio:    0.3,
 		KeyPrefix:    "jobqueue:",
 		Drain:        true,
+		WorkerSpans:  true,
 	}
 }
 
@@ -531,6 +536,14 @@ func (s *sim) worker(ctx context.Context, base string, slot int) {
 			return
 		}
 		fail := rng.Float64() < s.cfg.FailRatio
+		run := attemptRun{jobID: p.ID, traceID: s.traceOf(p.ID), workerID: wid, queue: strings.TrimPrefix(s.keys.queue(p.Priority), s.keys.prefix), attempt: attempt,
+			rerun: s.rerunOf(p.ID, attempt), start: start, end: time.Now(), failed: fail}
+		if fail {
+			s.logFailure(run)
+		}
+		if s.otlp != nil && s.cfg.WorkerSpans {
+			s.otlp.addWorkerSpans(run)
+		}
 		var outcome Outcome
 		var dest, body string
 		switch {
@@ -643,6 +656,22 @@ func (s *sim) traceOf(id string) string {
 		return j.TraceID
 	}
 	return ""
+}
+
+// rerunOf counts the runs of this attempt the reaper requeued after abandonment: the receiver
+// numbers the span of each re-run (docs/CONVENTIONS.md).
+func (s *sim) rerunOf(id string, attempt int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	if j := s.sum.Jobs[id]; j != nil {
+		for _, a := range j.Attempts {
+			if a.Number == attempt && a.Outcome == Abandoned {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 func (s *sim) spanOf(id string) string {

@@ -187,7 +187,9 @@ func TestOTLPEnqueueSpans(t *testing.T) {
 			for j := range ss.Len() {
 				sp := ss.At(j).Spans()
 				for k := range sp.Len() {
-					require.Equal(t, "queue.enqueue", sp.At(k).Name())
+					if sp.At(k).Name() != "queue.enqueue" {
+						continue // worker spans: TestWorkerSpansAndFailureLines
+					}
 					require.Equal(t, ptrace.SpanKindProducer, sp.At(k).Kind())
 					got[sp.At(k).SpanID().String()] = sp.At(k).TraceID().String()
 				}
@@ -209,4 +211,108 @@ func TestOTLPEnqueueSpans(t *testing.T) {
 	for _, j := range sum.Jobs {
 		require.Equal(t, j.TraceID, got[j.SpanID], "enqueue span of %s", j.ID)
 	}
+}
+
+// Failing attempts come with nested worker spans under the receiver's job span, the failing one
+// carrying a semconv exception event, and an ERROR line that points at that span.
+func TestWorkerSpansAndFailureLines(t *testing.T) {
+	srv := redistest.Start(t)
+	var mu sync.Mutex
+	type spanInfo struct {
+		name, parent, trace, status, queue string
+		exception                          map[string]any
+		service                            string
+	}
+	spans := map[string]spanInfo{}
+	http := httptest.NewServer(stdhttp.HandlerFunc(func(w stdhttp.ResponseWriter, r *stdhttp.Request) {
+		body, err := io.ReadAll(r.Body)
+		require.NoError(t, err)
+		td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(body)
+		require.NoError(t, err)
+		mu.Lock()
+		defer mu.Unlock()
+		for i := range td.ResourceSpans().Len() {
+			rs := td.ResourceSpans().At(i)
+			svc, _ := rs.Resource().Attributes().Get("service.name")
+			for j := range rs.ScopeSpans().Len() {
+				ss := rs.ScopeSpans().At(j).Spans()
+				for k := range ss.Len() {
+					sp := ss.At(k)
+					queue := ""
+					if q, ok := sp.Attributes().Get("messaging.destination.name"); ok {
+						queue = q.AsString()
+					}
+					si := spanInfo{name: sp.Name(), parent: sp.ParentSpanID().String(), trace: sp.TraceID().String(),
+						status: sp.Status().Code().String(), service: svc.AsString(), queue: queue}
+					for e := range sp.Events().Len() {
+						if ev := sp.Events().At(e); ev.Name() == "exception" {
+							si.exception = ev.Attributes().AsRaw()
+						}
+					}
+					spans[sp.SpanID().String()] = si
+				}
+			}
+		}
+	}))
+	defer http.Close()
+	cfg := DefaultConfig()
+	cfg.Redis = srv.Addr
+	cfg.Jobs = 30
+	cfg.Rate = 0
+	cfg.FailRatio = 0.4
+	cfg.WorkTime = 5 * time.Millisecond
+	cfg.OTLPEndpoint = http.URL
+	cfg.LogFile = filepath.Join(t.TempDir(), "worker.log")
+	sum, err := Run(context.Background(), cfg)
+	require.NoError(t, err)
+	require.Positive(t, sum.Retried+sum.DeadLettered)
+
+	lines := map[string]map[string]any{} // span_id of error lines -> line
+	logData, err := os.ReadFile(cfg.LogFile)
+	require.NoError(t, err)
+	for _, l := range strings.Split(strings.TrimSpace(string(logData)), "\n") {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &m))
+		if m["level"] == "error" && m["msg"] != "job dead-lettered" {
+			lines[m["span_id"].(string)] = m
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	failed := 0
+	for _, j := range sum.Jobs {
+		for _, a := range j.Attempts {
+			if a.Outcome == Abandoned {
+				continue
+			}
+			handle := workerSpanID(j.ID, a.Number, 0, "handle job").String()
+			h, ok := spans[handle]
+			require.True(t, ok, "handle job span of %s/%d", j.ID, a.Number)
+			require.Equal(t, JobSpanID(j.ID, a.Number, 0), h.parent, "under the receiver's job span")
+			require.Equal(t, j.TraceID, h.trace)
+			require.Equal(t, j.Queue, h.queue, "the logical queue name, as the receiver names it")
+			f := failureOf(j.ID)
+			errID := workerSpanID(j.ID, a.Number, 0, f.span).String()
+			es, ok := spans[errID]
+			require.True(t, ok)
+			require.Equal(t, f.service, es.service)
+			if a.Outcome == Succeeded {
+				require.Equal(t, "Ok", es.status)
+				require.Nil(t, es.exception)
+				continue
+			}
+			failed++
+			require.Equal(t, "Error", es.status)
+			require.Equal(t, "Error", h.status)
+			require.Equal(t, f.excType, es.exception["exception.type"])
+			require.Equal(t, f.excMsg, es.exception["exception.message"])
+			line, ok := lines[errID]
+			require.True(t, ok, "error line for %s/%d", j.ID, a.Number)
+			require.Equal(t, f.logMessage, line["msg"])
+			require.Equal(t, j.ID, line["job_id"])
+			require.Equal(t, j.TraceID, line["trace_id"])
+		}
+	}
+	require.Equal(t, sum.Retried+sum.DeadLettered, failed)
+	require.Len(t, lines, failed)
 }

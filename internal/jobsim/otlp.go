@@ -27,7 +27,8 @@ type otlpSender struct {
 	client *http.Client
 	mu     sync.Mutex
 	td     ptrace.Traces
-	spans  ptrace.SpanSlice
+	spans  ptrace.SpanSlice            // the producer's (go-redis-work-queue)
+	bySvc  map[string]ptrace.SpanSlice // worker-side services, created on first use
 	stop   chan struct{}
 	done   chan struct{}
 }
@@ -46,11 +47,21 @@ func newOTLPSender(endpoint string) *otlpSender {
 
 func (s *otlpSender) reset() {
 	s.td = ptrace.NewTraces()
+	s.bySvc = map[string]ptrace.SpanSlice{}
+	s.spans = s.service("go-redis-work-queue")
+}
+
+// service returns the span slice of a service's resource in the pending batch; call with mu held.
+func (s *otlpSender) service(name string) ptrace.SpanSlice {
+	if ss, ok := s.bySvc[name]; ok {
+		return ss
+	}
 	rs := s.td.ResourceSpans().AppendEmpty()
-	rs.Resource().Attributes().PutStr("service.name", "go-redis-work-queue")
-	ss := rs.ScopeSpans().AppendEmpty()
-	ss.Scope().SetName("github.com/jobtrace/jobtrace/internal/jobsim")
-	s.spans = ss.Spans()
+	rs.Resource().Attributes().PutStr("service.name", name)
+	sc := rs.ScopeSpans().AppendEmpty()
+	sc.Scope().SetName("github.com/jobtrace/jobtrace/internal/jobsim")
+	s.bySvc[name] = sc.Spans()
+	return s.bySvc[name]
 }
 
 func (s *otlpSender) add(j *Job, start, end time.Time, queueKey string) {
@@ -92,7 +103,7 @@ func (s *otlpSender) loop() {
 
 func (s *otlpSender) flush() {
 	s.mu.Lock()
-	if s.spans.Len() == 0 {
+	if s.td.SpanCount() == 0 {
 		s.mu.Unlock()
 		return
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/jobtrace/jobtrace/internal/conventions"
 	"github.com/jobtrace/jobtrace/internal/testutil/redistest"
+	"github.com/jobtrace/jobtrace/internal/testutil/syncbuf"
 )
 
 // The harness for the real-library integration tests: a private redis-server with the
@@ -264,22 +265,8 @@ type proc struct {
 	done chan struct{}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is shared with the other suites' harnesses.
+type syncBuffer = syncbuf.Buffer
 
 // startProc runs a command in its own process group, killed (group and all) at cleanup.
 func startProc(t *testing.T, dir string, env []string, name string, args ...string) *proc {

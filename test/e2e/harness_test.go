@@ -15,8 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,6 +25,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
 	"github.com/jobtrace/jobtrace/internal/testutil/redistest"
+	"github.com/jobtrace/jobtrace/internal/testutil/syncbuf"
 )
 
 // repoRoot is the repository root, found from this file's location.
@@ -440,19 +439,5 @@ func freePorts(t *testing.T, n int) []int {
 	return ports
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is shared with the other suites' harnesses.
+type syncBuffer = syncbuf.Buffer

@@ -149,6 +149,8 @@ var HelpLines = []string{
 	"  global      tab / shift+tab  next / previous panel      ?  help      q / ctrl+c  quit",
 	"              f  log filters    o  open trace in browser (or copy its URL)    r  refresh jobs",
 	"  jobs        ↑↓ / j k  move    enter  show trace and logs    s  cycle status    u  cycle queue",
+	"              e  explain the job (why it failed), in place of the logs panel",
+	"  explain     ↑↓  attempt    enter  its span in the trace    r  refresh    esc / e  close",
 	"  trace       ↑↓ / j k  move    enter  span tags (redacted by the collector)    esc  back",
 	"  logs        ↑↓ / j k  scroll  pgup/pgdn  page    g / G  top / bottom (follow)",
 	"              space / p  pause  /  search    n / N  next / previous match    c  clear",

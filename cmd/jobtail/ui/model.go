@@ -115,6 +115,8 @@ type Model struct {
 
 	form *FilterForm
 
+	ext extState // explanation panel and queue strip (explain.go)
+
 	// lastView is the last frame View returned, readable from other goroutines (tests and
 	// screen captures) while the program runs.
 	lastView atomic.Pointer[string]
@@ -184,7 +186,7 @@ type (
 
 // Init starts the jobs refresh loop, and a log stream when initial filters were given.
 func (m *Model) Init() tea.Cmd {
-	cmds := []tea.Cmd{m.fetchJobs(false)}
+	cmds := []tea.Cmd{m.fetchJobs(false), m.fetchQueues()}
 	if m.cfg.InitialFilters.Describe() != "all logs" {
 		cmds = append(cmds, m.createStream(m.cfg.InitialFilters))
 	}
@@ -315,6 +317,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.width, m.height = msg.Width, msg.Height
 		return m, nil
 	case tea.KeyMsg:
+		if keys := splitRunes(msg); keys != nil && m.form == nil && !m.searching {
+			return m, m.handleKeys(keys)
+		}
 		return m, m.handleKey(msg)
 	case refreshTickMsg:
 		return m, m.fetchJobs(false)
@@ -328,6 +333,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.jobTrace, m.summary, m.traceErr = msg.jobTrace, msg.summary, msg.err
 		m.spanRows = BuildSpanRows(msg.summary)
 		m.spanCursor, m.showTags = 0, false
+		m.highlightFirstError()
 		return m, nil
 	case streamCreatedMsg:
 		if msg.err != nil {
@@ -367,6 +373,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.flash = "opened " + msg.url
 		}
 		return m, nil
+	}
+	if cmd, ok := m.updateExt(msg); ok {
+		return m, cmd
 	}
 	return m, nil
 }
@@ -497,7 +506,14 @@ func (m *Model) handleKey(k tea.KeyMsg) tea.Cmd {
 		return m.searchKey(k)
 	}
 	m.flash = ""
+	if m.ext.explainOpen && m.focus == PanelLogs {
+		if cmd, ok := m.explainKey(key); ok {
+			return cmd
+		}
+	}
 	switch key {
+	case "e":
+		return m.openExplain()
 	case "q":
 		return tea.Quit
 	case "?":
@@ -748,7 +764,7 @@ func OSC52(s string) string {
 // layoutHeights splits the screen: status bar and footer take a line each; the rest goes
 // to the top row (jobs and trace) and the logs.
 func (m *Model) layoutHeights() (top, trace, logs int) {
-	body := max(6, m.height-2)
+	body := max(6, m.height-2-m.stripHeight())
 	if m.stacked() {
 		third := body / 3
 		return third, third, body - 2*third
@@ -787,6 +803,9 @@ func (m *Model) view() string {
 			lipgloss.JoinHorizontal(lipgloss.Top, m.panel(PanelJobs, jobsW, topH), m.panel(PanelTrace, w-jobsW, topH)),
 			m.panel(PanelLogs, w, logsH))
 	}
+	if m.stripHeight() > 0 {
+		return lipgloss.JoinVertical(lipgloss.Left, status, m.queueStrip(w), body, footer)
+	}
 	return lipgloss.JoinVertical(lipgloss.Left, status, body, footer)
 }
 
@@ -801,7 +820,11 @@ func (m *Model) panel(p Panel, w, h int) string {
 		lines = RenderTrace(TraceView{JobID: m.selectedJob, JobTrace: m.jobTrace, Summary: m.summary, Rows: m.spanRows,
 			Cursor: m.spanCursor, ShowTags: m.showTags, Loading: m.traceLoad, Err: m.traceErr}, iw, ih)
 	case PanelLogs:
-		lines = RenderLogs(m.LogsView(), iw, ih)
+		if m.ext.explainOpen {
+			lines = RenderExplain(m.explainView(), iw, ih)
+		} else {
+			lines = RenderLogs(m.LogsView(), iw, ih)
+		}
 	}
 	return box(lines, w, h, m.focus == p)
 }
@@ -842,5 +865,5 @@ func (m *Model) footer(w int) string {
 		// Flash messages quote URLs, job ids and search terms.
 		return fit(styleWarn.Render(termsafe.String(m.flash)), w)
 	}
-	return fit(styleDim.Render("tab panels · enter select · f filters · o open trace · / search · space pause · ? help · q quit"), w)
+	return fit(styleDim.Render("tab panels · enter select · e explain · f filters · o open trace · / search · space pause · ? help · q quit"), w)
 }

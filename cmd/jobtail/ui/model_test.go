@@ -1,11 +1,9 @@
 package ui
 
 import (
-	"bytes"
 	"encoding/base64"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,24 +16,11 @@ import (
 
 	"github.com/jobtrace/jobtrace/internal/jobtailclient"
 	"github.com/jobtrace/jobtrace/internal/jobtailclient/jobtailtest"
+	"github.com/jobtrace/jobtrace/internal/testutil/syncbuf"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is shared with the other suites' harnesses.
+type syncBuffer = syncbuf.Buffer
 
 type harness struct {
 	srv       *jobtailtest.Server

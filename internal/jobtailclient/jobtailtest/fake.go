@@ -45,6 +45,7 @@ type Server struct {
 	attaches  []Attach
 	creates   []jobtailclient.StreamRequest
 	jobsCalls int
+	explain   explainState // explain.go
 }
 
 // Attach records one WebSocket attach, for assertions on resume.
@@ -80,6 +81,8 @@ func start(t testing.TB, useTLS bool) *Server {
 	mux.HandleFunc("GET /api/v1/jobs/{id}/trace", s.auth(s.handleJobTrace))
 	mux.HandleFunc("GET /api/v1/traces/{id}/summary", s.auth(s.handleSummary))
 	mux.HandleFunc("GET /api/v1/correlation/{id}", s.auth(s.handleCorrelation))
+	mux.HandleFunc("GET /api/v1/jobs/{id}/explain", s.auth(s.handleExplain))
+	mux.HandleFunc("GET /api/v1/queues", s.auth(s.handleQueues))
 	mux.HandleFunc("POST /api/v1/logs/streams", s.auth(s.handleCreate))
 	mux.HandleFunc("GET /api/v1/logs/streams/{id}", s.auth(s.handleAttach))
 	mux.HandleFunc("DELETE /api/v1/logs/streams/{id}", s.auth(s.handleDelete))

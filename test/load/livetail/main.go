@@ -56,7 +56,7 @@ var (
 	burstN      = flag.Int("burst", 200_000, "records in the burst")
 	binary      = flag.String("binary", "otelcol-dev/otelcol-jobtrace", "the built distribution")
 	peerBin     = flag.String("peer", "bin/peer/otelcol-peer", "the contrib peer")
-	extraConfig = flag.String("config", "", "burst: one more config file for jobtrace (e.g. a smaller retention.buffer_size)")
+	extraConfig = flag.String("config", "", "one more config file for jobtrace (e.g. a smaller retention.buffer_size, or pprof)")
 
 	// Child flags.
 	otlpURL  = flag.String("otlp", "", "sender: OTLP/HTTP base URL")
@@ -236,7 +236,11 @@ func runScenario(root string, s rune) {
 	overlay := filepath.Join(os.TempDir(), fmt.Sprintf("livetail-limits-%d.yaml", os.Getpid()))
 	must(os.WriteFile(overlay, []byte(limitsOverlay), 0o600))
 	defer os.Remove(overlay)
-	col := startCollector(filepath.Join(root, *binary), nil, filepath.Join(root, "collector.yaml"), overlay)
+	cfgs := []string{filepath.Join(root, "collector.yaml"), overlay}
+	if *extraConfig != "" {
+		cfgs = append(cfgs, *extraConfig)
+	}
+	col := startCollector(filepath.Join(root, *binary), nil, cfgs...)
 	defer col.stop()
 	api := "http://" + col.env["TAILSTREAM_ENDPOINT"]
 	otlp := "http://" + col.env["OTLP_HTTP_ENDPOINT"]

@@ -48,7 +48,8 @@ type Limits struct {
 	// attributed when its job becomes known; LatePending bounds how many lines wait.
 	LateWindow  time.Duration
 	LatePending int
-	// FilterBudget is the time one line's text/OTTL evaluation may take on one stream. A
+	// FilterBudget is the CPU time (wall time without a thread clock) one line's text/OTTL
+	// evaluation may take on one stream. A
 	// stream whose filter exceeds it FilterStrikes times within FilterStrikeWindow is closed
 	// (EndFilterTooSlow).
 	FilterBudget       time.Duration

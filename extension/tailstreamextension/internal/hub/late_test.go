@@ -214,3 +214,31 @@ func TestHostileFilterDoesNotBlockIngest(t *testing.T) {
 	_, ok := h.Get(good.ID)
 	assert.True(t, ok)
 }
+
+// Issue 18, finding 2: history and replay stop when the client leaves or the budget runs out.
+func TestQueriesHonourContextAndBudget(t *testing.T) {
+	h := newHub(t, ring.New(20_000, time.Hour), limits, nil)
+	now := time.Now()
+	h.Ingest(entriesFor("j1", 20_000), now)
+	f := compile(t, logfilter.Spec{OTTL: `IsMatch(body, "j1")`})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	page, total, partial := h.Search(ctx, f, nil, 0, 10, now)
+	assert.True(t, partial, "a gone client stops the search")
+	assert.Less(t, total, 20_000)
+	assert.LessOrEqual(t, len(page), 10)
+	_, partial = h.Select(ctx, f, nil, 0, 0, 0, now)
+	assert.True(t, partial)
+
+	l := limits
+	l.QueryBudget = time.Nanosecond
+	hb := newHub(t, ring.New(20_000, time.Hour), l, nil)
+	hb.Ingest(entriesFor("j1", 20_000), now)
+	_, total, partial = hb.Search(context.Background(), f, nil, 0, 10, now)
+	assert.True(t, partial, "the time budget stops the search")
+	assert.Less(t, total, 20_000)
+
+	_, total, partial = h.Search(context.Background(), f, nil, 0, 10, now)
+	assert.False(t, partial)
+	assert.Equal(t, 20_000, total)
+}

@@ -1,6 +1,7 @@
 package hub // import "github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/hub"
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -208,17 +209,26 @@ func (s *Stream) evalLoop() {
 			}
 			var evaluated, rejected, dropRate, dropFull int64
 			queued := false
+			// Locked to its thread for the batch so the thread's CPU clock is this
+			// goroutine's.
+			runtime.LockOSThread()
 			for _, e := range buf {
 				select {
 				case <-s.done:
+					runtime.UnlockOSThread()
 					return
 				default:
 				}
-				t0 := time.Now()
+				t0, c0 := time.Now(), threadCPU()
 				ok := s.filter.Load().MatchSlow(e)
-				now := time.Now()
+				now, c1 := time.Now(), threadCPU()
+				cost := time.Duration(c1 - c0)
+				if c0 == 0 || c1 == 0 {
+					cost = now.Sub(t0)
+				}
 				evaluated++
-				if now.Sub(t0) > lim.FilterBudget && s.strike(now) {
+				if cost > lim.FilterBudget && s.strike(now) {
+					runtime.UnlockOSThread()
 					s.hub.Remove(s.ID, EndFilterTooSlow)
 					return
 				}
@@ -235,6 +245,7 @@ func (s *Stream) evalLoop() {
 					dropFull++
 				}
 			}
+			runtime.UnlockOSThread()
 			clear(buf)
 			if queued {
 				s.signal()

@@ -15,6 +15,12 @@ type Buffer struct {
 	items  []*Entry
 	next   uint64 // seq the next appended entry gets
 	maxAge time.Duration
+
+	// retention.max_bytes (bytes.go): 0 means bounded by count only.
+	maxBytes int64
+	bytes    int64
+	sizes    []int32 // estimated size of items[i], when maxBytes is set
+	floor    uint64  // entries below this seq were dropped for the byte bound
 }
 
 // New returns a buffer of size entries that hides entries ingested more than maxAge ago.
@@ -27,7 +33,11 @@ func (b *Buffer) Append(entries []*Entry) {
 	b.mu.Lock()
 	for _, e := range entries {
 		e.Seq = b.next
-		b.items[int(b.next%uint64(len(b.items)))] = e
+		i := int(b.next % uint64(len(b.items)))
+		b.items[i] = e
+		if b.maxBytes > 0 {
+			b.account(i, e)
+		}
 		b.next++
 	}
 	b.mu.Unlock()
@@ -58,10 +68,11 @@ func (b *Buffer) Cap() int { return len(b.items) }
 // oldest returns the smallest seq still stored; call with the lock held.
 func (b *Buffer) oldest() uint64 {
 	n := uint64(len(b.items))
-	if b.next-1 <= n {
-		return 1
+	o := uint64(1)
+	if b.next-1 > n {
+		o = b.next - n
 	}
-	return b.next - n
+	return max(o, b.floor)
 }
 
 // Snapshot returns the retained entries with seq in (after, upTo], oldest first (upTo 0
