@@ -37,6 +37,8 @@ const (
 	// (opentelemetry-ruby sidekiq, opentelemetry-python celery).
 	AttrMessagingMessageIDLegacy   = "messaging.message_id"
 	AttrMessagingDestinationLegacy = "messaging.destination"
+	// opentelemetry-ruby sidekiq's job class on its consumer span.
+	AttrMessagingSidekiqJobClass = "messaging.sidekiq.job_class"
 )
 
 // Attributes queue-library instrumentations set on their consumer spans, read to turn such a
@@ -67,6 +69,7 @@ var Attributes = []string{
 	AttrQueueName, AttrEventName,
 	AttrServiceName, AttrMessagingSystem, AttrMessagingOperationType, AttrMessagingDestinationName,
 	AttrMessagingMessageID, AttrMessagingMessageIDLegacy, AttrMessagingDestinationLegacy,
+	AttrMessagingSidekiqJobClass,
 }
 
 // CorrelationAttributes are the attributes jobcorrelation adds to spans and logs, in the order

@@ -60,7 +60,7 @@ func ConsumerJob(get func(string) (string, bool), idAttrs []string) (SpanJob, bo
 			break
 		}
 	}
-	for _, k := range []string{conventions.AttrJobType, conventions.AttrBullMQJobName, conventions.AttrCeleryTaskName} {
+	for _, k := range []string{conventions.AttrJobType, conventions.AttrBullMQJobName, conventions.AttrCeleryTaskName, conventions.AttrMessagingSidekiqJobClass} {
 		if v, ok := get(k); ok && v != "" {
 			j.Type = v
 			break
