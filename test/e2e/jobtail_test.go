@@ -382,6 +382,11 @@ func TestJobtailTmux(t *testing.T) {
 		return strings.Contains(s, "(enter/esc: back to tree)") && strings.Contains(s, "span_id ") && strings.Contains(s, " = ")
 	})
 	tmux("send-keys", "-t", "ui", "Escape")
+	// A terminal cannot tell Escape then o from Alt+o (ESC o) when both arrive in one read, as
+	// they do under load if sent back to back: wait until the Escape took effect.
+	waitScreen("the span tree again", func(s string) bool {
+		return !strings.Contains(s, "(enter/esc: back to tree)") && strings.Contains(s, "critical path")
+	})
 
 	// Open Trace without a browser: the URL is shown (and copied with OSC 52).
 	tmux("send-keys", "-t", "ui", "o")
