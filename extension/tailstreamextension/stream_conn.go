@@ -306,7 +306,11 @@ func (t *tailstream) pump(ctx context.Context, p *principal, s *hub.Stream, resu
 			}
 		}
 		now := t.now()
-		if st := s.Status(now); st != lastStatus {
+		// Closed is told once, by end (the close frame, or SSE's final status event with its
+		// reason). A tick that wins the select against att.Done once the hub ended the stream
+		// would otherwise send it first, or write on the cancelled context, which drops the
+		// WebSocket without its close frame.
+		if st := s.Status(now); st != lastStatus && st != hub.StatusClosed {
 			lastStatus = st
 			if err := snd.control(ctx, controlStatus{Type: "status", Status: st, CurrentRate: s.Stats(now).CurrentRate}); err != nil {
 				return err
@@ -348,6 +352,16 @@ func (t *tailstream) pump(ctx context.Context, p *principal, s *hub.Stream, resu
 	ping := time.NewTicker(t.cfg.Streams.PingInterval)
 	defer ping.Stop()
 	var buf []*ring.Entry
+	// select picks among ready cases at random: once the hub ended the attachment, a tick or
+	// a notification ready at the same time must not write on the cancelled context.
+	ending := func() bool {
+		select {
+		case <-att.Done():
+			return true
+		default:
+			return false
+		}
+	}
 	for {
 		select {
 		case <-att.Done():
@@ -355,7 +369,7 @@ func (t *tailstream) pump(ctx context.Context, p *principal, s *hub.Stream, resu
 		case <-ctx.Done():
 			return
 		case <-s.Notify():
-			if checkUsage() != nil {
+			if ending() || checkUsage() != nil {
 				return
 			}
 			buf = s.Drain(buf[:0])
@@ -367,7 +381,7 @@ func (t *tailstream) pump(ctx context.Context, p *principal, s *hub.Stream, resu
 				return
 			}
 		case <-tick.C:
-			if checkUsage() != nil || controls() != nil {
+			if ending() || checkUsage() != nil || controls() != nil {
 				return
 			}
 			// A PATCH resume signals Notify; this catches lines queued while paused too.

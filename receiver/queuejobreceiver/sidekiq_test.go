@@ -66,7 +66,14 @@ func TestSidekiqRealLibrary(t *testing.T) {
 		q, _ := l.admin.LLen(t.Context(), "queue:default").Result()
 		return r == 0 && q == 0 && len(flakyRan(t, marks)) == len(flaky)
 	}, func() string { return worker.out.String() })
-	time.Sleep(500 * time.Millisecond) // the last second attempts finish
+	// Every attempt ended (an OkJob's one, two of the others): Sidekiq counts each in
+	// stat:processed, success or failure, flushed at its 5 s heartbeat. A SIGTERM while a last
+	// attempt still runs on a loaded machine would requeue it.
+	attempts := len(jobs) - len(fails) - len(flaky) + 2*len(fails) + 2*len(flaky)
+	eventually(t, 20*time.Second, "Sidekiq's stat:processed to count every attempt", func() bool {
+		n, _ := l.admin.Get(t.Context(), "stat:processed").Int()
+		return n >= attempts
+	}, func() string { return worker.out.String() })
 
 	worker.signal(t, syscall.SIGTERM)
 	worker.wait(t, 15*time.Second)

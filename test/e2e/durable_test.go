@@ -287,7 +287,19 @@ func lineSet(lines []storedLine) []string {
 // vlCount asks VictoriaLogs itself how many lines of a job it holds.
 func vlCount(t *testing.T, d *durableTier, jobID string) int {
 	t.Helper()
-	q := url.Values{"query": {fmt.Sprintf(`"job.id":=%q | count() n`, jobID)}}
+	return vlQueryCount(t, d, fmt.Sprintf(`"job.id":=%q | count() n`, jobID))
+}
+
+// vlLifecycleCount counts the job's lifecycle records (event.name job_*) in VictoriaLogs: what a
+// gateway rebuilds a job it never saw from (logstore's Lifecycle query).
+func vlLifecycleCount(t *testing.T, d *durableTier, jobID string) int {
+	t.Helper()
+	return vlQueryCount(t, d, fmt.Sprintf(`"job.id":=%q and "event.name":"job_"* | count() n`, jobID))
+}
+
+func vlQueryCount(t *testing.T, d *durableTier, query string) int {
+	t.Helper()
+	q := url.Values{"query": {query}}
 	resp, err := http.Get(d.VL.URL + "/select/logsql/query?" + q.Encode())
 	if err != nil {
 		return -1

@@ -231,10 +231,36 @@ func explainInTmux(t *testing.T, c *Collector, jobID, span string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	waitScreen("the dead_lettered filter", func(s string) bool { return strings.Contains(s, "status:dead_lettered") })
-	// Put the cursor on our job: it is among the dead-lettered ones, newest first.
-	for i := 0; i < 20 && !strings.Contains(tmux("capture-pane", "-p", "-t", "ui"), "▸ ✗ dead_lettered "+jobID[:16]); i++ {
+	// Put the cursor on our job: it is among the dead-lettered ones, newest first. One press at
+	// a time, each waited for (the cursor line changes): presses sent faster than a loaded
+	// machine redraws would carry the cursor past the job.
+	// The cursor's row and line, and the job it is on (the line's other columns, such as ages,
+	// change on their own; the row does not when the list scrolls).
+	cursor := func(s string) (row int, line, job string) {
+		for i, l := range strings.Split(s, "\n") {
+			if _, after, ok := strings.Cut(l, "▸ ✗ dead_lettered "); ok {
+				f := strings.Fields(after)
+				if len(f) > 0 {
+					job = f[0]
+				}
+				return i, l, job
+			}
+			if strings.Contains(l, "▸ ") {
+				return i, l, l
+			}
+		}
+		return -1, "", ""
+	}
+	for i := 0; i < 20; i++ {
+		row, line, job := cursor(tmux("capture-pane", "-p", "-t", "ui"))
+		if strings.Contains(line, "▸ ✗ dead_lettered "+jobID[:16]) {
+			break
+		}
 		tmux("send-keys", "-t", "ui", "Down")
-		time.Sleep(100 * time.Millisecond)
+		waitScreen("the cursor moved down", func(s string) bool {
+			r, _, j := cursor(s)
+			return r != row || j != job
+		})
 	}
 	tmux("send-keys", "-t", "ui", "e")
 	shot := waitScreen("the explanation", func(s string) bool {

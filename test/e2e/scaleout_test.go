@@ -358,7 +358,13 @@ func TestScaleOut(t *testing.T) {
 	tier.VL.Flush()
 	time.Sleep(time.Second)
 	for _, id := range sortedJobIDs(second.Jobs) {
-		if vlCount(t, tier, id) <= 0 {
+		// A gateway rebuilds a job it never saw from its lifecycle records. B may have stored
+		// some of a job's worker lines and died with its lifecycle records still in its
+		// exporter's batch (seen under load): such a job is not known to the store yet.
+		if vlLifecycleCount(t, tier, id) <= 0 {
+			if n := vlCount(t, tier, id); n > 0 {
+				t.Logf("job %s: %d lines in the store, none of its lifecycle", id, n)
+			}
 			lost++ // routed to B: queued in the agent until B is back
 			continue
 		}

@@ -78,6 +78,14 @@ type Adapter struct {
 	// since, not its history (the first Poll's history is the tracker's baseline).
 	start     time.Time
 	anyPolled bool
+	// listed: the pending and active list entries (queue, id -> state) of the previous poll;
+	// listing: this poll's. A list entry has no score to version its message, so a cached one
+	// is used only when the previous poll listed the task in the same list: a task that failed,
+	// went through retry and came back to pending since it was last seen active carries
+	// retried+1, and the message cached at its first pending sighting named the attempt before
+	// (which the tracker, having seen it running, took for a requeue: a phantom abandoned span
+	// between the retried and the succeeded attempts, seen under load).
+	listed, listing map[string]state
 }
 
 // New validates the settings the way `validate` reports them.
@@ -102,7 +110,8 @@ func New(s adapter.Settings) (*Adapter, error) {
 	w := s.Windows
 	cache, _ := simplelru.NewLRU[string, []adapter.Observation](max(2*(w.Pending+w.Active+2*w.Retry+w.Finished+w.Dead), 1024), nil)
 	badSeen, _ := simplelru.NewLRU[uint64, struct{}](4096, nil)
-	return &Adapter{s: s, fixed: s.Queues, cache: cache, badSeen: badSeen, polled: map[string]bool{}}, nil
+	return &Adapter{s: s, fixed: s.Queues, cache: cache, badSeen: badSeen, polled: map[string]bool{},
+		listed: map[string]state{}, listing: map[string]state{}}, nil
 }
 
 const reasonUndecodable = "asynq_msg_undecodable"
@@ -277,15 +286,23 @@ func (a *Adapter) observe(ctx context.Context, r adapter.Reader, members []membe
 	}
 	var reads []read
 	p := r.Pipeline()
+	clear(a.listing)
 	for _, m := range members {
 		key := memberKey(m)
-		if obs, ok := a.cache.Get(key); ok {
+		fresh := false
+		if m.st == stPending || m.st == stActive || m.st == stOrphaned {
+			lk := m.q + "\x00" + m.id
+			a.listing[lk] = m.st
+			fresh = a.listed[lk] != m.st
+		}
+		if obs, ok := a.cache.Get(key); ok && !fresh {
 			a.emitAll(obs, m, workers, emit)
 			continue
 		}
 		reads = append(reads, read{m: m, key: key, msg: p.HMGet(ctx, keyPrefix+"{"+m.q+"}:t:"+m.id, "msg", "state")})
 	}
 	if len(reads) == 0 {
+		a.listed, a.listing = a.listing, a.listed
 		return nil
 	}
 	if err := p.Exec(ctx); err != nil {
@@ -331,6 +348,7 @@ func (a *Adapter) observe(ctx context.Context, r adapter.Reader, members []membe
 		}
 		a.emitAll(obs, rd.m, workers, emit)
 	}
+	a.listed, a.listing = a.listing, a.listed
 	return nil
 }
 

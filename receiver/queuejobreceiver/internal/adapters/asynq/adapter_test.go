@@ -245,3 +245,50 @@ func TestLateQueueSkipsHistory(t *testing.T) {
 	require.Equal(t, adapter.Succeeded, c.Final("new").State)
 	require.Empty(t, c.Observations("old"), "history before the start is not news")
 }
+
+// A task seen pending, then active, then pending again after a retry the polls missed (asynq
+// retried and forwarded it between two polls) is read again: the cached message of its first
+// pending sighting names the attempt before, which the tracker would take for a requeue.
+func TestRetryBetweenPollsReadsMessageAgain(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	a, err := New(settings(t))
+	require.NoError(t, err)
+	c := &adaptertest.Collector{}
+	poll := func() []adapter.Observation {
+		before := len(c.Observations("t1"))
+		require.NoError(t, a.Poll(ctx, adapter.ReadOnly(rdb), time.Now(), c.Emit))
+		return c.Observations("t1")[before:]
+	}
+	move := func(from, to string, retried int32, st string) {
+		require.NoError(t, rdb.LRem(ctx, "asynq:{default}:"+from, 0, "t1").Err())
+		require.NoError(t, rdb.HSet(ctx, "asynq:{default}:t:t1", "msg", encodeMsg("t1", "default", retried, 0), "state", st).Err())
+		require.NoError(t, rdb.LPush(ctx, "asynq:{default}:"+to, "t1").Err())
+	}
+	rdb.SAdd(ctx, allQueues, "default")
+	move("none", "pending", 0, "pending")
+	for range 2 {
+		require.Equal(t, []adapter.State{adapter.Pending}, states(poll()))
+	}
+	move("pending", "active", 0, "active")
+	require.Equal(t, []adapter.State{adapter.Active}, states(poll()))
+	// The handler failed; asynq's retry then its forwarder ran before the next poll.
+	move("active", "pending", 1, "pending")
+	got := poll()
+	require.Equal(t, []adapter.State{adapter.RetryWait, adapter.Pending}, states(got), "%+v", got)
+	require.Equal(t, []int{1, 2}, []int{got[0].Attempt, got[1].Attempt})
+	move("pending", "active", 1, "active")
+	got = poll()
+	require.Equal(t, adapter.Active, got[len(got)-1].State)
+	require.Equal(t, 2, got[len(got)-1].Attempt, "%+v", got)
+}
+
+func states(obs []adapter.Observation) []adapter.State {
+	out := make([]adapter.State, len(obs))
+	for i, o := range obs {
+		out[i] = o.State
+	}
+	return out
+}
