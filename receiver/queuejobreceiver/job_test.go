@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 
+	"github.com/jobtrace/jobtrace/internal/testutil/cputime"
 	"github.com/jobtrace/jobtrace/internal/tracecontext"
 )
 
@@ -168,7 +168,7 @@ func BenchmarkParseAndExtract(b *testing.B) {
 	// On a shared VM wall time includes waiting for a core; the thread's own CPU time does not.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	cpu0 := threadCPU()
+	cpu0 := cputime.Thread()
 	for b.Loop() {
 		j, err := parseJob(raw, 1<<20, &fp)
 		if err != nil {
@@ -178,15 +178,7 @@ func BenchmarkParseAndExtract(b *testing.B) {
 			b.Fatal("no context")
 		}
 	}
-	b.ReportMetric(float64(threadCPU()-cpu0)/float64(b.N), "cpu-ns/op")
-}
-
-func threadCPU() int64 {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
-		return 0
-	}
-	return ts.Nano()
+	b.ReportMetric(float64(cputime.Thread()-cpu0)/float64(b.N), "cpu-ns/op")
 }
 
 func errorsAs(err error, target **parseError) bool {
