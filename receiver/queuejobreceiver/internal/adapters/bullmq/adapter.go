@@ -480,6 +480,16 @@ func observations(q string, s *sighting, j *jobHash) (_ []adapter.Observation, s
 			}
 			out = append(out, o)
 		}
+		if s.stalled {
+			// The stalled event is read once: the stall must be told now, though the hash shows
+			// the re-run already ended (seen under load). A stall does not count in atm, so the
+			// stalled attempt is atm, and its loss comes before that attempt's end.
+			lost := base
+			lost.State, lost.Attempt = adapter.Lost, max(j.AttemptsMade, 1)
+			lost.Error = &adapter.Error{Message: stalledMessage}
+			at := min(lost.Attempt-1, len(out))
+			out = append(out[:at], append([]adapter.Observation{lost}, out[at:]...)...)
+		}
 		return out, true
 	}
 	retried := n
@@ -525,11 +535,13 @@ func observations(q string, s *sighting, j *jobHash) (_ []adapter.Observation, s
 		if finished {
 			lost.Attempt = max(n, 1)
 		}
-		lost.Error = &adapter.Error{Message: "job stalled: its lock expired (BullMQ moved it back to wait)"}
+		lost.Error = &adapter.Error{Message: stalledMessage}
 		out = append(out, lost)
 	}
 	return append(out, o), false
 }
+
+const stalledMessage = "job stalled: its lock expired (BullMQ moved it back to wait)"
 
 // stackError is the error of failed attempt k of failures, from the stacktrace array, which
 // keeps one entry per failure but only the last stackTraceLimit of them.

@@ -255,3 +255,17 @@ func TestLateQueueSkipsHistory(t *testing.T) {
 	require.Equal(t, adapter.Succeeded, c.Final("old:2").State)
 	require.Empty(t, c.Observations("old:1"), "history before the start is not news")
 }
+
+// A stalled event whose job hash already shows the re-run completed (the stalled checker and
+// the re-run both ran between two polls) still reports the stalled attempt lost, before the
+// completion: the event is read only once.
+func TestStalledSightingOfFinishedJob(t *testing.T) {
+	done := &jobHash{Exists: true, Name: "mail", AttemptsMade: 1, AttemptsStarted: 2,
+		Started: time.UnixMilli(3000), Finished: time.UnixMilli(3500)}
+	obs, stale := observations("q", &sighting{id: "1", where: inWait, stalled: true}, done)
+	require.True(t, stale)
+	require.Len(t, obs, 1, "%+v", obs)
+	require.Equal(t, adapter.Lost, obs[0].State)
+	require.Equal(t, 1, obs[0].Attempt)
+	require.Contains(t, obs[0].Error.Message, "job stalled")
+}

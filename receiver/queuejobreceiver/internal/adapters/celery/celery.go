@@ -57,16 +57,16 @@ type celeryAdapter struct {
 	queues       map[string]bool // discovered
 	bindScan     adapter.Cursor
 	resultScan   adapter.Cursor
-	watch        *simplelru.LRU[string, struct{}] // task ids seen in a message, result not final yet
-	done         *adapter.Seen                    // final results already emitted (key hash)
-	waiting      map[string]bool                  // ids seen in a queue list this poll
-	delivered    *simplelru.LRU[string, float64]  // id/attempt → delivery time of its unacked entry
-	held         *simplelru.LRU[string, struct{}] // id/attempt of retry messages held one poll
-	resultNow    map[string]int                   // id → attempt of the result read this poll
-	envs         *adapter.Cache[*envelope]        // decoded messages, by content
-	retries      *adapter.Seen                    // RETRY results already reported, by content
-	msgRetries   *simplelru.LRU[string, int]      // task id → highest headers.retries seen
-	metas        *adapter.Cache[*resultMeta]      // decoded results, by content
+	watch        *simplelru.LRU[string, struct{}]  // task ids seen in a message, result not final yet
+	done         *adapter.Seen                     // final results already emitted (key hash)
+	waiting      map[string]bool                   // ids seen in a queue list this poll
+	delivered    *simplelru.LRU[string, float64]   // id/attempt → delivery time of its unacked entry
+	held         *simplelru.LRU[string, time.Time] // id/attempt of held retry messages: when first seen
+	resultNow    map[string]int                    // id → attempt of the result read this poll
+	envs         *adapter.Cache[*envelope]         // decoded messages, by content
+	retries      *adapter.Seen                     // RETRY results already reported, by content
+	msgRetries   *simplelru.LRU[string, int]       // task id → highest headers.retries seen
+	metas        *adapter.Cache[*resultMeta]       // decoded results, by content
 	bad          *adapter.Seen
 }
 
@@ -85,7 +85,7 @@ func New(s adapter.Settings) (adapter.Adapter, error) {
 	// Every task seen waiting is watched until its result appears, up to windows.completed.
 	watch, _ := simplelru.NewLRU[string, struct{}](max(s.Windows.Active*10, s.Windows.Finished, 1), nil)
 	delivered, _ := simplelru.NewLRU[string, float64](max(s.Windows.Active, 1)*10, nil)
-	held, _ := simplelru.NewLRU[string, struct{}](max(s.Windows.Active, 1)*10, nil)
+	held, _ := simplelru.NewLRU[string, time.Time](max(s.Windows.Active, 1)*10, nil)
 	msgRetries, _ := simplelru.NewLRU[string, int](max(s.Windows.Active*10, s.Windows.Finished, 1), nil)
 	return &celeryAdapter{
 		s: s, prefix: s.Prefix, resultPrefix: rp, queues: map[string]bool{"celery": true},
@@ -194,7 +194,7 @@ func (a *celeryAdapter) Poll(ctx context.Context, r adapter.Reader, now time.Tim
 		gets = append(gets, p.MGet(ctx, want[i:min(i+max(w.Page, 1), len(want))]...))
 	}
 	if unacked == nil && len(gets) == 0 {
-		a.flush(msgs, emit)
+		a.flush(msgs, now, emit)
 		return nil
 	}
 	if err := p.Exec(ctx); err != nil {
@@ -226,20 +226,29 @@ func (a *celeryAdapter) Poll(ctx context.Context, r adapter.Reader, now time.Tim
 			}
 		}
 	}
-	a.flush(msgs, emit)
+	a.flush(msgs, now, emit)
 	return nil
 }
 
+// retryHold bounds how long a retry's message waits for its RETRY result. The worker writes
+// the result right after publishing the message, but on a loaded machine more than one poll
+// can pass in between; a result that never comes (ignore_result) delays the message this long.
+const retryHold = 3 * time.Second
+
 // flush emits the poll's message observations. A retry's message seen before its RETRY result
-// is held for one poll, so the retried attempt is reported with the error Celery stores for it
-// rather than inferred without one.
-func (a *celeryAdapter) flush(msgs []*adapter.Observation, emit func(*adapter.Observation)) {
+// is held (up to retryHold), so the retried attempt is reported with the error Celery stores
+// for it rather than inferred without one.
+func (a *celeryAdapter) flush(msgs []*adapter.Observation, now time.Time, emit func(*adapter.Observation)) {
 	for _, o := range msgs {
 		if o.Attempt > 1 && o.State != adapter.Active {
 			k := o.ID + "/" + strconv.Itoa(o.Attempt)
 			if r, ok := a.resultNow[o.ID]; !ok || r < o.Attempt-1 {
-				if _, held := a.held.Get(k); !held {
-					a.held.Add(k, struct{}{})
+				first, held := a.held.Get(k)
+				if !held {
+					a.held.Add(k, now)
+					continue
+				}
+				if now.Sub(first) < retryHold {
 					continue
 				}
 			}

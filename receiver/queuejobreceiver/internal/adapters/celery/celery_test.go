@@ -45,11 +45,14 @@ func TestPollLayout(t *testing.T) {
 	})
 	require.NoError(t, err)
 	got := map[string]*adapter.Observation{}
-	poll := func() {
-		require.NoError(t, a.Poll(ctx, adapter.ReadOnly(c), time.Now(), func(o *adapter.Observation) { cp := *o; got[o.ID] = &cp }))
+	start := time.Now()
+	pollAt := func(now time.Time) {
+		require.NoError(t, a.Poll(ctx, adapter.ReadOnly(c), now, func(o *adapter.Observation) { cp := *o; got[o.ID] = &cp }))
 	}
-	poll() // discovers the queue "mail" from its binding
-	poll()
+	pollAt(start) // discovers the queue "mail" from its binding
+	pollAt(start)
+	require.NotContains(t, got, "u2", "a retry's message waits for its RETRY result")
+	pollAt(start.Add(retryHold)) // none came (ignore_result): reported without the error
 	require.ElementsMatch(t, []string{"not_json", "missing_id"}, bad)
 	require.Equal(t, adapter.Pending, got["p1"].State)
 	require.Equal(t, "mail", got["p1"].Queue)

@@ -241,6 +241,15 @@ func (a *rqAdapter) emitJob(wt *want, emit func(*adapter.Observation)) {
 		}
 		return
 	}
+	if wt.state == adapter.Active && f[fStatus] != "" && f[fStatus] != "started" {
+		// Listed in wip a round trip before the hash was read, and moved on since (RQ sets
+		// started with the wip entry, in one transaction): failed and requeued, or finished.
+		// Its retries_left may already count the retry, so reporting it running would invent
+		// a running next attempt, which the tracker, seeing it queued at the next poll, would
+		// take for a requeue (a false abandoned span, seen under load). The next poll's
+		// listing says where it is.
+		return
+	}
 	o := &adapter.Observation{State: wt.state, ID: wt.id, Queue: f[fOrigin], Worker: f[fWorker]}
 	if o.Queue == "" {
 		o.Queue = wt.queue

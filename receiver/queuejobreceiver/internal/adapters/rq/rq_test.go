@@ -82,3 +82,43 @@ func TestPollLayout(t *testing.T) {
 	require.NotContains(t, got, "f1", "finished ids are read once")
 	require.Len(t, bad, 1, "the bad meta is counted once")
 }
+
+// A job listed in wip whose hash already says queued (its attempt failed and RQ requeued it
+// between the listing and the hash read) is not reported running: its retries_left counts
+// the retry, so it would be a running next attempt that never ran.
+func TestWipListingContradictedByHash(t *testing.T) {
+	srv := redistest.Start(t)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr, DisableIdentity: true})
+	defer c.Close()
+	ctx := context.Background()
+	require.NoError(t, c.SAdd(ctx, "rq:queues", "rq:queue:default").Err())
+	require.NoError(t, c.ZAdd(ctx, "rq:wip:default", redis.Z{Score: 9e9, Member: "j1"}).Err())
+	require.NoError(t, c.HSet(ctx, "rq:job:j1", "status", "started", "origin", "default", "worker_name", "w1",
+		"retries_left", "2", "started_at", "2026-12-01T10:00:03.000000Z").Err())
+	a, err := New(adapter.Settings{
+		Windows:        adapter.Windows{Pending: 100, Active: 100, Retry: 100, Finished: 1000, Dead: 1000, Page: 100},
+		MaxPayloadSize: 1 << 20, Logger: zap.NewNop(), Bad: func(string) {},
+	})
+	require.NoError(t, err)
+	var got []adapter.Observation
+	poll := func() {
+		got = nil
+		require.NoError(t, a.Poll(ctx, adapter.ReadOnly(c), time.Now(), func(o *adapter.Observation) { got = append(got, *o) }))
+	}
+	poll()
+	require.Len(t, got, 1)
+	require.Equal(t, adapter.Active, got[0].State)
+	require.Equal(t, 1, got[0].Attempt)
+
+	// The listing still says wip; the hash was rewritten by RQ's retry.
+	require.NoError(t, c.HSet(ctx, "rq:job:j1", "status", "queued", "retries_left", "1").Err())
+	poll()
+	require.Empty(t, got, "no running attempt 2 from a stale wip listing: %+v", got)
+
+	require.NoError(t, c.ZRem(ctx, "rq:wip:default", "j1").Err())
+	require.NoError(t, c.RPush(ctx, "rq:queue:default", "j1").Err())
+	poll()
+	require.Len(t, got, 1)
+	require.Equal(t, adapter.Pending, got[0].State)
+	require.Equal(t, 2, got[0].Attempt)
+}
