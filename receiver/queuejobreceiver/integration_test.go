@@ -1,12 +1,9 @@
 package queuejobreceiver
 
 import (
-	"bufio"
 	"context"
 	"encoding/hex"
 	"fmt"
-	"net"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -411,22 +408,7 @@ var readOnlyCommands = map[string]bool{
 
 func TestMonitorSeesNoWrite(t *testing.T) {
 	srv := redistest.Start(t)
-	conn, err := net.Dial("tcp", srv.Addr)
-	require.NoError(t, err)
-	defer conn.Close()
-	_, err = conn.Write([]byte("MONITOR\r\n"))
-	require.NoError(t, err)
-	var mu sync.Mutex
-	var lines []string
-	go func() {
-		sc := bufio.NewScanner(conn)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			mu.Lock()
-			lines = append(lines, sc.Text())
-			mu.Unlock()
-		}
-	}()
+	mon := startMonitor(t, srv.Addr)
 
 	cfg := testConfig(srv.Addr)
 	cfg.EmitEnqueued = true
@@ -442,44 +424,12 @@ func TestMonitorSeesNoWrite(t *testing.T) {
 	// Attribute MONITOR lines to connections by address, using the name the receiver sets.
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, DisableIdentity: true})
 	defer rdb.Close()
-	list, err := rdb.ClientList(context.Background()).Result()
-	require.NoError(t, err)
-	ours := map[string]bool{}
-	for _, line := range strings.Split(list, "\n") {
-		if strings.Contains(line, "name=jobtrace-queuejob") {
-			for _, f := range strings.Fields(line) {
-				if strings.HasPrefix(f, "addr=") {
-					ours[strings.TrimPrefix(f, "addr=")] = true
-				}
-			}
-		}
-	}
-	require.NotEmpty(t, ours, "receiver connections not found in CLIENT LIST:\n%s", list)
+	ours := mon.addrsNamed(t, rdb, "jobtrace-queuejob")
+	require.NotEmpty(t, ours, "receiver connections not found in CLIENT LIST")
 	r.stop()
 	time.Sleep(50 * time.Millisecond)
 
-	mu.Lock()
-	defer mu.Unlock()
-	seen := map[string]int{}
-	for _, l := range lines {
-		// 1700000000.123456 [0 127.0.0.1:54321] "LRANGE" "jobqueue:completed" "0" "499"
-		open, end := strings.IndexByte(l, '['), strings.IndexByte(l, ']')
-		if open < 0 || end < open {
-			continue
-		}
-		parts := strings.Fields(l[open+1 : end])
-		if len(parts) != 2 || !ours[parts[1]] {
-			continue
-		}
-		rest := strings.Fields(l[end+1:])
-		require.NotEmpty(t, rest, l)
-		cmd := strings.ToLower(strings.Trim(rest[0], `"`))
-		seen[cmd]++
-		require.True(t, readOnlyCommands[cmd], "receiver issued %q: %s", cmd, l)
-		if cmd == "client" {
-			require.Equal(t, "setname", strings.ToLower(strings.Trim(rest[1], `"`)), l)
-		}
-	}
+	seen := mon.commandsFrom(t, ours, readOnlyCommands)
 	require.Positive(t, seen["lrange"], "MONITOR saw no receiver reads: %v", seen)
 	require.Positive(t, seen["scan"])
 	require.Positive(t, seen["pttl"])
