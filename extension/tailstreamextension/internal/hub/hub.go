@@ -240,13 +240,19 @@ func (h *Hub) dispatch(entries, olds []*ring.Entry, now time.Time) {
 		if !s.matchesCheap(e) {
 			return
 		}
-		if olds != nil && s.matchesCheap(olds[i]) {
-			return // it had the line already, before its job was known
-		}
 		f := s.filter.Load()
+		var old *ring.Entry
+		if olds != nil && s.matchesCheap(olds[i]) {
+			if !f.Slow() {
+				return // it had the line already, before its job was known
+			}
+			// Whether it had the line depends on the costly part too (an OTTL condition on
+			// job.id, say): the evaluator decides on both versions.
+			old = olds[i]
+		}
 		if f.Slow() {
 			deferred++
-			if s.defer_(e) {
+			if s.defer_(e, old) {
 				touch(s)
 			} else {
 				dropBehind++
@@ -331,7 +337,7 @@ func (h *Hub) Create(owner string, f *logfilter.Filter, scope func(*ring.Entry) 
 		notify: make(chan struct{}, 1), done: make(chan struct{}),
 		opts: opts, expiresAt: now.Add(h.limits.Expiry), lastDetached: now,
 		queue: make([]*ring.Entry, opts.BufferSize), tokens: float64(opts.RateLimit), lastRefill: now,
-		inbox: make([]*ring.Entry, opts.BufferSize), evalNotify: make(chan struct{}, 1),
+		inbox: make([]deferred, opts.BufferSize), evalNotify: make(chan struct{}, 1),
 	}
 	s.filter.Store(f)
 	var id [16]byte

@@ -242,3 +242,55 @@ func TestQueriesHonourContextAndBudget(t *testing.T) {
 	assert.False(t, partial)
 	assert.Equal(t, 20_000, total)
 }
+
+// Issue 13 leftover 1: streams whose filter has a costly part (text, OTTL) get the late
+// version of a line through their evaluator, under the same "had it already" rule: an OTTL
+// condition on the job's attributes matches only the late version, a text search that
+// matched the early version does not get the line twice.
+func TestLateAttributionReachesSlowFilters(t *testing.T) {
+	cat := &catalog{}
+	h := newHub(t, ring.New(100, time.Hour), Limits{MaxStreams: 10, MaxStreamsPerUser: 10, Expiry: time.Hour, IdleTimeout: time.Minute}, nil)
+	h.SetResolver(cat)
+	now := time.Now()
+	mk := func(s logfilter.Spec) *Stream {
+		st, err := h.Create("u", compile(t, s), nil, opts(), false, now)
+		require.NoError(t, err)
+		return st
+	}
+	ottlJob := mk(logfilter.Spec{OTTL: `attributes["job.id"] == "j1"`})
+	ottlQueue := mk(logfilter.Spec{OTTL: `attributes["queue.name"] == "high" and IsMatch(body, "early")`})
+	jobText := mk(logfilter.Spec{JobID: "j1", Text: "worker"})
+	text := mk(logfilter.Spec{Text: "early"})
+	ottlBody := mk(logfilter.Spec{OTTL: `IsMatch(body, "early")`})
+	ottlNoJob := mk(logfilter.Spec{OTTL: `attributes["job.id"] == nil`})
+
+	h.Ingest([]*ring.Entry{{Message: "early worker line", TraceID: traceJ1, Ingested: now}}, now)
+	drain := func(s *Stream, want int) []*ring.Entry {
+		t.Helper()
+		var got []*ring.Entry
+		require.Eventually(t, func() bool {
+			got = append(got, s.Drain(nil)...)
+			return len(got) >= want
+		}, 5*time.Second, 5*time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // a second, wrong delivery would be queued by now
+		got = append(got, s.Drain(nil)...)
+		require.Len(t, got, want)
+		return got
+	}
+	drain(text, 1)
+	drain(ottlBody, 1)
+	drain(ottlNoJob, 1)
+
+	cat.learn(traceJ1, "", j1)
+	require.Equal(t, 1, h.Reattribute(now.Add(time.Second), true))
+	for name, s := range map[string]*Stream{"ottl on job.id": ottlJob, "ottl on queue.name": ottlQueue, "job and text": jobText} {
+		got := drain(s, 1)
+		assert.True(t, got[0].Late, name)
+		assert.Equal(t, "j1", got[0].JobID, name)
+	}
+	// Let every evaluator finish before checking that nothing more arrives.
+	time.Sleep(50 * time.Millisecond)
+	assert.Empty(t, text.Drain(nil), "the text stream had the line before its job was known")
+	assert.Empty(t, ottlBody.Drain(nil), "so had the OTTL stream on the body")
+	assert.Empty(t, ottlNoJob.Drain(nil), "the late version does not match an OTTL condition the early one did")
+}

@@ -105,7 +105,7 @@ type Stream struct {
 
 	// The costly part of the filter runs on evalLoop: dispatch puts lines that passed the
 	// cheap checks in inbox (circular, bounded like queue) and evalLoop moves matches on.
-	inbox          []*ring.Entry
+	inbox          []deferred
 	inHead, inLen  int
 	evalNotify     chan struct{}
 	droppedBehind  atomic.Uint64
@@ -165,25 +165,32 @@ func (s *Stream) signalEval() {
 	}
 }
 
+// deferred is a line waiting for the costly part of the filter. old, for a late line, is its
+// earlier version when that passed the cheap checks: if it passes the costly part too, the
+// stream had the line already and does not get it again.
+type deferred struct {
+	e, old *ring.Entry
+}
+
 // defer_ queues e for evalLoop; false means the evaluation queue is full (dropped, counted).
-func (s *Stream) defer_(e *ring.Entry) bool {
+func (s *Stream) defer_(e, old *ring.Entry) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.inLen == len(s.inbox) {
 		s.droppedBehind.Add(1)
 		return false
 	}
-	s.inbox[(s.inHead+s.inLen)%len(s.inbox)] = e
+	s.inbox[(s.inHead+s.inLen)%len(s.inbox)] = deferred{e, old}
 	s.inLen++
 	return true
 }
 
-func (s *Stream) takeInbox(buf []*ring.Entry) []*ring.Entry {
+func (s *Stream) takeInbox(buf []deferred) []deferred {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for s.inLen > 0 {
 		buf = append(buf, s.inbox[s.inHead])
-		s.inbox[s.inHead] = nil
+		s.inbox[s.inHead] = deferred{}
 		s.inHead = (s.inHead + 1) % len(s.inbox)
 		s.inLen--
 	}
@@ -195,7 +202,7 @@ func (s *Stream) takeInbox(buf []*ring.Entry) []*ring.Entry {
 func (s *Stream) evalLoop() {
 	defer s.hub.evalWG.Done()
 	lim := &s.hub.limits
-	var buf []*ring.Entry
+	var buf []deferred
 	for {
 		select {
 		case <-s.done:
@@ -212,15 +219,17 @@ func (s *Stream) evalLoop() {
 			// Locked to its thread for the batch so the thread's CPU clock is this
 			// goroutine's.
 			runtime.LockOSThread()
-			for _, e := range buf {
+			for _, d := range buf {
 				select {
 				case <-s.done:
 					runtime.UnlockOSThread()
 					return
 				default:
 				}
+				e := d.e
 				t0, c0 := time.Now(), threadCPU()
-				ok := s.filter.Load().MatchSlow(e)
+				f := s.filter.Load()
+				ok := f.MatchSlow(e) && (d.old == nil || !f.MatchSlow(d.old))
 				now, c1 := time.Now(), threadCPU()
 				cost := time.Duration(c1 - c0)
 				if c0 == 0 || c1 == 0 {
@@ -233,7 +242,9 @@ func (s *Stream) evalLoop() {
 					return
 				}
 				if !ok {
-					rejected++
+					if !e.Late { // a late version's rejection is no new line filtered
+						rejected++
+					}
 					continue
 				}
 				switch s.offer(e, now) {
