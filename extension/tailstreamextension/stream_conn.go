@@ -178,8 +178,9 @@ func (t *tailstream) dropEphemeral(s *hub.Stream) {
 }
 
 // pump delivers a stream to one attachment until the client leaves, the stream ends, or
-// (follow=false) the replay is done. Delivery is in seq order and never repeats a seq:
-// the replay comes from the ring, then the queue, skipping what the replay covered.
+// (follow=false) the replay is done: the replay (or, on resume, what the client missed) from
+// the ring, then the queue, skipping what that covered. No line is sent twice to a client
+// that resumes from the last line it received.
 func (t *tailstream) pump(ctx context.Context, p *principal, s *hub.Stream, resume *uint64, snd sender, mode string) {
 	att, first, ok := s.Attach()
 	if !ok {
@@ -230,59 +231,58 @@ func (t *tailstream) pump(ctx context.Context, p *principal, s *hub.Stream, resu
 
 	f, opts := s.Filter(), s.Options()
 	follow := opts.Follow && (f.Until().IsZero() || f.Until().After(now))
+	tail := opts.TailLines
+	switch {
+	case tail > 0:
+	case tail < 0 || !follow || !f.Since().IsZero():
+		tail = 0 // all retained (within since)
+	default:
+		tail = -1 // live only
+	}
+	// at is the live position (hub.Position) this attachment has delivered up to: queued
+	// lines at or before it were sent already, by an earlier attachment or by the replay.
 	var replay []*ring.Entry
-	// last is the highest seq this attachment delivered or skipped; after the replay it is at
-	// least floor, so queued lines the replay covered are not sent twice.
-	var last, floor uint64
+	var at hub.Position
 	switch {
 	case resume != nil:
-		last = *resume
-		replay, _ = t.hub.Select(ctx, f, s.Scope(), last, 0, 0, now)
+		// Exact after a timestamp-sorted replay and after late lines, whose seqs are not
+		// in delivery order: the hub places the client's last line.
+		replay, at, _ = t.hub.Resume(ctx, s, *resume, tail, now)
 	case first:
-		floor = s.StartSeq
-		tail := opts.TailLines
-		switch {
-		case tail > 0:
-		case tail < 0 || !follow || !f.Since().IsZero():
-			tail = 0 // all retained (within since)
-		default:
-			tail = -1 // live only
-		}
 		if tail >= 0 {
 			// In timestamp order: what the client reads first is history.
-			replay, _ = t.hub.Select(ctx, f, s.Scope(), 0, s.StartSeq, tail, now)
+			replay, _ = t.hub.Replay(ctx, s, tail, now)
 		}
+		at = s.Start()
 	default:
-		last = s.LastDelivered()
+		at = s.LastDelivered()
 	}
 
-	send := func(batch []*ring.Entry) error {
-		// Drop what an earlier part of this attachment already delivered. A late line (its
-		// job became known after it came) has an old seq but was never delivered here. The
-		// replay is in timestamp order, so seqs are not monotonic within a batch.
-		n := 0
-		hi := last
-		for _, e := range batch {
-			if e.Seq > last || e.Late {
-				batch[n] = e
-				n++
-				hi = max(hi, e.Seq)
+	// send delivers a batch; queued batches are cut to what follows at.
+	send := func(batch []*ring.Entry, queued bool) error {
+		if queued {
+			n := 0
+			for _, e := range batch {
+				if p := s.Pos(e); at.Less(p) {
+					batch[n] = e
+					n++
+					at = p
+				}
 			}
+			batch = batch[:n]
 		}
-		batch = batch[:n]
 		for len(batch) > 0 {
 			chunk := batch[:min(len(batch), 512)]
 			batch = batch[len(chunk):]
 			if err := snd.entries(ctx, chunk); err != nil {
 				return err
 			}
-			top := uint64(0)
-			for _, e := range chunk {
-				top = max(top, e.Seq)
+			pos := hub.Position{}
+			if queued {
+				pos = s.Pos(chunk[len(chunk)-1])
 			}
-			s.Delivered(top, len(chunk), t.now())
+			s.Delivered(pos, len(chunk), t.now())
 		}
-		last = hi
 		return nil
 	}
 
@@ -334,11 +334,11 @@ func (t *tailstream) pump(ctx context.Context, p *principal, s *hub.Stream, resu
 	if err := controls(); err != nil {
 		return
 	}
-	if err := send(replay); err != nil {
+	if err := send(replay, false); err != nil {
 		return
 	}
 	replay = nil
-	last = max(last, floor)
+	s.Delivered(at, 0, t.now())
 	if !follow {
 		end("")
 		if !s.Ephemeral {
@@ -373,7 +373,7 @@ func (t *tailstream) pump(ctx context.Context, p *principal, s *hub.Stream, resu
 				return
 			}
 			buf = s.Drain(buf[:0])
-			if send(buf) != nil {
+			if send(buf, true) != nil {
 				return
 			}
 			clear(buf)
@@ -386,7 +386,7 @@ func (t *tailstream) pump(ctx context.Context, p *principal, s *hub.Stream, resu
 			}
 			// A PATCH resume signals Notify; this catches lines queued while paused too.
 			buf = s.Drain(buf[:0])
-			if send(buf) != nil {
+			if send(buf, true) != nil {
 				return
 			}
 			clear(buf)

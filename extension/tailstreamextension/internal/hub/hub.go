@@ -116,6 +116,7 @@ type Hub struct {
 	ingestMu sync.Mutex // serialises ingest so each queue receives lines in seq order
 	lines    atomic.Uint64
 	batchGen uint64    // guarded by ingestMu
+	lateGen  uint64    // LateID of the last late delivery; guarded by ingestMu
 	touched  []*Stream // guarded by ingestMu
 
 	resolver atomic.Pointer[Resolver]
@@ -209,7 +210,10 @@ func (h *Hub) Reattribute(now time.Time, force bool) int {
 	}
 	h.ingestMu.Lock()
 	defer h.ingestMu.Unlock()
+	head := h.ring.Head()
 	for _, e := range news {
+		h.lateGen++
+		e.LateID, e.LateAt = h.lateGen, head
 		h.ring.Replace(e)
 	}
 	h.dispatch(news, olds, now)
@@ -356,6 +360,7 @@ func (h *Hub) Create(owner string, f *logfilter.Filter, scope func(*ring.Entry) 
 		return nil, ErrTooManyUserStreams
 	}
 	s.StartSeq = h.ring.Head()
+	s.lateGen0 = h.lateGen
 	s.seen0 = h.lines.Load()
 	h.streams[s.ID] = s
 	h.perUser[owner]++

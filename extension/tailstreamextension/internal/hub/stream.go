@@ -76,6 +76,7 @@ type Stream struct {
 	scope    func(*ring.Entry) bool // the owner's RBAC scope; nil = unscoped
 	hub      *Hub
 	seen0    uint64 // hub line count at creation, for lines_filtered
+	lateGen0 uint64 // the hub's last LateID at creation: later late deliveries are live
 	batchGen uint64 // last ingest batch that queued here; guarded by the hub's ingestMu
 
 	notify chan struct{}
@@ -94,7 +95,7 @@ type Stream struct {
 	droppedFull  atomic.Uint64
 	full         atomic.Bool // queue is full: offers drop without taking the lock
 	lastRateDrop time.Time
-	delivered    uint64 // highest seq delivered to any attachment
+	delivered    Position // furthest live position delivered to any attachment
 	attached     *Attachment
 	attachedOnce bool
 	lastDetached time.Time
@@ -360,11 +361,11 @@ func (s *Stream) Drain(buf []*ring.Entry) []*ring.Entry {
 	return buf
 }
 
-// Delivered records that entries up to seq reached a client and counts them.
-func (s *Stream) Delivered(seq uint64, n int, now time.Time) {
+// Delivered records that the stream reached pos at a client and counts the n entries sent.
+func (s *Stream) Delivered(pos Position, n int, now time.Time) {
 	s.mu.Lock()
-	if seq > s.delivered {
-		s.delivered = seq
+	if s.delivered.Less(pos) {
+		s.delivered = pos
 	}
 	s.mu.Unlock()
 	if n == 0 {
@@ -387,8 +388,8 @@ func (s *Stream) Delivered(seq uint64, n int, now time.Time) {
 	}
 }
 
-// LastDelivered is the highest seq any attachment delivered.
-func (s *Stream) LastDelivered() uint64 {
+// LastDelivered is the furthest live position any attachment delivered.
+func (s *Stream) LastDelivered() Position {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.delivered

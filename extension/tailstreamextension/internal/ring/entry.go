@@ -39,6 +39,12 @@ type Entry struct {
 	// Late is set on a line delivered after its job became known: live streams get it after
 	// lines that came later, and it may be older than lines already shown.
 	Late bool `json:"late,omitempty"`
+	// For a late version: Prev is the version it replaced, LateID orders late deliveries
+	// across the hub (from 1) and LateAt is the ring's head when it was delivered. Streams use
+	// them to resume exactly after a late line (internal/hub, Resume).
+	Prev   *Entry `json:"-"`
+	LateID uint64 `json:"-"`
+	LateAt uint64 `json:"-"`
 
 	// What OTTL may look at beyond the fields above, kept so that a condition gives the
 	// same answer on a replayed line as on the live one (see Record).
@@ -306,7 +312,7 @@ func (e *Entry) Attributed(jobID, workerID, queue string) *Entry {
 		Seq: e.Seq, Timestamp: e.Timestamp, Level: e.Level, Service: e.Service,
 		JobID: e.JobID, WorkerID: e.WorkerID, QueueName: e.QueueName,
 		TraceID: e.TraceID, SpanID: e.SpanID, Message: e.Message, Source: e.Source,
-		Raw: e.Raw, Ingested: e.Ingested, Late: true,
+		Raw: e.Raw, Ingested: e.Ingested, Late: true, Prev: e,
 	}
 	if e.Attrs != nil {
 		c.Attrs = make(map[string]any, len(e.Attrs)+3)
