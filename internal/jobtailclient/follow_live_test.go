@@ -97,3 +97,36 @@ func TestFollowBatchFramesAndLateLines(t *testing.T) {
 	assert.Equal(t, "jf", e.JobID)
 	assert.Equal(t, "q", e.QueueName)
 }
+
+// Against the real server: a tail_lines replay comes in timestamp order, so its seqs go
+// down when lines arrived out of time order (held worker lines). Every replayed line is
+// delivered; none is taken for a repeat of a higher seq.
+func TestFollowSortedReplayKeepsEveryLine(t *testing.T) {
+	sink, addr := realServer(t)
+	now := time.Now().Add(-time.Minute)
+	ld := plog.NewLogs()
+	for i, m := range []string{"fourth", "third", "second", "first"} {
+		logLine(ld, m, "js", "", now.Add(time.Duration(3-i)*time.Millisecond))
+	}
+	require.NoError(t, sink.PublishLogs(context.Background(), ld))
+
+	c, err := jobtailclient.New(jobtailclient.Options{Endpoint: addr})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch := c.Follow(ctx, jobtailclient.StreamRequest{
+		Filters: jobtailclient.StreamFilters{JobID: "js"},
+		Options: jobtailclient.StreamOptions{Follow: true, TailLines: 10},
+	}, jobtailclient.FollowOptions{})
+	ld = plog.NewLogs()
+	logLine(ld, "live", "js", "", time.Now())
+	var got []string
+	for range 4 {
+		e, _ := nextEntry(t, ch)
+		got = append(got, e.Message)
+	}
+	assert.Equal(t, []string{"first", "second", "third", "fourth"}, got)
+	require.NoError(t, sink.PublishLogs(context.Background(), ld))
+	e, _ := nextEntry(t, ch)
+	assert.Equal(t, "live", e.Message)
+}
