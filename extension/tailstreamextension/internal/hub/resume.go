@@ -26,8 +26,8 @@ func (p Position) Less(q Position) bool {
 
 // Pos is where e sits in the stream's live order.
 func (s *Stream) Pos(e *ring.Entry) Position {
-	if e.LateID > s.lateGen0 {
-		return Position{e.LateAt, e.LateID}
+	if li := e.LateInfo; li != nil && li.ID > s.lateGen0 {
+		return Position{li.At, li.ID}
 	}
 	return Position{e.Seq, 0}
 }
@@ -38,8 +38,8 @@ func (s *Stream) Start() Position { return Position{s.StartSeq, s.lateGen0} }
 // asOfCreation is the version of e the ring held when s was created: the replay shows lines
 // as they were then, since what was re-offered later reaches s live.
 func (s *Stream) asOfCreation(e *ring.Entry) *ring.Entry {
-	if e.LateID > s.lateGen0 && e.Prev != nil {
-		return e.Prev
+	if e.LateID() > s.lateGen0 {
+		return e.Early()
 	}
 	return e
 }
@@ -91,9 +91,14 @@ func (h *Hub) Resume(ctx context.Context, s *Stream, last uint64, tail int, now 
 	snap := h.ring.Snapshot(0, from.Seq, now)
 	f := s.filter.Load()
 	match := func(e *ring.Entry) bool { return (s.scope == nil || s.scope(e)) && f.Match(e) }
-	// hadEarly: the stream took e's version from before its job was known, so it never got
-	// the late one (dispatch's rule).
-	hadEarly := func(e *ring.Entry) bool { return e.Prev != nil && match(e.Prev) }
+	// early returns e's version from before its job was known when the stream took that
+	// one, and so never got the late one (dispatch's rule).
+	early := func(e *ring.Entry) *ring.Entry {
+		if x := e.Early(); x != nil && match(x) {
+			return x
+		}
+		return nil
+	}
 
 	at := s.Start()
 	i := sort.Search(len(snap), func(i int) bool { return snap[i].Seq >= last })
@@ -102,7 +107,7 @@ func (h *Hub) Resume(ctx context.Context, s *Stream, last uint64, tail int, now 
 		le = snap[i]
 	}
 	switch {
-	case le != nil && le.LateID > s.lateGen0 && !hadEarly(le):
+	case le != nil && le.LateID() > s.lateGen0 && early(le) == nil:
 		at = s.Pos(le)
 	case last <= s.StartSeq && tail >= 0:
 		if le != nil {
@@ -110,7 +115,7 @@ func (h *Hub) Resume(ctx context.Context, s *Stream, last uint64, tail int, now 
 			partial = p
 			ref := s.asOfCreation(le)
 			k, _ := slices.BinarySearchFunc(replay, ref, byTime)
-			if k < len(replay) && replay[k] == ref {
+			if k < len(replay) && replay[k].Seq == ref.Seq {
 				k++
 			}
 			out = replay[k:]
@@ -131,14 +136,19 @@ func (h *Hub) Resume(ctx context.Context, s *Stream, last uint64, tail int, now 
 			partial = true
 			break
 		}
-		if e.LateID <= s.lateGen0 && e.Seq <= at.Seq {
+		reoffered := e.LateID() > s.lateGen0
+		if !reoffered && e.Seq <= at.Seq {
 			continue // delivered before at, or part of the replay
 		}
 		evals++
+		var x *ring.Entry
+		if reoffered {
+			x = early(e)
+		}
 		switch {
-		case e.LateID > s.lateGen0 && hadEarly(e):
+		case x != nil:
 			if p := (Position{e.Seq, 0}); at.Less(p) {
-				live = append(live, item{p, e.Prev})
+				live = append(live, item{p, x})
 			}
 		case match(e):
 			if p := s.Pos(e); at.Less(p) {

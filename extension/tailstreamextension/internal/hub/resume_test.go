@@ -77,3 +77,29 @@ func TestResumeAroundALateLine(t *testing.T) {
 	assert.Equal(t, []string{"early", "j1 after"}, msgs(rep))
 	assert.Equal(t, []string{"early 2"}, msgs(mid.Drain(nil)))
 }
+
+// A replay line attributed after the stream was created is replayed as it was; resuming
+// right after it continues after it, not with it again.
+func TestResumeMidReplayAfterAttribution(t *testing.T) {
+	cat := &catalog{}
+	h := newHub(t, ring.New(100, time.Hour), limits, nil)
+	h.SetResolver(cat)
+	now := time.Now()
+	h.Ingest([]*ring.Entry{
+		{Message: "b", Timestamp: now.Add(2 * time.Second), Ingested: now},
+		{Message: "early", TraceID: traceJ1, Timestamp: now.Add(time.Second), Ingested: now},
+		{Message: "a", Timestamp: now, Ingested: now},
+	}, now)
+	s, err := h.Create("u", compile(t, logfilter.Spec{}), nil, opts(), false, now)
+	require.NoError(t, err)
+	cat.learn(traceJ1, "", j1)
+	require.Equal(t, 1, h.Reattribute(now, true))
+
+	rep, _ := h.Replay(context.Background(), s, 0, now)
+	require.Equal(t, []string{"a", "early", "b"}, msgs(rep))
+	assert.False(t, rep[1].Late, "as the ring held it at creation")
+	assert.Empty(t, rep[1].JobID)
+	out, _, _ := h.Resume(context.Background(), s, rep[1].Seq, 0, now)
+	assert.Equal(t, []string{"b"}, msgs(out))
+	assert.Empty(t, s.Drain(nil), "the unfiltered stream had early: no late delivery")
+}

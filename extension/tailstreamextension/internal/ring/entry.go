@@ -39,12 +39,10 @@ type Entry struct {
 	// Late is set on a line delivered after its job became known: live streams get it after
 	// lines that came later, and it may be older than lines already shown.
 	Late bool `json:"late,omitempty"`
-	// For a late version: Prev is the version it replaced, LateID orders late deliveries
-	// across the hub (from 1) and LateAt is the ring's head when it was delivered. Streams use
-	// them to resume exactly after a late line (internal/hub, Resume).
-	Prev   *Entry `json:"-"`
-	LateID uint64 `json:"-"`
-	LateAt uint64 `json:"-"`
+	// LateInfo, on a late version only (lines never late pay one pointer), places it in the
+	// live order and rebuilds the version it replaced (Early): streams resume exactly after
+	// a late line with it (internal/hub, Resume).
+	LateInfo *LateInfo `json:"-"`
 
 	// What OTTL may look at beyond the fields above, kept so that a condition gives the
 	// same answer on a replayed line as on the live one (see Record).
@@ -284,35 +282,57 @@ func (e *Entry) Record() (plog.ResourceLogs, plog.ScopeLogs, plog.LogRecord) {
 	return rl, sl, lr
 }
 
+// LateInfo is what a late version knows beyond the line.
+type LateInfo struct {
+	ID     uint64 // orders late deliveries across the hub, from 1
+	At     uint64 // the ring's head when it was delivered
+	filled uint8  // what Attributed filled in (fill* bits), for Early
+}
+
+const (
+	fillJob uint8 = 1 << iota
+	fillWorker
+	fillQueue
+	fillJobAttr
+	fillWorkerAttr
+	fillQueueAttr
+	fillAttrsMap // Attrs was nil
+)
+
 // Attribute fills the job, worker and queue the line does not name itself, in the fields
 // and the attributes, so that filters and OTTL see what the export path's tags say. Only
 // for an entry not yet shared (before it is appended to a Buffer).
-func (e *Entry) Attribute(jobID, workerID, queue string) {
-	put := func(field *string, key, v string) {
+func (e *Entry) Attribute(jobID, workerID, queue string) { e.attribute(jobID, workerID, queue) }
+
+func (e *Entry) attribute(jobID, workerID, queue string) (filled uint8) {
+	put := func(field *string, key, v string, bit, attrBit uint8) {
 		if *field != "" || v == "" {
 			return
 		}
 		*field = v
+		filled |= bit
 		if _, ok := e.Attrs[key]; !ok {
 			if e.Attrs == nil {
 				e.Attrs = map[string]any{}
+				filled |= fillAttrsMap
 			}
 			e.Attrs[key] = v
+			filled |= attrBit
 		}
 	}
-	put(&e.JobID, conventions.AttrJobID, jobID)
-	put(&e.WorkerID, conventions.AttrWorkerID, workerID)
-	put(&e.QueueName, conventions.AttrQueueName, queue)
+	put(&e.JobID, conventions.AttrJobID, jobID, fillJob, fillJobAttr)
+	put(&e.WorkerID, conventions.AttrWorkerID, workerID, fillWorker, fillWorkerAttr)
+	put(&e.QueueName, conventions.AttrQueueName, queue, fillQueue, fillQueueAttr)
+	return filled
 }
 
-// Attributed returns a copy of a shared entry with its job, worker and queue filled and Late
-// set. The copy keeps the seq: it replaces the original in the Buffer.
-func (e *Entry) Attributed(jobID, workerID, queue string) *Entry {
+// copyLine copies e's line: everything but the seq bookkeeping and the JSON cache.
+func (e *Entry) copyLine() *Entry {
 	c := &Entry{
 		Seq: e.Seq, Timestamp: e.Timestamp, Level: e.Level, Service: e.Service,
 		JobID: e.JobID, WorkerID: e.WorkerID, QueueName: e.QueueName,
 		TraceID: e.TraceID, SpanID: e.SpanID, Message: e.Message, Source: e.Source,
-		Raw: e.Raw, Ingested: e.Ingested, Late: true, Prev: e,
+		Raw: e.Raw, Ingested: e.Ingested,
 	}
 	if e.Attrs != nil {
 		c.Attrs = make(map[string]any, len(e.Attrs)+3)
@@ -320,6 +340,53 @@ func (e *Entry) Attributed(jobID, workerID, queue string) *Entry {
 			c.Attrs[k] = v
 		}
 	}
-	c.Attribute(jobID, workerID, queue)
 	return c
+}
+
+// Attributed returns a copy of a shared entry with its job, worker and queue filled, Late
+// set and a LateInfo whose ID and At the caller sets before sharing it. The copy keeps the
+// seq: it replaces the original in the Buffer.
+func (e *Entry) Attributed(jobID, workerID, queue string) *Entry {
+	c := e.copyLine()
+	c.Late = true
+	c.LateInfo = &LateInfo{filled: c.attribute(jobID, workerID, queue)}
+	return c
+}
+
+// Early rebuilds the version a late entry replaced, as it was (nil for an entry that is not
+// late). It allocates: for resumes and replays, not the ingest path.
+func (e *Entry) Early() *Entry {
+	li := e.LateInfo
+	if li == nil {
+		return nil
+	}
+	c := e.copyLine()
+	for _, f := range []struct {
+		bit, attrBit uint8
+		field        *string
+		key          string
+	}{
+		{fillJob, fillJobAttr, &c.JobID, conventions.AttrJobID},
+		{fillWorker, fillWorkerAttr, &c.WorkerID, conventions.AttrWorkerID},
+		{fillQueue, fillQueueAttr, &c.QueueName, conventions.AttrQueueName},
+	} {
+		if li.filled&f.bit != 0 {
+			*f.field = ""
+		}
+		if li.filled&f.attrBit != 0 {
+			delete(c.Attrs, f.key)
+		}
+	}
+	if li.filled&fillAttrsMap != 0 {
+		c.Attrs = nil
+	}
+	return c
+}
+
+// LateID orders e among late deliveries (0: e is no late version).
+func (e *Entry) LateID() uint64 {
+	if e.LateInfo == nil {
+		return 0
+	}
+	return e.LateInfo.ID
 }
