@@ -524,43 +524,6 @@ func byTime(a, b *ring.Entry) int {
 	return cmp.Compare(a.Seq, b.Seq)
 }
 
-// Select returns the retained entries with seq in (after, upTo] (upTo 0 = head) that pass
-// scope and f. With tail > 0 only the last tail of them (by seq) are kept. A replay
-// (after == 0) comes in timestamp order, a resume (after > 0) in seq order. partial is set
-// when ctx ended or the query budget ran out before every entry was looked at.
-func (h *Hub) Select(ctx context.Context, f *logfilter.Filter, scope func(*ring.Entry) bool, after, upTo uint64, tail int, now time.Time) (out []*ring.Entry, partial bool) {
-	snap := h.ring.Snapshot(after, upTo, now)
-	b := h.budget(ctx)
-	evals := int64(0)
-	if tail > 0 {
-		// Walk back from the newest so a small tail of a big buffer stays cheap.
-		for i := len(snap) - 1; i >= 0 && len(out) < tail && !b.stop(); i-- {
-			evals++
-			if (scope == nil || scope(snap[i])) && f.Match(snap[i]) {
-				out = append(out, snap[i])
-			}
-		}
-		slices.Reverse(out)
-	} else {
-		for _, e := range snap {
-			if b.stop() {
-				break
-			}
-			evals++
-			if (scope == nil || scope(e)) && f.Match(e) {
-				out = append(out, e)
-			}
-		}
-	}
-	if after == 0 {
-		slices.SortStableFunc(out, byTime)
-	}
-	if h.metrics != nil {
-		h.metrics.Evaluated(evals)
-	}
-	return out, b.stopped
-}
-
 // Search pages through matching retained entries, newest first by timestamp, and counts them
 // all. partial is set when ctx ended or the query budget ran out: total then counts what was
 // looked at, the newest part of the buffer.

@@ -80,7 +80,7 @@ func TestJobStreamGetsTraceOnlyAndSpanOnlyLinesOfKnownJob(t *testing.T) {
 		assert.False(t, e.Late)
 	}
 	// A worker-filtered stream finds them too, through the same attribution.
-	sel, _ := h.Select(context.Background(), compile(t, logfilter.Spec{WorkerID: "w1"}), nil, 0, 0, 0, now)
+	sel, _, _ := h.Search(context.Background(), compile(t, logfilter.Spec{WorkerID: "w1"}), nil, 0, 10, now)
 	assert.Len(t, sel, 2)
 }
 
@@ -227,7 +227,11 @@ func TestQueriesHonourContextAndBudget(t *testing.T) {
 	assert.True(t, partial, "a gone client stops the search")
 	assert.Less(t, total, 20_000)
 	assert.LessOrEqual(t, len(page), 10)
-	_, partial = h.Select(ctx, f, nil, 0, 0, 0, now)
+	s, err := h.Create("u", f, nil, opts(), false, now)
+	require.NoError(t, err)
+	_, partial = h.Replay(ctx, s, 0, now)
+	assert.True(t, partial)
+	_, _, partial = h.Resume(ctx, s, 1, -1, now)
 	assert.True(t, partial)
 
 	l := limits
