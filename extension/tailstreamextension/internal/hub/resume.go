@@ -89,6 +89,12 @@ func (h *Hub) Resume(ctx context.Context, s *Stream, last uint64, tail int, now 
 	from = Position{h.ring.Head(), h.lateGen}
 	h.ingestMu.Unlock()
 	snap := h.ring.Snapshot(0, from.Seq, now)
+	for i, e := range snap {
+		if e.LateID() > from.Late {
+			// Re-offered after from was taken: the queue brings the late version.
+			snap[i] = e.Early()
+		}
+	}
 	f := s.filter.Load()
 	match := func(e *ring.Entry) bool { return (s.scope == nil || s.scope(e)) && f.Match(e) }
 	// early returns e's version from before its job was known when the stream took that
