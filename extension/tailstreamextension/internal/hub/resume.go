@@ -81,9 +81,9 @@ func (h *Hub) replayOf(ctx context.Context, s *Stream, snap []*ring.Entry, tail 
 // takes over: queued lines at or before it were covered.
 //
 // The last line tells where the client was: its late version if that is what this stream
-// got, a replay line if its seq is at most StartSeq, else the live line of that seq. Once
-// that line has left the ring, a replay resumes with the live part, and live lines after
-// its seq are sent.
+// got, a replay line if its seq is at most StartSeq and the stream replays, else the line of
+// that seq. Once that line has left the ring, a replay resumes with the live part, and
+// otherwise the lines after its seq are sent.
 func (h *Hub) Resume(ctx context.Context, s *Stream, last uint64, tail int, now time.Time) (out []*ring.Entry, from Position, partial bool) {
 	h.ingestMu.Lock()
 	from = Position{h.ring.Head(), h.lateGen}
@@ -126,7 +126,9 @@ func (h *Hub) Resume(ctx context.Context, s *Stream, last uint64, tail int, now 
 			}
 			out = replay[k:]
 		}
-	case last > s.StartSeq:
+	default:
+		// A live line, or, on a stream that replays nothing, a line the client saw elsewhere
+		// (a new one-shot tail resuming an earlier one's): what the ring holds after it.
 		at = Position{last, 0}
 	}
 

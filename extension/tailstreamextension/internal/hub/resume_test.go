@@ -103,3 +103,17 @@ func TestResumeMidReplayAfterAttribution(t *testing.T) {
 	assert.Equal(t, []string{"b"}, msgs(out))
 	assert.Empty(t, s.Drain(nil), "the unfiltered stream had early: no late delivery")
 }
+
+// A stream that replays nothing, resumed from a line before it existed (a one-shot tail
+// resuming an earlier one), gets the retained lines after it, then its own.
+func TestResumeFromBeforeAStreamWithoutReplay(t *testing.T) {
+	h := newHub(t, ring.New(100, time.Hour), limits, nil)
+	now := time.Now()
+	h.Ingest(entriesFor("j1", 4), now)
+	s, err := h.Create("u", compile(t, logfilter.Spec{JobID: "j1"}), nil, opts(), false, now)
+	require.NoError(t, err)
+	h.Ingest(entriesFor("j1", 1), now)
+	out, from, _ := h.Resume(context.Background(), s, 2, -1, now)
+	assert.Equal(t, []string{"j1 2", "j1 3", "j1 0"}, msgs(out))
+	assert.Equal(t, Position{5, 0}, from)
+}
