@@ -48,6 +48,11 @@ type storeState struct {
 	syncedUpTo atomic.Int64 // ns: lifecycle logs up to here were read by warm/sync
 	tailLines  atomic.Int64 // lines of other gateways received by the tail
 	tailBreaks atomic.Int64 // tail connections that broke
+	// Gaps of the tail (a reconnect after more than the replay), lines backfilled into them,
+	// and gaps (or their rests) reported to the streams as lost.
+	tailGaps         atomic.Int64
+	tailBackfilled   atomic.Int64
+	tailGapsReported atomic.Int64
 }
 
 func newStoreState(cfg StoreConfig, maxJobs int, logger *zap.Logger) *storeState {
@@ -370,7 +375,8 @@ func (s *storeState) health() map[string]any {
 	}
 	out["warm_up"] = warm
 	if s.cfg.Tail.Enabled {
-		out["tail"] = map[string]any{"gateway": s.cfg.Tail.Gateway, "lines": s.tailLines.Load(), "reconnects": s.tailBreaks.Load()}
+		out["tail"] = map[string]any{"gateway": s.cfg.Tail.Gateway, "lines": s.tailLines.Load(), "reconnects": s.tailBreaks.Load(),
+			"gaps": s.tailGaps.Load(), "backfilled": s.tailBackfilled.Load(), "gaps_reported": s.tailGapsReported.Load()}
 	}
 	return out
 }

@@ -286,6 +286,8 @@ func TestStoreConfigValidate(t *testing.T) {
 		require.Error(t, err, name)
 		assert.Contains(t, err.Error(), "store.", name)
 	}
+	bad := StoreConfig{Logs: LogStoreConfig{Type: "victorialogs", Endpoint: "http://x:1"}, Tail: StoreTailConfig{Enabled: true, Gateway: "gw", BackfillMaxLines: -1}}
+	assert.ErrorContains(t, bad.validate(), "store.tail.backfill_max_lines: must not be negative")
 	assert.NoError(t, (&StoreConfig{}).validate())
 	assert.NoError(t, (&StoreConfig{Logs: LogStoreConfig{Type: "victorialogs", Endpoint: "http://localhost:9428"}}).validate())
 }

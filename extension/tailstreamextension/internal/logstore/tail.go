@@ -26,7 +26,14 @@ type TailQuery struct {
 	// Delay is how far behind now the store is read, so lines that reach it a little late
 	// (batching, the exporter's queue) are not skipped. VictoriaLogs' own default is 5s.
 	Delay time.Duration
+	// Connected, when set, is called once the store accepted the tail, before any line is
+	// handed on: the tail then covers lines stamped from TailReplay before now-Delay onwards.
+	Connected func(at time.Time)
 }
+
+// TailReplay is how far before its first read a new VictoriaLogs tail starts (its
+// start_offset default): a reconnect within it misses nothing.
+const TailReplay = 5 * time.Second
 
 // Tailer follows lines as the store receives them.
 type Tailer interface {
@@ -66,6 +73,9 @@ func (v *VictoriaLogs) Tail(ctx context.Context, q TailQuery, fn func(plog.Logs)
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return fmt.Errorf("tail: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	if q.Connected != nil {
+		q.Connected(time.Now())
 	}
 	lines := make(chan []byte, 256)
 	readErr := make(chan error, 1)
