@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -83,6 +85,27 @@ func (g *gateway) exported(t *testing.T) []plog.LogRecord {
 		}
 	}
 	return recs
+}
+
+// metricTotal sums the samples of a metric (every label set) the collector exposes; 0 when
+// it exposes none.
+func metricTotal(t *testing.T, c *Collector, name string) float64 {
+	t.Helper()
+	total := 0.0
+	for _, line := range strings.Split(scrapeMetrics(t, c), "\n") {
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '{') {
+			continue
+		}
+		f := strings.Fields(rest[strings.LastIndexByte(rest, '}')+1:])
+		if len(f) == 0 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(f[0], 64); err == nil {
+			total += v
+		}
+	}
+	return total
 }
 
 // kill ends the gateway at once (SIGKILL): no drain, no clean shutdown.
@@ -264,8 +287,11 @@ func TestScaleOut(t *testing.T) {
 	assert.Equal(t, lines, tagged, "100%% of job lines tagged on export")
 	assert.Zero(t, wrong)
 
-	// Lines that name only a job id (no trace context) are routed by that id: measured, not
-	// guaranteed, because the job's span went where its trace id hashes.
+	// Lines that name only a job id (no trace context) are routed by that id, so about half land
+	// on the gateway that never saw their job's span; its jobcorrelation asks its tailstream
+	// extension (lookup.extension in gateway.yaml), which finds the job in its catalog or the
+	// store. Every one must leave tagged with its job's queue.
+	before := map[*gateway]float64{a: metricTotal(t, a.Collector, "otelcol_processor_jobcorrelation_lookups"), b: metricTotal(t, b.Collector, "otelcol_processor_jobcorrelation_lookups")}
 	only := plog.NewLogs()
 	rl := only.ResourceLogs().AppendEmpty()
 	rl.Resource().Attributes().PutStr("service.name", "app")
@@ -276,27 +302,40 @@ func TestScaleOut(t *testing.T) {
 		lr.Attributes().PutStr("job.id", id)
 	}
 	agent.SendLogs(t, only)
-	var idOnly, idOnlyTagged int
+	var idOnly, idOnlyTagged, idOnlyWrong int
+	perGateway := map[*gateway]int{}
 	Eventually(t, 30*time.Second, func() bool {
-		idOnly, idOnlyTagged = 0, 0
+		idOnly, idOnlyTagged, idOnlyWrong = 0, 0, 0
 		for _, g := range []*gateway{a, b} {
+			perGateway[g] = 0
 			for _, r := range g.exported(t) {
 				if r.Body().AsString() != "job-id-only line" {
 					continue
 				}
 				idOnly++
+				perGateway[g]++
 				job := sum.Jobs[str(r, "job.id")]
 				switch q := str(r, "queue.name"); {
-				case job != nil && q == job.Queue:
+				case job != nil && q == job.Queue && r.TraceID().String() == job.TraceID:
 					idOnlyTagged++
 				case q != "":
-					t.Errorf("job-id-only line of %s tagged with queue %q", str(r, "job.id"), q)
+					idOnlyWrong++
+					t.Errorf("job-id-only line of %s tagged with queue %q, trace %s", str(r, "job.id"), q, r.TraceID())
 				}
 			}
 		}
 		return idOnly >= len(ids)
 	}, "every job-id-only line exported")
-	t.Logf("job-id-only lines (routed by job id): %d of %d tagged with their queue, 0 wrong", idOnlyTagged, idOnly)
+	lookups := map[*gateway]float64{}
+	for _, g := range []*gateway{a, b} {
+		lookups[g] = metricTotal(t, g.Collector, "otelcol_processor_jobcorrelation_lookups") - before[g]
+	}
+	t.Logf("job-id-only lines (routed by job id, lookup on): %d of %d tagged with their queue and trace, %d wrong; exported by A %d, B %d; lookups A %.0f (hits %.0f), B %.0f (hits %.0f)",
+		idOnlyTagged, idOnly, idOnlyWrong, perGateway[a], perGateway[b],
+		lookups[a], metricTotal(t, a.Collector, "otelcol_processor_jobcorrelation_lookup_hits"),
+		lookups[b], metricTotal(t, b.Collector, "otelcol_processor_jobcorrelation_lookup_hits"))
+	assert.Equal(t, idOnly, idOnlyTagged, "100%% of job-id-only lines tagged on export")
+	assert.Zero(t, idOnlyWrong)
 
 	// The live tail on A received the lines that went through B, each once.
 	viaB := map[string]bool{}
