@@ -369,3 +369,19 @@ func TestStoreSyncAddsJobsOtherGatewaysSaw(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, j.Events, 2)
 }
+
+// The live path let a line of a job it did not know yet into the ring untagged; the export
+// path tagged it (hold, lookup) before the store got it. History shows the tagged copy, once.
+func TestStoreHistoryPrefersTheMoreTaggedCopy(t *testing.T) {
+	ts := time.Now().Add(-time.Minute).UTC()
+	fake := &logstoretest.Fake{}
+	fake.Add(stored(rec{job: "j1", queue: "high", trace: "4bf92f3577b34da6a3ce929d0e0e4736", msg: "job-id-only", ts: ts})...)
+	srv := startStoreServer(t, fake, nil)
+	srv.publish(t, rec{job: "j1", msg: "job-id-only", ts: ts})
+
+	code, h := srv.history(t, "tok-admin", url.Values{"job_id": {"j1"}, "since": {ts.Add(-time.Hour).Format(time.RFC3339Nano)}})
+	require.Equal(t, http.StatusOK, code)
+	require.Len(t, h.Entries, 1)
+	assert.Equal(t, "high", h.Entries[0].QueueName)
+	assert.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", h.Entries[0].TraceID)
+}

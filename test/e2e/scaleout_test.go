@@ -291,7 +291,16 @@ func TestScaleOut(t *testing.T) {
 	// on the gateway that never saw their job's span; its jobcorrelation asks its tailstream
 	// extension (lookup.extension in gateway.yaml), which finds the job in its catalog or the
 	// store. Every one must leave tagged with its job's queue.
-	before := map[*gateway]float64{a: metricTotal(t, a.Collector, "otelcol_processor_jobcorrelation_lookups"), b: metricTotal(t, b.Collector, "otelcol_processor_jobcorrelation_lookups")}
+	lookupsOf := func(g *gateway) (asked, hits float64) {
+		return metricTotal(t, g.Collector, "otelcol_processor_jobcorrelation_lookups"), metricTotal(t, g.Collector, "otelcol_processor_jobcorrelation_lookup_hits")
+	}
+	type lookupCount struct{ asked, hits float64 }
+	before := map[*gateway]lookupCount{}
+	for _, g := range []*gateway{a, b} {
+		asked, hits := lookupsOf(g)
+		t.Logf("gateway %s during the jobsim run: %.0f lookups, %.0f hits", g.TailstreamURL, asked, hits)
+		before[g] = lookupCount{asked, hits}
+	}
 	only := plog.NewLogs()
 	rl := only.ResourceLogs().AppendEmpty()
 	rl.Resource().Attributes().PutStr("service.name", "app")
@@ -326,14 +335,14 @@ func TestScaleOut(t *testing.T) {
 		}
 		return idOnly >= len(ids)
 	}, "every job-id-only line exported")
-	lookups := map[*gateway]float64{}
+	lookups := map[*gateway]lookupCount{}
 	for _, g := range []*gateway{a, b} {
-		lookups[g] = metricTotal(t, g.Collector, "otelcol_processor_jobcorrelation_lookups") - before[g]
+		asked, hits := lookupsOf(g)
+		lookups[g] = lookupCount{asked - before[g].asked, hits - before[g].hits}
 	}
-	t.Logf("job-id-only lines (routed by job id, lookup on): %d of %d tagged with their queue and trace, %d wrong; exported by A %d, B %d; lookups A %.0f (hits %.0f), B %.0f (hits %.0f)",
+	t.Logf("job-id-only lines (routed by job id, lookup on): %d of %d tagged with their queue and trace, %d wrong; exported by A %d, B %d; their lookups A %.0f (hits %.0f), B %.0f (hits %.0f)",
 		idOnlyTagged, idOnly, idOnlyWrong, perGateway[a], perGateway[b],
-		lookups[a], metricTotal(t, a.Collector, "otelcol_processor_jobcorrelation_lookup_hits"),
-		lookups[b], metricTotal(t, b.Collector, "otelcol_processor_jobcorrelation_lookup_hits"))
+		lookups[a].asked, lookups[a].hits, lookups[b].asked, lookups[b].hits)
 	assert.Equal(t, idOnly, idOnlyTagged, "100%% of job-id-only lines tagged on export")
 	assert.Zero(t, idOnlyWrong)
 
