@@ -193,12 +193,15 @@ func (t *tailstream) backfill(ctx context.Context, seen *tailSeen, from, until t
 		rl, _, _ := e.Record()
 		rl.MoveTo(ld.ResourceLogs().AppendEmpty())
 	}
+	read := len(res.Entries)
 	if seen.fresh(ld, time.Now()) {
 		n := int64(ld.LogRecordCount())
 		s.tailBackfilled.Add(n)
 		s.tailLines.Add(n)
 		_ = t.PublishLogs(ctx, ld)
 	}
+	t.settings.Logger.Info("tailstream: backfilled the cross-gateway tail's gap", zap.Time("from", from), zap.Time("until", until),
+		zap.Int("read", read), zap.Int("new", ld.LogRecordCount()), zap.Bool("more", res.More))
 	if res.More {
 		// The rest of the gap, after the last line delivered; how many is not known.
 		last := from

@@ -59,6 +59,9 @@ func (v *VictoriaLogs) Tail(ctx context.Context, q TailQuery, fn func(plog.Logs)
 		return err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	// Compressed, VictoriaLogs sends the response headers only with the first lines, so a
+	// tail with nothing new would not look connected (and its gap would wait for a line).
+	req.Header.Set("Accept-Encoding", "identity")
 	for k, val := range v.opts.Headers {
 		req.Header.Set(k, val)
 	}

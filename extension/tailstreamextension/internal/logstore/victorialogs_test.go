@@ -231,6 +231,26 @@ func TestVictoriaLogsExcludeGateway(t *testing.T) {
 	assert.Equal(t, []string{"line 1 gw-b", "line 2 ", "line 4 gw-b"}, messages(r.Entries))
 }
 
+// TestVictoriaLogsTailConnectedWithoutLines: a tail with nothing to deliver still reports that
+// it is connected (the backfill of a gap waits for it). Compressed, VictoriaLogs held the
+// response headers back until the first line.
+func TestVictoriaLogsTailConnectedWithoutLines(t *testing.T) {
+	srv := victorialogstest.Start(t)
+	st, err := NewVictoriaLogs(VictoriaLogsOptions{Endpoint: srv.URL}, nil)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	connected := make(chan struct{})
+	go func() {
+		_ = st.Tail(ctx, TailQuery{Delay: time.Second, Connected: func(time.Time) { close(connected) }}, func(plog.Logs) {})
+	}()
+	select {
+	case <-connected:
+	case <-ctx.Done():
+		t.Fatal("the tail never reported connected")
+	}
+}
+
 func TestNewVictoriaLogsRejectsBadEndpoint(t *testing.T) {
 	for _, e := range []string{"", "localhost:9428", "ftp://x", "http://"} {
 		_, err := NewVictoriaLogs(VictoriaLogsOptions{Endpoint: e}, nil)
