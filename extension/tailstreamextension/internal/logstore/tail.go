@@ -77,6 +77,9 @@ func (v *VictoriaLogs) Tail(ctx context.Context, q TailQuery, fn func(plog.Logs)
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return fmt.Errorf("tail: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
 	}
+	// The store answered: whatever opened the breaker (queries during the outage that broke
+	// this tail) is over, and the gap's backfill must not be refused for it.
+	v.br.Success()
 	if q.Connected != nil {
 		q.Connected(time.Now())
 	}

@@ -236,8 +236,10 @@ func TestVictoriaLogsExcludeGateway(t *testing.T) {
 // response headers back until the first line.
 func TestVictoriaLogsTailConnectedWithoutLines(t *testing.T) {
 	srv := victorialogstest.Start(t)
-	st, err := NewVictoriaLogs(VictoriaLogsOptions{Endpoint: srv.URL}, nil)
+	st, err := NewVictoriaLogs(VictoriaLogsOptions{Endpoint: srv.URL, FailureThreshold: 1, OpenDuration: time.Hour}, nil)
 	require.NoError(t, err)
+	st.br.Failure() // queries failed while the tail was down
+	require.Equal(t, "open", st.Health().Breaker)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	connected := make(chan struct{})
@@ -249,6 +251,7 @@ func TestVictoriaLogsTailConnectedWithoutLines(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the tail never reported connected")
 	}
+	assert.Equal(t, "closed", st.Health().Breaker, "a tail the store accepted closes the breaker")
 }
 
 func TestNewVictoriaLogsRejectsBadEndpoint(t *testing.T) {
