@@ -6,6 +6,7 @@ import (
 
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/jobcatalog"
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracequery"
+	"github.com/jobtrace/jobtrace/internal/jobindex"
 	"github.com/jobtrace/jobtrace/internal/joblookup"
 )
 
@@ -17,38 +18,38 @@ var _ joblookup.Lookup = (*tailstream)(nil)
 
 // LookupJob implements joblookup.Lookup. A job with no attempt yet (only enqueued) counts as
 // unknown: its worker is still to come, and the caller asks again later.
-func (t *tailstream) LookupJob(ctx context.Context, id string) (joblookup.Job, bool, error) {
+func (t *tailstream) LookupJob(ctx context.Context, id string) (jobindex.JobContext, bool, error) {
 	if t.traces == nil || id == "" {
-		return joblookup.Job{}, false, nil
+		return jobindex.JobContext{}, false, nil
 	}
 	j, err := t.traces.Job(ctx, tracequery.Unscoped, id)
 	if errors.Is(err, tracequery.ErrJobNotFound) && t.store.enabled() {
 		var found bool
 		if found, err = t.rebuildJob(ctx, id); err != nil {
-			return joblookup.Job{}, false, err
+			return jobindex.JobContext{}, false, err
 		}
 		if !found {
-			return joblookup.Job{}, false, nil
+			return jobindex.JobContext{}, false, nil
 		}
 		j, err = t.traces.Job(ctx, tracequery.Unscoped, id)
 	}
 	switch {
 	case errors.Is(err, tracequery.ErrJobNotFound):
-		return joblookup.Job{}, false, nil
+		return jobindex.JobContext{}, false, nil
 	case err != nil:
-		return joblookup.Job{}, false, err
+		return jobindex.JobContext{}, false, err
 	}
 	return lookupAnswer(&j)
 }
 
-func lookupAnswer(j *jobcatalog.Job) (joblookup.Job, bool, error) {
+func lookupAnswer(j *jobcatalog.Job) (jobindex.JobContext, bool, error) {
 	a, ok := j.Latest()
 	if !ok || j.Queue == "" {
-		return joblookup.Job{}, false, nil
+		return jobindex.JobContext{}, false, nil
 	}
-	out := joblookup.Job{
+	out := jobindex.JobContext{
 		JobID: j.ID, Queue: j.Queue, JobType: j.Type, WorkerID: a.WorkerID,
-		TraceID: a.TraceID, SpanID: a.SpanID, FromReceiver: j.QueueFromReceiver,
+		TraceID: a.TraceID, SpanID: a.SpanID, FromSpan: true, FromReceiver: j.QueueFromReceiver,
 	}
 	if out.TraceID.IsEmpty() {
 		out.TraceID = j.TraceID()

@@ -12,22 +12,9 @@ import (
 	"context"
 
 	"go.opentelemetry.io/collector/extension"
-	"go.opentelemetry.io/collector/pdata/pcommon"
-)
 
-// Job is what a lookup knows about one job: the fields jobcorrelation tags records with.
-type Job struct {
-	JobID    string
-	WorkerID string
-	Queue    string
-	JobType  string
-	TraceID  pcommon.TraceID
-	// SpanID is the job span of the latest attempt, when known.
-	SpanID pcommon.SpanID
-	// FromReceiver: queue and type come from the queuejob receiver (its spans or lifecycle
-	// logs), which are authoritative for them (docs/CONVENTIONS.md, "Merging sources").
-	FromReceiver bool
-}
+	"github.com/jobtrace/jobtrace/internal/jobindex"
+)
 
 // Lookup answers questions about jobs. Implementations are safe for concurrent use and must
 // honour ctx: the caller bounds every call with its own timeout.
@@ -35,5 +22,8 @@ type Lookup interface {
 	extension.Extension
 	// LookupJob returns the job with id. found is false when the source does not know it;
 	// err means it could not say (a store down), which is not the same as unknown.
-	LookupJob(ctx context.Context, id string) (job Job, found bool, err error)
+	// The job comes as the index keeps it: FromSpan when the answer is as complete as a job
+	// span's, FromReceiver when queue and type are the queuejob receiver's (authoritative,
+	// docs/CONVENTIONS.md "Merging sources").
+	LookupJob(ctx context.Context, id string) (job jobindex.JobContext, found bool, err error)
 }

@@ -119,10 +119,8 @@ func (l *lookuper) ask(jobID string) {
 		l.tel.ProcessorJobcorrelationLookupHits.Add(context.Background(), 1)
 		// What the extension knows came from a job span or the receiver's lifecycle logs:
 		// as complete as the index will get, so the record need not wait for a span.
-		l.idx.Put(jobindex.JobContext{
-			JobID: job.JobID, WorkerID: job.WorkerID, Queue: job.Queue, JobType: job.JobType,
-			TraceID: job.TraceID, SpanID: job.SpanID, FromSpan: true, FromReceiver: job.FromReceiver,
-		})
+		job.FromSpan = true
+		l.idx.Put(job)
 		l.notify()
 	}
 }

@@ -14,17 +14,10 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/processor/processortest"
 
-	"github.com/jobtrace/jobtrace/internal/joblookup"
+	"github.com/jobtrace/jobtrace/internal/jobindex"
 	"github.com/jobtrace/jobtrace/internal/joblookup/joblookuptest"
+	"github.com/jobtrace/jobtrace/internal/testutil/exthost"
 )
-
-// extHost is a host with extensions, as the collector's is.
-type extHost struct {
-	component.Host
-	exts map[component.ID]component.Component
-}
-
-func (h extHost) GetExtensions() map[component.ID]component.Component { return h.exts }
 
 // notALookup is an extension that cannot look jobs up.
 type notALookup struct {
@@ -35,7 +28,7 @@ type notALookup struct {
 var lookupExt = component.MustNewID("tailstream")
 
 func hostWith(c component.Component) component.Host {
-	return extHost{Host: componenttest.NewNopHost(), exts: map[component.ID]component.Component{lookupExt: c}}
+	return exthost.New(map[component.ID]component.Component{lookupExt: c})
 }
 
 // withLookup turns lookups on against lookupExt, with a hold only a span, a lookup or
@@ -60,7 +53,7 @@ const (
 
 func TestLookupTagsRecordOfUnknownJob(t *testing.T) {
 	fake := joblookuptest.NewFake()
-	fake.Put(joblookup.Job{JobID: "j1", Queue: "high", WorkerID: worker1, JobType: "resize", TraceID: trace1, SpanID: span1, FromReceiver: true})
+	fake.Put(jobindex.JobContext{JobID: "j1", Queue: "high", WorkerID: worker1, JobType: "resize", TraceID: trace1, SpanID: span1, FromReceiver: true})
 	p := newPipelinesOn(t, hostWith(fake), withLookup(nil))
 
 	// A line that names only its job, whose span went to another gateway.
@@ -114,7 +107,7 @@ func TestLookupAsksAgainAfterMissTTL(t *testing.T) {
 	p.sendLogs(logs(jobIDRec("j3")))
 	require.Eventually(t, func() bool { return p.metric(mMisses) >= 1 }, 5*time.Second, 5*time.Millisecond)
 	// The job reaches the store (another gateway exported it); the held record's next ask finds it.
-	fake.Put(joblookup.Job{JobID: "j3", Queue: "high", WorkerID: worker1, TraceID: trace3, SpanID: span9})
+	fake.Put(jobindex.JobContext{JobID: "j3", Queue: "high", WorkerID: worker1, TraceID: trace3, SpanID: span9})
 	got := p.waitEmitted(1)
 	assert.Equal(t, "high", attrStr(t, got[0], "queue.name"))
 	assert.GreaterOrEqual(t, fake.Calls(), int64(2))

@@ -340,6 +340,26 @@ func tagging(t *testing.T, sum *jobsim.Summary, gws ...*gateway) (lines, tagged,
 	return lines, tagged, wrong
 }
 
+// assertWorkerLinesTagged waits until the gateways exported every worker job line of jobsim's
+// log, and asserts all of them tagged with their job, worker and queue, none wrongly.
+func assertWorkerLinesTagged(t *testing.T, sum *jobsim.Summary, logs string, gws ...*gateway) {
+	t.Helper()
+	want := 0
+	for _, l := range readWorkerLines(t, filepath.Join(logs, "jobsim.log")) {
+		if l.json != nil && jobMessages[fmt.Sprint(l.json["msg"])] {
+			want++
+		}
+	}
+	var lines, tagged, wrong int
+	Eventually(t, 30*time.Second, func() bool {
+		lines, tagged, wrong = tagging(t, sum, gws...)
+		return lines >= want
+	}, "every worker job line exported by a gateway (want %d)", want)
+	t.Logf("worker job lines: %d exported, %d tagged with job, worker and queue, %d wrong", lines, tagged, wrong)
+	assert.Equal(t, lines, tagged, "100%% of job lines tagged on export")
+	assert.Zero(t, wrong)
+}
+
 // TestScaleOut runs one agent and two gateways sharing VictoriaLogs and Jaeger: every job
 // answers on both gateways, every job line is tagged on export, and when a gateway dies the
 // survivor answers every job that reached the stores.
@@ -386,21 +406,8 @@ func TestScaleOut(t *testing.T) {
 	assert.Positive(t, onA)
 	assert.Positive(t, onB)
 
-	// 100% of job lines tagged on export, 0 wrong. Wait until every worker line went out.
-	want := 0
-	for _, l := range readWorkerLines(t, filepath.Join(logs, "jobsim.log")) {
-		if l.json != nil && jobMessages[fmt.Sprint(l.json["msg"])] {
-			want++
-		}
-	}
-	var lines, tagged, wrong int
-	Eventually(t, 30*time.Second, func() bool {
-		lines, tagged, wrong = tagging(t, sum, a, b)
-		return lines >= want
-	}, "every worker job line exported by a gateway (want %d)", want)
-	t.Logf("worker job lines: %d exported, %d tagged with job, worker and queue, %d wrong", lines, tagged, wrong)
-	assert.Equal(t, lines, tagged, "100%% of job lines tagged on export")
-	assert.Zero(t, wrong)
+	// 100% of job lines tagged on export, 0 wrong.
+	assertWorkerLinesTagged(t, sum, logs, a, b)
 
 	// Lines that name only a job id (no trace context) are routed by that id, so about half land
 	// on the gateway that never saw their job's span; its jobcorrelation asks its tailstream
@@ -532,20 +539,7 @@ func TestScaleOutRoutedByJobID(t *testing.T) {
 			return getJSON(t, a.Collector, "/jobs/"+url.PathEscape(id)+"/trace", &jt) == http.StatusOK && jt.Status == string(sum.Jobs[id].Outcome)
 		}, "job %s final", id)
 	}
-	want := 0
-	for _, l := range readWorkerLines(t, filepath.Join(logs, "jobsim.log")) {
-		if l.json != nil && jobMessages[fmt.Sprint(l.json["msg"])] {
-			want++
-		}
-	}
-	var lines, tagged, wrong int
-	Eventually(t, 30*time.Second, func() bool {
-		lines, tagged, wrong = tagging(t, sum, a, b)
-		return lines >= want
-	}, "every worker job line exported by a gateway (want %d)", want)
-	t.Logf("routed by job id: worker job lines %d exported, %d tagged, %d wrong", lines, tagged, wrong)
-	assert.Equal(t, lines, tagged)
-	assert.Zero(t, wrong)
+	assertWorkerLinesTagged(t, sum, logs, a, b)
 
 	idOnly := probe(t, agent, sum, ids, probeJobID, a, b)
 	assert.Equal(t, idOnly.lines, idOnly.tagged, "job-id-only lines meet their job when routed by its id")

@@ -9,6 +9,7 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 
+	"github.com/jobtrace/jobtrace/internal/jobindex"
 	"github.com/jobtrace/jobtrace/internal/joblookup"
 )
 
@@ -18,7 +19,7 @@ type Fake struct {
 	component.ShutdownFunc
 
 	mu    sync.Mutex
-	jobs  map[string]joblookup.Job
+	jobs  map[string]jobindex.JobContext
 	err   error
 	delay time.Duration
 	calls atomic.Int64
@@ -27,10 +28,10 @@ type Fake struct {
 var _ joblookup.Lookup = (*Fake)(nil)
 
 // NewFake returns an empty fake.
-func NewFake() *Fake { return &Fake{jobs: map[string]joblookup.Job{}} }
+func NewFake() *Fake { return &Fake{jobs: map[string]jobindex.JobContext{}} }
 
 // Put makes the fake know j.
-func (f *Fake) Put(j joblookup.Job) {
+func (f *Fake) Put(j jobindex.JobContext) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.jobs[j.JobID] = j
@@ -54,7 +55,7 @@ func (f *Fake) SetDelay(d time.Duration) {
 func (f *Fake) Calls() int64 { return f.calls.Load() }
 
 // LookupJob implements joblookup.Lookup.
-func (f *Fake) LookupJob(ctx context.Context, id string) (joblookup.Job, bool, error) {
+func (f *Fake) LookupJob(ctx context.Context, id string) (jobindex.JobContext, bool, error) {
 	f.calls.Add(1)
 	f.mu.Lock()
 	d, err := f.delay, f.err
@@ -63,11 +64,11 @@ func (f *Fake) LookupJob(ctx context.Context, id string) (joblookup.Job, bool, e
 		select {
 		case <-time.After(d):
 		case <-ctx.Done():
-			return joblookup.Job{}, false, ctx.Err()
+			return jobindex.JobContext{}, false, ctx.Err()
 		}
 	}
 	if err != nil {
-		return joblookup.Job{}, false, err
+		return jobindex.JobContext{}, false, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
