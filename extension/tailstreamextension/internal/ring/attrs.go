@@ -1,10 +1,12 @@
 package ring // import "github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/ring"
 
 import (
+	"bytes"
 	"encoding/json"
+	"hash/maphash"
 	"slices"
 	"strings"
-	"unique"
+	"sync/atomic"
 
 	"github.com/jobtrace/jobtrace/internal/conventions"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -70,11 +72,27 @@ func attrsFrom(m pcommon.Map) Attrs {
 }
 
 func intern(s string) string {
-	if s == "" {
-		return ""
+	if s == "" || len(s) > maxInterned {
+		return s
 	}
-	return unique.Make(s).Value()
+	slot := &internTab[maphash.String(internSeed, s)%uint64(len(internTab))]
+	if p := slot.Load(); p != nil && *p == s {
+		return *p
+	}
+	p := new(string)
+	*p = s
+	slot.Store(p)
+	return s
 }
+
+// internTab is a direct-mapped cache of recent strings: a lookup is a hash and a compare, a
+// collision replaces the older string, and the table never grows, whatever keys arrive.
+var (
+	internTab  [8192]atomic.Pointer[string]
+	internSeed = maphash.MakeSeed()
+)
+
+const maxInterned = 128
 
 // share points key's value at s when they are equal, so the line holds one copy.
 func (a Attrs) share(key, s string) {
@@ -99,6 +117,9 @@ var fewValues = map[string]bool{
 }
 
 func (a Attrs) find(key string) (int, bool) {
+	if len(a) == 0 {
+		return 0, false
+	}
 	return slices.BinarySearchFunc(a, key, func(kv KV, k string) int { return strings.Compare(kv.Key, k) })
 }
 
@@ -137,28 +158,30 @@ func (a Attrs) with(key string, v any) Attrs {
 	return append(out, a[i:]...)
 }
 
-// MarshalJSON writes the attributes as the JSON object a map of them marshals to.
+// MarshalJSON writes the attributes as the JSON object a map of them marshals to. The
+// encoder's newlines are insignificant whitespace, which encoding/json compacts away.
 func (a Attrs) MarshalJSON() ([]byte, error) {
 	if a == nil {
 		return []byte("null"), nil
 	}
-	b := make([]byte, 0, 32*len(a))
-	b = append(b, '{')
+	var b bytes.Buffer
+	b.Grow(48 * len(a))
+	enc := json.NewEncoder(&b)
+	b.WriteByte('{')
 	for i, kv := range a {
 		if i > 0 {
-			b = append(b, ',')
+			b.WriteByte(',')
 		}
-		k, err := json.Marshal(kv.Key)
-		if err != nil {
+		if err := enc.Encode(kv.Key); err != nil {
 			return nil, err
 		}
-		v, err := json.Marshal(kv.Value)
-		if err != nil {
+		b.WriteByte(':')
+		if err := enc.Encode(kv.Value); err != nil {
 			return nil, err
 		}
-		b = append(append(append(b, k...), ':'), v...)
 	}
-	return append(b, '}'), nil
+	b.WriteByte('}')
+	return b.Bytes(), nil
 }
 
 // UnmarshalJSON reads the object MarshalJSON writes (numbers come back as float64, as they

@@ -1,6 +1,7 @@
 package ring
 
 import (
+	"encoding/json"
 	"runtime"
 	"strconv"
 	"strings"
@@ -184,4 +185,37 @@ func TestSizeTracksHeap(t *testing.T) {
 		})
 	}
 	assert.EqualValues(t, entryBytes-12, unsafe.Sizeof(Entry{}), "entryBytes must follow the struct (keep it a size class)")
+}
+
+// BenchmarkFromShared is the conversion cost per line on the ingest path, and
+// BenchmarkEntryJSON the marshalling each streamed line pays once.
+func BenchmarkFromShared(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		kind func(int) plog.Logs
+	}{{"burst_app_line", burstLogs}, {"worker_line", workerLogs}} {
+		b.Run(c.name, func(b *testing.B) {
+			ld := c.kind(1000)
+			rl := ld.ResourceLogs().At(0)
+			sl := rl.ScopeLogs().At(0)
+			now := time.Now()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				sh := NewShared(rl.Resource(), sl.Scope())
+				_ = FromShared(sh, sl.LogRecords().At(i%1000), now)
+			}
+		})
+	}
+}
+
+func BenchmarkEntryJSON(b *testing.B) {
+	es := entriesOf(workerLogs(1000), time.Now())
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := json.Marshal(es[i%1000]); err != nil { // what JSON does on a cache miss
+			b.Fatal(err)
+		}
+	}
 }
