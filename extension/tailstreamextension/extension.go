@@ -151,6 +151,13 @@ func (t *tailstream) Start(ctx context.Context, host component.Host) error {
 		_ = ln.Close()
 		return err
 	}
+	prevConnContext := t.server.ConnContext
+	t.server.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		if prevConnContext != nil {
+			ctx = prevConnContext(ctx, c)
+		}
+		return rememberConn(ctx, c)
+	}
 	// Streams are long-lived: whatever write_timeout says, the streaming handlers clear their
 	// deadline and set their own per-write one (see stream_conn.go).
 	t.settings.Logger.Info("tailstream API listening", zap.String("endpoint", ln.Addr().String()))

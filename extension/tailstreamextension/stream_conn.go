@@ -121,6 +121,7 @@ func (t *tailstream) attachWS(w http.ResponseWriter, r *http.Request, p *princip
 		}
 	}
 	clearDeadlines(w)
+	limitUnsent(r)
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: origins})
 	if err != nil {
 		t.dropEphemeral(s)
@@ -152,6 +153,7 @@ func (t *tailstream) attachHTTP(w http.ResponseWriter, r *http.Request, p *princ
 	t.handlers.Add(1)
 	defer t.handlers.Done()
 	clearDeadlines(w)
+	limitUnsent(r)
 	h := w.Header()
 	if fr == sseFraming {
 		h.Set("Content-Type", "text/event-stream")

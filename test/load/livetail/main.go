@@ -56,6 +56,7 @@ var (
 	burstN      = flag.Int("burst", 200_000, "records in the burst")
 	binary      = flag.String("binary", "otelcol-dev/otelcol-jobtrace", "the built distribution")
 	peerBin     = flag.String("peer", "bin/peer/otelcol-peer", "the contrib peer")
+	timeline    = flag.Bool("timeline", false, "also print each scenario's p99 per second (tells a start-up spike from a steady state)")
 	extraConfig = flag.String("config", "", "one more config file for jobtrace (e.g. a smaller retention.buffer_size, or pprof)")
 
 	// Child flags.
@@ -225,6 +226,8 @@ type summary struct {
 	P50       float64 `json:"p50_ms"`
 	P99       float64 `json:"p99_ms"`
 	Max       float64 `json:"max_ms"`
+	// P99BySecond is each second's p99 (ms), printed with -timeline.
+	P99BySecond []float64 `json:"p99_by_second_ms,omitempty"`
 }
 
 // limitsOverlay raises the stream limits for 550 streams of one (anonymous) user; the rest
@@ -293,6 +296,11 @@ func runScenario(root string, s rune) {
 	dropped := serverDropped(api)
 	for _, sm := range sums {
 		fmt.Printf("| %s | %s | %d | %.1f ms | %.1f ms | %.1f ms | %s |\n", name, sm.Transport, sm.N, sm.P50, sm.P99, sm.Max, dropped)
+	}
+	if *timeline {
+		for _, sm := range sums {
+			fmt.Fprintf(os.Stderr, "%s %s p99 per second (ms): %.1f\n", name, sm.Transport, sm.P99BySecond)
+		}
 	}
 }
 
@@ -432,17 +440,46 @@ func sender() {
 type lat struct {
 	mu sync.Mutex
 	d  []time.Duration
+	at []time.Time // read times, for the per-second breakdown
 }
 
 func (l *lat) add(ts time.Time, now time.Time) {
 	l.mu.Lock()
 	l.d = append(l.d, now.Sub(ts))
+	l.at = append(l.at, now)
 	l.mu.Unlock()
+}
+
+// bySecond returns the p99 of each second of the run (from the first read), so that a
+// transient (a start-up spike) can be told from a steady state.
+func (l *lat) bySecond() []float64 {
+	if len(l.d) == 0 {
+		return nil
+	}
+	t0 := slices.MinFunc(l.at, time.Time.Compare)
+	var secs [][]time.Duration
+	for i, d := range l.d {
+		k := int(l.at[i].Sub(t0) / time.Second)
+		for len(secs) <= k {
+			secs = append(secs, nil)
+		}
+		secs[k] = append(secs[k], d)
+	}
+	out := make([]float64, len(secs))
+	for k, ds := range secs {
+		if len(ds) == 0 {
+			continue
+		}
+		slices.Sort(ds)
+		out[k] = float64(ds[min(len(ds)-1, int(0.99*float64(len(ds))))]) / 1e6
+	}
+	return out
 }
 
 func (l *lat) summary(tr string) summary {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	bySec := l.bySecond()
 	slices.Sort(l.d)
 	s := summary{Transport: tr, N: len(l.d)}
 	if len(l.d) == 0 {
@@ -452,6 +489,7 @@ func (l *lat) summary(tr string) summary {
 		return float64(l.d[min(len(l.d)-1, int(p*float64(len(l.d))))]) / 1e6
 	}
 	s.P50, s.P99, s.Max = q(0.50), q(0.99), float64(l.d[len(l.d)-1])/1e6
+	s.P99BySecond = bySec
 	return s
 }
 
