@@ -136,20 +136,24 @@ func fillHeap(n int, kind func(int) plog.Logs, streamed float64) (heap, estimate
 	return float64(after-before) / float64(n), float64(b.Bytes()) / float64(n)
 }
 
+// sizeCases are the lines the byte figures are taken for; streamed is the fraction whose JSON
+// was asked for (live fan-out asks every streamed line's).
+var sizeCases = []struct {
+	name     string
+	kind     func(int) plog.Logs
+	streamed float64
+}{
+	{"burst_app_line", burstLogs, 0},
+	{"burst_app_line_streamed", burstLogs, 1},
+	{"worker_line", workerLogs, 0},
+	{"worker_line_streamed", workerLogs, 1},
+	{"10KB_line", bigLogs, 0},
+}
+
 // BenchmarkEntryBytes reports the heap one ring line takes (B/line) for realistic lines, and
 // what the ring's estimate says (est-B/line): retention.max_bytes is only as good as that.
 func BenchmarkEntryBytes(b *testing.B) {
-	for _, c := range []struct {
-		name     string
-		kind     func(int) plog.Logs
-		streamed float64
-	}{
-		{"burst_app_line", burstLogs, 0},
-		{"burst_app_line_streamed", burstLogs, 1},
-		{"worker_line", workerLogs, 0},
-		{"worker_line_streamed", workerLogs, 1},
-		{"10KB_line", bigLogs, 0},
-	} {
+	for _, c := range sizeCases {
 		b.Run(c.name, func(b *testing.B) {
 			var heap, est float64
 			for i := 0; i < b.N; i++ {
@@ -167,17 +171,7 @@ func TestSizeTracksHeap(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fills rings of 20k lines")
 	}
-	for _, c := range []struct {
-		name     string
-		kind     func(int) plog.Logs
-		streamed float64
-	}{
-		{"burst_app_line", burstLogs, 0},
-		{"burst_app_line_streamed", burstLogs, 1},
-		{"worker_line", workerLogs, 0},
-		{"worker_line_streamed", workerLogs, 1},
-		{"10KB_line", bigLogs, 0},
-	} {
+	for _, c := range sizeCases {
 		t.Run(c.name, func(t *testing.T) {
 			heap, est := fillHeap(20_000, c.kind, c.streamed)
 			t.Logf("heap %.0f B/line, estimate %.0f B/line", heap, est)
