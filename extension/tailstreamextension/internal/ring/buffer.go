@@ -67,6 +67,12 @@ func (b *Buffer) Replace(e *Entry) bool {
 		e.dropJSON()
 	}
 	b.items[i] = e
+	if b.maxBytes > 0 {
+		// The attributed copy holds a little more; it is not worth dropping an older line for.
+		sz := min(e.Size(), 1<<31-1)
+		b.bytes += sz - int64(b.sizes[i])
+		b.sizes[i] = int32(sz)
+	}
 	return true
 }
 
