@@ -16,7 +16,7 @@
 // contrib peer (otlp → redaction → batch → file, built from peer/builder-config.yaml into
 // bin/peer), one after the other in the same run: end-to-end time and peak RSS.
 //
-//	go run ./test/load/livetail [-duration 10s] [-only latency|burst] [-scenarios abcd]
+//	go run ./test/load/livetail [-duration 10s] [-only latency|burst] [-scenarios abcd] [-gomemlimit 60MiB]
 package main
 
 import (
@@ -58,6 +58,7 @@ var (
 	peerBin     = flag.String("peer", "bin/peer/otelcol-peer", "the contrib peer")
 	timeline    = flag.Bool("timeline", false, "also print each scenario's p99 per second (tells a start-up spike from a steady state)")
 	extraConfig = flag.String("config", "", "one more config file for jobtrace (e.g. a smaller retention.buffer_size, or pprof)")
+	goMemLimit  = flag.String("gomemlimit", "", "burst: GOMEMLIMIT for both collectors (e.g. 60MiB), to see the peaks without Go's default GC headroom")
 
 	// Child flags.
 	otlpURL  = flag.String("otlp", "", "sender: OTLP/HTTP base URL")
@@ -660,7 +661,11 @@ service:
 	if *extraConfig != "" {
 		cfgs = append(cfgs, *extraConfig)
 	}
-	ours := startCollector(filepath.Join(root, *binary), nil, cfgs...)
+	var env map[string]string
+	if *goMemLimit != "" {
+		env = map[string]string{"GOMEMLIMIT": *goMemLimit}
+	}
+	ours := startCollector(filepath.Join(root, *binary), env, cfgs...)
 	runBurst("jobtrace (collector.yaml)", ours, true)
 	ours.stop()
 
@@ -669,7 +674,7 @@ service:
 		fmt.Printf("\n(peer not built: %v; build it with bin/builder --config test/load/livetail/peer/builder-config.yaml)\n", err)
 		return
 	}
-	peer := startCollector(pb, nil, filepath.Join(root, "test/load/livetail/peer/collector.yaml"))
+	peer := startCollector(pb, env, filepath.Join(root, "test/load/livetail/peer/collector.yaml"))
 	runBurst("contrib peer (otlp → redaction → batch → file)", peer, false)
 	peer.stop()
 }
