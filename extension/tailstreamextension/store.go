@@ -423,22 +423,18 @@ func lineKey(e *ring.Entry) string {
 	b.WriteString(strconv.FormatInt(e.Timestamp.UnixNano(), 10))
 	b.WriteByte(0)
 	b.WriteString(e.Message)
-	keys := make([]string, 0, len(e.Attrs))
-	for k, v := range e.Attrs {
-		if taggedKeys[k] {
+	// Attrs are sorted by key.
+	for _, kv := range e.Attrs {
+		if taggedKeys[kv.Key] {
 			continue
 		}
-		switch v.(type) {
+		switch kv.Value.(type) {
 		case string, bool, int64, float64, int:
-			keys = append(keys, k)
+			b.WriteByte(0)
+			b.WriteString(kv.Key)
+			b.WriteByte('=')
+			b.WriteString(fmt.Sprint(kv.Value))
 		}
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		b.WriteByte(0)
-		b.WriteString(k)
-		b.WriteByte('=')
-		b.WriteString(fmt.Sprint(e.Attrs[k]))
 	}
 	return b.String()
 }

@@ -76,7 +76,7 @@ func TestJobStreamGetsTraceOnlyAndSpanOnlyLinesOfKnownJob(t *testing.T) {
 		assert.Equal(t, "j1", e.JobID)
 		assert.Equal(t, "w1", e.WorkerID)
 		assert.Equal(t, "high", e.QueueName)
-		assert.Equal(t, "j1", e.Attrs["job.id"], "OTTL and history see the attribution too")
+		assert.Equal(t, "j1", e.Attrs.Value("job.id"), "OTTL and history see the attribution too")
 		assert.False(t, e.Late)
 	}
 	// A worker-filtered stream finds them too, through the same attribution.

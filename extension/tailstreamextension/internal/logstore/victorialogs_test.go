@@ -118,8 +118,8 @@ func TestVictoriaLogsQueries(t *testing.T) {
 		assert.Equal(t, pcommon.SpanID{1, 9}.String(), e.SpanID)
 		assert.Equal(t, conventions.EventJobDeadLettered, e.Raw.EventName)
 		assert.Equal(t, "box", e.Raw.Resource["host.name"], "resource attributes go back to the resource")
-		assert.NotContains(t, e.Attrs, "host.name")
-		assert.Equal(t, "1", e.Attrs[conventions.AttrJobAttempt], "values come back as strings")
+		assert.NotContains(t, e.Attrs.Map(), "host.name")
+		assert.Equal(t, "1", e.Attrs.Value(conventions.AttrJobAttempt), "values come back as strings")
 		assert.Equal(t, "github.com/jobtrace/jobtrace/receiver/queuejobreceiver", e.Raw.ScopeName)
 	})
 	t.Run("upstream field names", func(t *testing.T) {

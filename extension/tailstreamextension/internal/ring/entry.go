@@ -24,18 +24,18 @@ type Source struct {
 // Entry is one log line in the design's LogEntry shape, plus its sequence number. Entries
 // are immutable once appended to a Buffer, so streams share them without copying.
 type Entry struct {
-	Seq       uint64         `json:"seq"`
-	Timestamp time.Time      `json:"timestamp"`
-	Level     string         `json:"level"`
-	Service   string         `json:"service,omitempty"`
-	JobID     string         `json:"job_id,omitempty"`
-	WorkerID  string         `json:"worker_id,omitempty"`
-	QueueName string         `json:"queue_name,omitempty"`
-	TraceID   string         `json:"trace_id,omitempty"`
-	SpanID    string         `json:"span_id,omitempty"`
-	Message   string         `json:"message"`
-	Attrs     map[string]any `json:"attributes,omitempty"`
-	Source    *Source        `json:"source,omitempty"`
+	Seq       uint64    `json:"seq"`
+	Timestamp time.Time `json:"timestamp"`
+	Level     string    `json:"level"`
+	Service   string    `json:"service,omitempty"`
+	JobID     string    `json:"job_id,omitempty"`
+	WorkerID  string    `json:"worker_id,omitempty"`
+	QueueName string    `json:"queue_name,omitempty"`
+	TraceID   string    `json:"trace_id,omitempty"`
+	SpanID    string    `json:"span_id,omitempty"`
+	Message   string    `json:"message"`
+	Attrs     Attrs     `json:"attributes,omitempty"`
+	Source    *Source   `json:"source,omitempty"`
 	// Late is set on a line delivered after its job became known: live streams get it after
 	// lines that came later, and it may be older than lines already shown.
 	Late bool `json:"late,omitempty"`
@@ -50,25 +50,41 @@ type Entry struct {
 	json atomic.Pointer[[]byte]
 }
 
-// Raw is the part of the original record that the LogEntry shape flattens.
+// Raw is the part of the original record that the LogEntry shape flattens. The resource and
+// scope are the batch's Shared, one per ResourceLogs/ScopeLogs rather than a copy per line;
+// nil for entries built by hand.
 type Raw struct {
 	SeverityNumber int32
+	Flags          uint32
 	SeverityText   string
 	Body           any
 	EventName      string
-	Flags          uint32
 	Observed       time.Time
-	Resource       map[string]any
-	ScopeName      string
-	ScopeVersion   string
-	ScopeAttrs     map[string]any
+	*Shared
 }
 
-// JSON returns the entry's LogEntry JSON. It is marshalled at most once, on first use, so
-// lines nobody streams are never marshalled and lines many stream are marshalled once.
+var noShared Shared
+
+// shared returns the entry's resource and scope, empty when it has none.
+func (r *Raw) shared() *Shared {
+	if r.Shared == nil {
+		return &noShared
+	}
+	return r.Shared
+}
+
+// noJSONCache marks an entry whose JSON is no longer kept (see Buffer's jsonKeep): it is
+// marshalled again on each use.
+var noJSONCache = new([]byte)
+
+// JSON returns the entry's LogEntry JSON. A recent line is marshalled at most once, on first
+// use, so lines nobody streams are never marshalled and lines many streams get at once are
+// marshalled once. Once the ring has moved on (a replay, a slow stream's backlog) the bytes
+// are not kept: caching them for every retained line would double the ring's memory.
 func (e *Entry) JSON() []byte {
-	if b := e.json.Load(); b != nil {
-		return *b
+	p := e.json.Load()
+	if p != nil && p != noJSONCache {
+		return *p
 	}
 	b, err := json.Marshal(e)
 	if err != nil {
@@ -76,16 +92,27 @@ func (e *Entry) JSON() []byte {
 		// visible rather than lose it.
 		b, _ = json.Marshal(map[string]any{"seq": e.Seq, "timestamp": e.Timestamp, "level": e.Level, "message": e.Message})
 	}
-	e.json.Store(&b)
+	if p == nil {
+		e.json.CompareAndSwap(nil, &b)
+	}
 	return b
+}
+
+// dropJSON releases the entry's cached JSON and stops it from caching again.
+func (e *Entry) dropJSON() { e.json.Store(noJSONCache) }
+
+// jsonCached reports whether the entry holds its marshalled JSON.
+func (e *Entry) jsonCached() bool {
+	p := e.json.Load()
+	return p != nil && p != noJSONCache
 }
 
 // Attr looks key up in the record's attributes, then the resource's.
 func (e *Entry) Attr(key string) (string, bool) {
-	if v, ok := e.Attrs[key]; ok {
+	if v, ok := e.Attrs.Get(key); ok {
 		return anyString(v), true
 	}
-	if v, ok := e.Raw.Resource[key]; ok {
+	if v, ok := e.Raw.shared().Resource[key]; ok {
 		return anyString(v), true
 	}
 	return "", false
@@ -114,7 +141,7 @@ type Shared struct {
 
 // NewShared converts a resource and scope.
 func NewShared(res pcommon.Resource, scope pcommon.InstrumentationScope) *Shared {
-	sh := &Shared{ScopeName: scope.Name(), ScopeVersion: scope.Version()}
+	sh := &Shared{ScopeName: intern(scope.Name()), ScopeVersion: intern(scope.Version())}
 	if res.Attributes().Len() > 0 {
 		sh.Resource = res.Attributes().AsRaw()
 	}
@@ -144,18 +171,13 @@ func FromShared(sh *Shared, lr plog.LogRecord, now time.Time) *Entry {
 	}
 	e.Level = Level(lr.SeverityNumber(), lr.SeverityText())
 	e.Message = lr.Body().AsString()
-	if lr.Attributes().Len() > 0 {
-		e.Attrs = lr.Attributes().AsRaw()
-	}
+	e.Attrs = attrsFrom(lr.Attributes())
 	e.Raw = Raw{
 		SeverityNumber: int32(lr.SeverityNumber()),
-		SeverityText:   lr.SeverityText(),
-		EventName:      lr.EventName(),
+		SeverityText:   intern(lr.SeverityText()),
+		EventName:      intern(lr.EventName()),
 		Flags:          uint32(lr.Flags()),
-		ScopeName:      sh.ScopeName,
-		ScopeVersion:   sh.ScopeVersion,
-		Resource:       sh.Resource,
-		ScopeAttrs:     sh.ScopeAttrs,
+		Shared:         sh,
 	}
 	if lr.Body().Type() != pcommon.ValueTypeStr {
 		e.Raw.Body = lr.Body().AsRaw()
@@ -173,6 +195,9 @@ func FromShared(sh *Shared, lr plog.LogRecord, now time.Time) *Entry {
 	} else if s, ok := e.Attr("span_id"); ok {
 		e.SpanID = strings.ToLower(s)
 	}
+	// Worker lines carry their ids as attributes too: one string serves both.
+	e.Attrs.share("trace_id", e.TraceID)
+	e.Attrs.share("span_id", e.SpanID)
 	e.Service = first(e, conventions.AttrServiceName)
 	// The conventions' attributes first; the upstream zap field names as a fallback for
 	// worker logs that did not go through the jobcorrelation processor.
@@ -246,11 +271,12 @@ func NormalizeLevel(text string) string {
 func (e *Entry) Record() (plog.ResourceLogs, plog.ScopeLogs, plog.LogRecord) {
 	ld := plog.NewLogs()
 	rl := ld.ResourceLogs().AppendEmpty()
-	_ = rl.Resource().Attributes().FromRaw(e.Raw.Resource)
+	sh := e.Raw.shared()
+	_ = rl.Resource().Attributes().FromRaw(sh.Resource)
 	sl := rl.ScopeLogs().AppendEmpty()
-	sl.Scope().SetName(e.Raw.ScopeName)
-	sl.Scope().SetVersion(e.Raw.ScopeVersion)
-	_ = sl.Scope().Attributes().FromRaw(e.Raw.ScopeAttrs)
+	sl.Scope().SetName(sh.ScopeName)
+	sl.Scope().SetVersion(sh.ScopeVersion)
+	_ = sl.Scope().Attributes().FromRaw(sh.ScopeAttrs)
 	lr := sl.LogRecords().AppendEmpty()
 	lr.SetTimestamp(pcommon.NewTimestampFromTime(e.Timestamp))
 	if !e.Raw.Observed.IsZero() {
@@ -265,7 +291,11 @@ func (e *Entry) Record() (plog.ResourceLogs, plog.ScopeLogs, plog.LogRecord) {
 	} else {
 		lr.Body().SetStr(e.Message)
 	}
-	_ = lr.Attributes().FromRaw(e.Attrs)
+	attrs := lr.Attributes()
+	attrs.EnsureCapacity(len(e.Attrs))
+	for _, kv := range e.Attrs {
+		_ = attrs.PutEmpty(kv.Key).FromRaw(kv.Value)
+	}
 	// Trace and span ids came from the record only when they parse back.
 	if b, err := hexBytes(e.TraceID, 16); err == nil {
 		lr.SetTraceID(pcommon.TraceID(b))
@@ -287,12 +317,8 @@ func (e *Entry) Attribute(jobID, workerID, queue string) {
 			return
 		}
 		*field = v
-		if _, ok := e.Attrs[key]; !ok {
-			if e.Attrs == nil {
-				e.Attrs = map[string]any{}
-			}
-			e.Attrs[key] = v
-		}
+		// A new slice: a shared entry's copy (Attributed) shares the original's.
+		e.Attrs = e.Attrs.with(key, v)
 	}
 	put(&e.JobID, conventions.AttrJobID, jobID)
 	put(&e.WorkerID, conventions.AttrWorkerID, workerID)
@@ -306,13 +332,7 @@ func (e *Entry) Attributed(jobID, workerID, queue string) *Entry {
 		Seq: e.Seq, Timestamp: e.Timestamp, Level: e.Level, Service: e.Service,
 		JobID: e.JobID, WorkerID: e.WorkerID, QueueName: e.QueueName,
 		TraceID: e.TraceID, SpanID: e.SpanID, Message: e.Message, Source: e.Source,
-		Raw: e.Raw, Ingested: e.Ingested, Late: true,
-	}
-	if e.Attrs != nil {
-		c.Attrs = make(map[string]any, len(e.Attrs)+3)
-		for k, v := range e.Attrs {
-			c.Attrs[k] = v
-		}
+		Attrs: e.Attrs, Raw: e.Raw, Ingested: e.Ingested, Late: true,
 	}
 	c.Attribute(jobID, workerID, queue)
 	return c
