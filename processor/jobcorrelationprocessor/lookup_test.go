@@ -13,10 +13,12 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/processor/processortest"
+	"go.uber.org/zap"
 
 	"github.com/jobtrace/jobtrace/internal/jobindex"
 	"github.com/jobtrace/jobtrace/internal/joblookup/joblookuptest"
 	"github.com/jobtrace/jobtrace/internal/testutil/exthost"
+	"github.com/jobtrace/jobtrace/processor/jobcorrelationprocessor/internal/metadata"
 )
 
 // notALookup is an extension that cannot look jobs up.
@@ -176,4 +178,24 @@ func TestLookupExtensionMissingOrWrong(t *testing.T) {
 		assert.Contains(t, err.Error(), name)
 		require.NoError(t, lp.Shutdown(context.Background()))
 	}
+}
+
+func TestLookupMissCacheBounded(t *testing.T) {
+	tel, err := metadata.NewTelemetryBuilder(componenttest.NewNopTelemetrySettings())
+	require.NoError(t, err)
+	fake := joblookuptest.NewFake()
+	l := newLookuper(fake, jobindex.NewMemory(10, time.Hour), func() {}, LookupConfig{Timeout: time.Second, MaxInFlight: 1, MissTTL: time.Hour, MissCacheSize: 3}, tel, zap.NewNop())
+	t.Cleanup(l.stop)
+	for i := range 10 {
+		l.request("m" + strconv.Itoa(i))
+		require.Eventually(t, func() bool { return fake.Calls() == int64(i+1) && len(l.slots) == 0 }, 5*time.Second, time.Millisecond)
+		l.mu.Lock()
+		n := len(l.misses)
+		l.mu.Unlock()
+		assert.LessOrEqual(t, n, 3, "misses remembered beyond miss_cache_size")
+	}
+	// A miss still remembered is not asked again.
+	l.request("m9")
+	time.Sleep(20 * time.Millisecond)
+	assert.Equal(t, int64(10), fake.Calls())
 }
