@@ -112,6 +112,8 @@ type Stream struct {
 	reportedBehind uint64
 	strikes        []time.Time // evalLoop only
 
+	gap gapState // lines of other gateways missed by the store tail (external.go)
+
 	streamed   atomic.Uint64
 	rateMu     sync.Mutex
 	winStart   time.Time
