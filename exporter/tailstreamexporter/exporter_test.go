@@ -23,18 +23,10 @@ import (
 
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension"
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/tailstreamtest"
+	"github.com/jobtrace/jobtrace/internal/testutil/exthost"
 )
 
-type hostWithExtensions struct {
-	component.Host
-	exts map[component.ID]component.Component
-}
-
-func (h hostWithExtensions) GetExtensions() map[component.ID]component.Component { return h.exts }
-
-func host(exts map[component.ID]component.Component) component.Host {
-	return hostWithExtensions{Host: componenttest.NewNopHost(), exts: exts}
-}
+var host = exthost.New
 
 func TestLoadConfig(t *testing.T) {
 	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))

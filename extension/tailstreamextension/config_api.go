@@ -245,6 +245,7 @@ func (t *tailstream) handleHealthLogging(w http.ResponseWriter, _ *http.Request,
 	if p.Scoped() {
 		// How many lines and streams the whole collector holds is not a scoped viewer's to know.
 		delete(out, "buffer_head_seq")
+		delete(out, "buffer_bytes")
 		delete(out, "active_streams")
 	}
 	out["status"] = "ok"

@@ -7,16 +7,22 @@ import (
 )
 
 // RetentionConfig bounds the ring buffer of recent logs that serves tail_lines, since, resume
-// and /logs/history.
+// and /logs/history. Whichever bound is reached first drops the oldest lines.
 type RetentionConfig struct {
 	// BufferSize is the number of log lines kept (oldest are overwritten).
 	BufferSize int `mapstructure:"buffer_size"`
 	// MaxAge hides lines older than this even when the buffer is not full.
 	MaxAge time.Duration `mapstructure:"max_age"`
-	// MaxBytes also bounds the lines kept by their estimated bytes (0: no byte bound), so the
-	// memory the ring takes can be sized directly; oldest lines go first.
+	// MaxBytes bounds the lines kept by their estimated heap bytes (ring.Entry.Size; 0: no
+	// byte bound). It is the bound that means memory: a count alone lets 100,000 lines of
+	// 10 KB take 1 GB.
 	MaxBytes int64 `mapstructure:"max_bytes"`
 }
+
+// defaultRingBytes holds ~84,000 app lines with a trace id (~400 B each) or ~31,000 zap
+// worker lines (~1 KB) in 32 MiB of heap; what it costs and saves in a burst is in
+// docs/BENCHMARKS.md ("Burst").
+const defaultRingBytes = 32 << 20
 
 // StreamsConfig holds the limits of live log streams.
 type StreamsConfig struct {
@@ -63,7 +69,7 @@ type LogsConfig struct {
 
 func defaultLogsConfig() LogsConfig {
 	return LogsConfig{
-		Retention: RetentionConfig{BufferSize: 100_000, MaxAge: 60 * time.Minute},
+		Retention: RetentionConfig{BufferSize: 100_000, MaxAge: 60 * time.Minute, MaxBytes: defaultRingBytes},
 		Streams: StreamsConfig{
 			Enabled:           true,
 			MaxStreams:        500,

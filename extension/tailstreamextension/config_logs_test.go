@@ -31,7 +31,13 @@ func TestLoadLogsConfig(t *testing.T) {
 
 	cfg, err := loadConfig(t, "config.yaml", "logs")
 	require.NoError(t, err)
-	assert.Equal(t, RetentionConfig{BufferSize: 5000, MaxAge: 10 * time.Minute}, cfg.Retention)
+	assert.Equal(t, RetentionConfig{BufferSize: 5000, MaxAge: 10 * time.Minute, MaxBytes: 8 << 20}, cfg.Retention)
+	assert.EqualValues(t, 32<<20, def.Retention.MaxBytes, "the ring is bounded by bytes by default")
+
+	off, err := loadConfig(t, "config.yaml", "count_only")
+	require.NoError(t, err)
+	assert.Zero(t, off.Retention.MaxBytes, "0 turns the byte bound off")
+	assert.Equal(t, 1000, off.Retention.BufferSize)
 	assert.Equal(t, StreamsConfig{
 		Enabled: true, MaxStreams: 50, MaxStreamsPerUser: 5, Expiry: 30 * time.Minute, IdleTimeout: time.Minute,
 		MaxFilterBytes: 2048, DefaultRateLimit: 200, MaxRateLimit: 5000, DefaultBufferSize: 500,
@@ -49,7 +55,7 @@ func TestLogsConfigInvalid(t *testing.T) {
 		name string
 		want []string
 	}{
-		{"bad_retention", []string{"retention.buffer_size: must be positive", "retention.max_age: must be positive"}},
+		{"bad_retention", []string{"retention.buffer_size: must be positive", "retention.max_age: must be positive", "retention.max_bytes: must not be negative"}},
 		{"bad_streams", []string{"streams.max_streams_per_user: 20 exceeds streams.max_streams (10)", "streams.default_rate_limit: must be positive"}},
 		{"bad_users", []string{
 			"users[0].name: must not be empty", `users[0].roles: unknown role "root"`,

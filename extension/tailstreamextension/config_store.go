@@ -37,6 +37,10 @@ type StoreTailConfig struct {
 	// (default 7s: jobcorrelation's 5s hold, a batch and the store's flush). Lines of other
 	// gateways arrive on this gateway's streams about that late.
 	Delay time.Duration `mapstructure:"delay"`
+	// BackfillMaxLines bounds the lines read back from the store into live streams after a
+	// reconnect (default 10000); the rest of such a gap is reported in band as dropped
+	// (store_gap).
+	BackfillMaxLines int `mapstructure:"backfill_max_lines"`
 }
 
 // LogStoreConfig is the log store (type victorialogs).
@@ -89,6 +93,9 @@ func (c *StoreConfig) validate() error {
 	}
 	if c.Tail.Enabled && c.Tail.Gateway == "" {
 		errs = errors.Join(errs, errors.New("store.tail.gateway: must be set when store.tail.enabled is (this gateway's jobtrace.gateway value)"))
+	}
+	if c.Tail.BackfillMaxLines < 0 {
+		errs = errors.Join(errs, errors.New("store.tail.backfill_max_lines: must not be negative"))
 	}
 	if c.Tail.Delay < 0 {
 		errs = errors.Join(errs, errors.New("store.tail.delay: must not be negative"))

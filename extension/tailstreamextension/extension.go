@@ -266,6 +266,7 @@ var (
 	reasonRateLimited = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", hub.ReasonRateLimited)))
 	reasonBufferFull  = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", hub.ReasonBufferFull)))
 	reasonBehind      = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", hub.ReasonFilterBehind)))
+	reasonStoreGap    = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", hub.ReasonStoreGap)))
 )
 
 func (m hubMetrics) Filtered(n int64) {
@@ -283,6 +284,8 @@ func (m hubMetrics) Dropped(reason string, n int64) {
 		opt = reasonRateLimited
 	case hub.ReasonFilterBehind:
 		opt = reasonBehind
+	case hub.ReasonStoreGap:
+		opt = reasonStoreGap
 	}
 	m.tb.TailstreamLinesDropped.Add(context.Background(), n, opt)
 }

@@ -27,6 +27,8 @@ func (t *tailstream) logsHealth() map[string]any {
 	return map[string]any{
 		"buffer_size":     t.ring.Cap(),
 		"buffer_head_seq": t.ring.Head(),
+		"buffer_bytes":    t.ring.Bytes(),
+		"max_bytes":       t.cfg.Retention.MaxBytes,
 		"max_age":         t.cfg.Retention.MaxAge.String(),
 		"active_streams":  streams,
 		"max_streams":     t.cfg.Streams.MaxStreams,

@@ -400,6 +400,7 @@ func TestSmallerInconsistencies(t *testing.T) {
 	code, body = srv.get(t, "/health/logging", tokScoped)
 	require.Equal(t, http.StatusOK, code)
 	assert.NotContains(t, body, "buffer_head_seq")
+	assert.NotContains(t, body, "buffer_bytes")
 	assert.NotContains(t, body, "active_streams")
 	code, body = srv.get(t, "/health/logging", tokAdmin)
 	require.Equal(t, http.StatusOK, code)

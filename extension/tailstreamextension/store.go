@@ -48,6 +48,11 @@ type storeState struct {
 	syncedUpTo atomic.Int64 // ns: lifecycle logs up to here were read by warm/sync
 	tailLines  atomic.Int64 // lines of other gateways received by the tail
 	tailBreaks atomic.Int64 // tail connections that broke
+	// Gaps of the tail (a reconnect after more than the replay), lines backfilled into them,
+	// and gaps (or their rests) reported to the streams as lost.
+	tailGaps         atomic.Int64
+	tailBackfilled   atomic.Int64
+	tailGapsReported atomic.Int64
 }
 
 func newStoreState(cfg StoreConfig, maxJobs int, logger *zap.Logger) *storeState {
@@ -370,7 +375,8 @@ func (s *storeState) health() map[string]any {
 	}
 	out["warm_up"] = warm
 	if s.cfg.Tail.Enabled {
-		out["tail"] = map[string]any{"gateway": s.cfg.Tail.Gateway, "lines": s.tailLines.Load(), "reconnects": s.tailBreaks.Load()}
+		out["tail"] = map[string]any{"gateway": s.cfg.Tail.Gateway, "lines": s.tailLines.Load(), "reconnects": s.tailBreaks.Load(),
+			"gaps": s.tailGaps.Load(), "backfilled": s.tailBackfilled.Load(), "gaps_reported": s.tailGapsReported.Load()}
 	}
 	return out
 }
@@ -417,22 +423,18 @@ func lineKey(e *ring.Entry) string {
 	b.WriteString(strconv.FormatInt(e.Timestamp.UnixNano(), 10))
 	b.WriteByte(0)
 	b.WriteString(e.Message)
-	keys := make([]string, 0, len(e.Attrs))
-	for k, v := range e.Attrs {
-		if taggedKeys[k] {
+	// Attrs are sorted by key.
+	for _, kv := range e.Attrs {
+		if taggedKeys[kv.Key] {
 			continue
 		}
-		switch v.(type) {
+		switch kv.Value.(type) {
 		case string, bool, int64, float64, int:
-			keys = append(keys, k)
+			b.WriteByte(0)
+			b.WriteString(kv.Key)
+			b.WriteByte('=')
+			b.WriteString(fmt.Sprint(kv.Value))
 		}
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		b.WriteByte(0)
-		b.WriteString(k)
-		b.WriteByte('=')
-		b.WriteString(fmt.Sprint(e.Attrs[k]))
 	}
 	return b.String()
 }
@@ -553,17 +555,20 @@ func (t *tailstream) mergedHistory(ctx context.Context, f *logfilter.Filter, p *
 		key   string
 		store bool
 	}
-	seen := make(map[string]bool, len(cands))
+	seen := make(map[string]int, len(cands))
 	merged := make([]keyed, 0, len(cands))
 	for i, e := range cands {
 		if !bound.IsZero() && !e.Timestamp.After(bound) {
 			continue
 		}
 		k := lineKey(e)
-		if seen[k] {
+		if at, dup := seen[k]; dup {
+			if i >= ringN && moreTagged(e, merged[at].e) {
+				merged[at] = keyed{e, k, true}
+			}
 			continue
 		}
-		seen[k] = true
+		seen[k] = len(merged)
 		merged = append(merged, keyed{e, k, i >= ringN})
 	}
 	slices.SortFunc(merged, func(a, b keyed) int {
@@ -624,17 +629,21 @@ func (t *tailstream) jobLogsWithStore(ctx context.Context, jobID string, limit i
 	if err != nil {
 		return mem, true
 	}
-	seen := make(map[string]bool, len(mem)+len(res.Entries))
+	seen := make(map[string]int, len(mem)+len(res.Entries))
 	all := []*ring.Entry{}
-	for _, e := range append(slices.Clone(mem), res.Entries...) {
+	for i, e := range append(slices.Clone(mem), res.Entries...) {
 		if scope != nil && !scope(e) {
 			continue
 		}
 		k := lineKey(e)
-		if !seen[k] {
-			seen[k] = true
-			all = append(all, e)
+		if at, dup := seen[k]; dup {
+			if i >= len(mem) && moreTagged(e, all[at]) {
+				all[at] = e
+			}
+			continue
 		}
+		seen[k] = len(all)
+		all = append(all, e)
 	}
 	if len(all) == 0 && mem == nil {
 		return nil, false
@@ -644,6 +653,17 @@ func (t *tailstream) jobLogsWithStore(ctx context.Context, jobID string, limit i
 		all = all[len(all)-limit:]
 	}
 	return all, false
+}
+
+// moreTagged says the stored copy of a line carries correlation the ring's copy lacks: the
+// live path tags with what the index knows at once, the export path (which fills the store)
+// after the hold or a lookup, so a line of a job the live path did not know yet is complete
+// only in the store. Otherwise the ring's copy is kept (its attribute types are the original).
+func moreTagged(stored, ringCopy *ring.Entry) bool {
+	return ringCopy.TraceID == "" && stored.TraceID != "" ||
+		ringCopy.QueueName == "" && stored.QueueName != "" ||
+		ringCopy.WorkerID == "" && stored.WorkerID != "" ||
+		ringCopy.JobID == "" && stored.JobID != ""
 }
 
 // storeUnavailable is the message of answers made partial by a failing store.

@@ -286,6 +286,8 @@ func TestStoreConfigValidate(t *testing.T) {
 		require.Error(t, err, name)
 		assert.Contains(t, err.Error(), "store.", name)
 	}
+	bad := StoreConfig{Logs: LogStoreConfig{Type: "victorialogs", Endpoint: "http://x:1"}, Tail: StoreTailConfig{Enabled: true, Gateway: "gw", BackfillMaxLines: -1}}
+	assert.ErrorContains(t, bad.validate(), "store.tail.backfill_max_lines: must not be negative")
 	assert.NoError(t, (&StoreConfig{}).validate())
 	assert.NoError(t, (&StoreConfig{Logs: LogStoreConfig{Type: "victorialogs", Endpoint: "http://localhost:9428"}}).validate())
 }
@@ -366,4 +368,20 @@ func TestStoreSyncAddsJobsOtherGatewaysSaw(t *testing.T) {
 	j, err := srv.ext.traces.Job(context.Background(), &principal{}, "elsewhere")
 	require.NoError(t, err)
 	assert.Len(t, j.Events, 2)
+}
+
+// The live path let a line of a job it did not know yet into the ring untagged; the export
+// path tagged it (hold, lookup) before the store got it. History shows the tagged copy, once.
+func TestStoreHistoryPrefersTheMoreTaggedCopy(t *testing.T) {
+	ts := time.Now().Add(-time.Minute).UTC()
+	fake := &logstoretest.Fake{}
+	fake.Add(stored(rec{job: "j1", queue: "high", trace: "4bf92f3577b34da6a3ce929d0e0e4736", msg: "job-id-only", ts: ts})...)
+	srv := startStoreServer(t, fake, nil)
+	srv.publish(t, rec{job: "j1", msg: "job-id-only", ts: ts})
+
+	code, h := srv.history(t, "tok-admin", url.Values{"job_id": {"j1"}, "since": {ts.Add(-time.Hour).Format(time.RFC3339Nano)}})
+	require.Equal(t, http.StatusOK, code)
+	require.Len(t, h.Entries, 1)
+	assert.Equal(t, "high", h.Entries[0].QueueName)
+	assert.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", h.Entries[0].TraceID)
 }

@@ -307,6 +307,11 @@ func (t *tailstream) pump(ctx context.Context, p *principal, s *hub.Stream, resu
 				return err
 			}
 		}
+		if g := s.TakeGapReport(); g.Gaps > 0 {
+			if err := snd.control(ctx, gapControl(g)); err != nil {
+				return err
+			}
+		}
 		now := t.now()
 		// Closed is told once, by end (the close frame, or SSE's final status event with its
 		// reason). A tick that wins the select against att.Done once the hub ended the stream

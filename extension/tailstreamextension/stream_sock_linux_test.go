@@ -58,7 +58,7 @@ func TestStalledClientSocketAbsorbsLittle(t *testing.T) {
 			// Let the writer get as far as the socket allows, then count what the kernel holds
 			// for this connection on both ends.
 			time.Sleep(500 * time.Millisecond)
-			held := socketQueues(t, c.LocalAddr().(*net.TCPAddr).Port)
+			held := socketQueues(t, c)
 			t.Logf("%s: %d KiB held in the kernel for a client that reads nothing", transport, held>>10)
 			// 128 KiB unsent + the client's 16 KiB window (doubled by the kernel) + in flight.
 			require.Less(t, held, 512<<10, "a stalled client's connection holds %d KiB", held>>10)
@@ -67,12 +67,19 @@ func TestStalledClientSocketAbsorbsLittle(t *testing.T) {
 }
 
 // socketQueues sums, from /proc/net/tcp, the server socket's send queue and the client
-// socket's receive queue of the loopback connection whose client side has port.
-func socketQueues(t *testing.T, port int) int {
+// socket's receive queue of the IPv4 connection c.
+func socketQueues(t *testing.T, c net.Conn) int {
 	t.Helper()
+	hexAddr := func(a net.Addr) string {
+		ta := a.(*net.TCPAddr)
+		ip := ta.IP.To4()
+		require.NotNil(t, ip, "an IPv4 connection")
+		// /proc/net/tcp prints the address as the host-order (little-endian) uint32.
+		return fmt.Sprintf("%02X%02X%02X%02X:%04X", ip[3], ip[2], ip[1], ip[0], ta.Port)
+	}
+	cli, srv := hexAddr(c.LocalAddr()), hexAddr(c.RemoteAddr())
 	b, err := os.ReadFile("/proc/net/tcp")
 	require.NoError(t, err)
-	p := fmt.Sprintf(":%04X", port)
 	n, found := 0, 0
 	for _, l := range strings.Split(string(b), "\n")[1:] {
 		f := strings.Fields(l)
@@ -80,18 +87,19 @@ func socketQueues(t *testing.T, port int) int {
 			continue
 		}
 		tx, rx, _ := strings.Cut(f[4], ":")
+		q := ""
 		switch {
-		case strings.HasSuffix(f[2], p): // the server's socket: remote is the client
-			v, err := strconv.ParseInt(tx, 16, 64)
-			require.NoError(t, err)
-			n += int(v)
-			found++
-		case strings.HasSuffix(f[1], p): // the client's socket
-			v, err := strconv.ParseInt(rx, 16, 64)
-			require.NoError(t, err)
-			n += int(v)
-			found++
+		case f[1] == srv && f[2] == cli:
+			q = tx // the server's send queue
+		case f[1] == cli && f[2] == srv:
+			q = rx // what the client has not read
+		default:
+			continue
 		}
+		v, err := strconv.ParseInt(q, 16, 64)
+		require.NoError(t, err)
+		n += int(v)
+		found++
 	}
 	require.Equal(t, 2, found, "both ends of the connection in /proc/net/tcp")
 	return n

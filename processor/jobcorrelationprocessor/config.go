@@ -46,6 +46,29 @@ type Config struct {
 	// the first one's pipelines learned. Empty means this component ID's own index.
 	SharedIndex string `mapstructure:"shared_index"`
 
+	// Lookup asks an extension about held records whose job the index does not know.
+	Lookup LookupConfig `mapstructure:"lookup"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// LookupConfig names the extension that answers for jobs the index has not met (the
+// tailstream extension: its catalog, else its log store) and bounds what asking may cost.
+type LookupConfig struct {
+	// Extension is the component ID of an extension implementing joblookup.Lookup; nil
+	// disables lookups.
+	Extension *component.ID `mapstructure:"extension"`
+	// Timeout bounds one lookup.
+	Timeout time.Duration `mapstructure:"timeout"`
+	// MaxInFlight bounds concurrent lookups; a record whose job cannot be asked about now
+	// just waits in the hold as before.
+	MaxInFlight int `mapstructure:"max_in_flight"`
+	// MissTTL is how long a job the extension did not know (or could not answer for) is not
+	// asked about again; MissCacheSize bounds how many such jobs are remembered.
+	MissTTL       time.Duration `mapstructure:"miss_ttl"`
+	MissCacheSize int           `mapstructure:"miss_cache_size"`
+
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
@@ -87,6 +110,12 @@ func createDefaultConfig() component.Config {
 			MaxRecords: 10_000,
 			MaxBytes:   16 << 20,
 			TracedLogs: true,
+		},
+		Lookup: LookupConfig{
+			Timeout:       time.Second,
+			MaxInFlight:   8,
+			MissTTL:       time.Second,
+			MissCacheSize: 10_000,
 		},
 	}
 }
@@ -130,6 +159,24 @@ func (cfg *Config) Validate() error {
 		}
 		if cfg.Hold.MaxBytes <= 0 {
 			errs = errors.Join(errs, errors.New("hold.max_bytes: must be positive"))
+		}
+	}
+	if cfg.Lookup.Extension != nil {
+		l := &cfg.Lookup
+		if cfg.Hold.MaxWait <= 0 {
+			errs = errors.Join(errs, errors.New("lookup.extension: needs hold.max_wait: a lookup answers while a record waits in the hold"))
+		}
+		if l.Timeout <= 0 {
+			errs = errors.Join(errs, errors.New("lookup.timeout: must be positive"))
+		}
+		if l.MaxInFlight <= 0 {
+			errs = errors.Join(errs, errors.New("lookup.max_in_flight: must be positive"))
+		}
+		if l.MissTTL < 0 {
+			errs = errors.Join(errs, errors.New("lookup.miss_ttl: must not be negative"))
+		}
+		if l.MissCacheSize <= 0 {
+			errs = errors.Join(errs, errors.New("lookup.miss_cache_size: must be positive"))
 		}
 	}
 	return errs

@@ -31,6 +31,9 @@ func TestLoadConfig(t *testing.T) {
 	live := createDefaultConfig().(*Config)
 	live.SharedIndex = "jobcorrelation"
 	live.Hold.MaxWait = 0
+	lookup := createDefaultConfig().(*Config)
+	tailstreamID := component.MustNewID("tailstream")
+	lookup.Lookup = LookupConfig{Extension: &tailstreamID, Timeout: 250 * time.Millisecond, MaxInFlight: 4, MissTTL: 3 * time.Second, MissCacheSize: 100}
 
 	tests := []struct {
 		name    string
@@ -41,6 +44,9 @@ func TestLoadConfig(t *testing.T) {
 		{name: "custom", want: custom},
 		{name: "nohold", want: nohold},
 		{name: "live", want: live},
+		{name: "lookup", want: lookup},
+		{name: "bad_lookup", wantErr: "lookup.timeout: must be positive\nlookup.max_in_flight: must be positive\nlookup.miss_ttl: must not be negative\nlookup.miss_cache_size: must be positive"},
+		{name: "bad_lookup_nohold", wantErr: "lookup.extension: needs hold.max_wait"},
 		{name: "bad_shared_index", wantErr: `shared_index: must name a jobcorrelation component, got "batch/x"`},
 		{name: "bad_max_jobs", wantErr: "max_jobs: must be positive"},
 		{name: "bad_ttl", wantErr: "ttl: must be positive"},

@@ -31,6 +31,12 @@ type pipelines struct {
 
 func newPipelines(t *testing.T, mutate func(*Config)) *pipelines {
 	t.Helper()
+	return newPipelinesOn(t, componenttest.NewNopHost(), mutate)
+}
+
+// newPipelinesOn is newPipelines with a host, for the extensions the processors look up.
+func newPipelinesOn(t *testing.T, host component.Host, mutate func(*Config)) *pipelines {
+	t.Helper()
 	cfg := createDefaultConfig().(*Config)
 	if mutate != nil {
 		mutate(cfg)
@@ -52,8 +58,8 @@ func newPipelines(t *testing.T, mutate func(*Config)) *pipelines {
 	require.NoError(t, err)
 	p.logs, err = f.CreateLogs(context.Background(), set, cfg, p.logSink)
 	require.NoError(t, err)
-	require.NoError(t, p.traces.Start(context.Background(), componenttest.NewNopHost()))
-	require.NoError(t, p.logs.Start(context.Background(), componenttest.NewNopHost()))
+	require.NoError(t, p.traces.Start(context.Background(), host))
+	require.NoError(t, p.logs.Start(context.Background(), host))
 	t.Cleanup(func() {
 		p.shutdown()
 		require.NoError(t, p.tel.Shutdown(context.Background()))

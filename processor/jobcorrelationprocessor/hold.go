@@ -70,8 +70,9 @@ func sameScope(q *holdQueue, rl plog.ResourceLogs, sl plog.ScopeLogs) bool {
 		qs.Attributes().Equal(s.Attributes())
 }
 
-// add copies rec into the queue of rl/sl. It reports false, holding nothing, when the
-// buffer is full.
+// add moves rec into the queue of rl/sl: the caller owns the batch (the processor mutates
+// data) and removes the emptied record from it, so the held record is not copied. It reports
+// false, holding nothing and leaving rec as it was, when the buffer is full.
 func (h *holdBuffer) add(rl plog.ResourceLogs, sl plog.ScopeLogs, rec plog.LogRecord, m heldMeta) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -89,7 +90,7 @@ func (h *holdBuffer) add(rl plog.ResourceLogs, sl plog.ScopeLogs, rec plog.LogRe
 		q.sl.SetSchemaUrl(sl.SchemaUrl())
 		h.queues = append(h.queues, q)
 	}
-	rec.CopyTo(q.sl.LogRecords().AppendEmpty())
+	rec.MoveTo(q.sl.LogRecords().AppendEmpty())
 	q.meta = append(q.meta, m)
 	h.records++
 	h.bytes += m.size
@@ -136,7 +137,7 @@ func (h *holdBuffer) release(now int64, all bool, ready func(logKeys) bool) plog
 		osl.SetSchemaUrl(q.sl.SchemaUrl())
 		recs := q.sl.LogRecords()
 		for i := 0; i < n; i++ {
-			recs.At(i).CopyTo(osl.LogRecords().AppendEmpty())
+			recs.At(i).MoveTo(osl.LogRecords().AppendEmpty())
 		}
 		i := 0
 		recs.RemoveIf(func(plog.LogRecord) bool { i++; return i <= n })

@@ -94,8 +94,9 @@ func (p *tracesProcessor) processTraces(ctx context.Context, td ptrace.Traces) (
 // later from its flush goroutine, straight to the next consumer.
 type logsProcessor struct {
 	*base
-	next consumer.Logs
-	hold *holdBuffer // nil when holding is off
+	next   consumer.Logs
+	hold   *holdBuffer // nil when holding is off
+	lookup *lookuper   // nil without lookup.extension
 
 	// emitMu orders emissions: the flusher takes a queue's records and emits them under the
 	// write lock, so a batch processed meanwhile cannot overtake them.
@@ -105,12 +106,20 @@ type logsProcessor struct {
 	unsubscribe func()
 }
 
-func (p *logsProcessor) start(context.Context, component.Host) error {
+func (p *logsProcessor) start(_ context.Context, host component.Host) error {
 	if err := p.base.start(); err != nil {
 		return err
 	}
 	if p.hold == nil {
 		return nil
+	}
+	if id := p.cfg.Lookup.Extension; id != nil {
+		src, err := findLookup(host, *id)
+		if err != nil {
+			p.base.shutdown()
+			return err
+		}
+		p.lookup = newLookuper(src, p.state.index, p.state.notify, p.cfg.Lookup, p.tel, p.set.Logger)
 	}
 	signal, unsubscribe := p.state.subscribe()
 	p.unsubscribe = unsubscribe
@@ -130,6 +139,10 @@ func (p *logsProcessor) shutdown(ctx context.Context) error {
 			err = ctx.Err()
 		}
 		p.stop = nil
+	}
+	if p.lookup != nil {
+		p.lookup.stop()
+		p.lookup = nil
 	}
 	if p.unsubscribe != nil {
 		p.unsubscribe()
@@ -167,7 +180,11 @@ func (p *logsProcessor) flush(all bool) {
 	var m memo
 	out := p.hold.release(time.Now().UnixNano(), all, func(k logKeys) bool {
 		jc, found := p.core.lookup(&m, k.jobID, k.trace)
-		return !p.mustWait(k, jc, found)
+		if !p.mustWait(k, jc, found) {
+			return true
+		}
+		p.askAbout(k, jc, found)
+		return false
 	})
 	if out.LogRecordCount() == 0 {
 		return
@@ -178,6 +195,13 @@ func (p *logsProcessor) flush(all bool) {
 	p.record(ctx, n)
 	if err := p.next.ConsumeLogs(ctx, out); err != nil {
 		p.set.Logger.Warn("next consumer refused held logs", zap.Int("records", out.LogRecordCount()), zap.Error(err))
+	}
+}
+
+// askAbout starts a lookup for a waiting record that names a job no span described yet.
+func (p *logsProcessor) askAbout(k logKeys, jc jobindex.JobContext, found bool) {
+	if p.lookup != nil && k.jobID != "" && (!found || !jc.FromSpan) {
+		p.lookup.request(k.jobID)
 	}
 }
 
@@ -250,9 +274,13 @@ func (p *logsProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Log
 			queued := holding && p.hold.find(rl, sl) != nil
 			sl.LogRecords().RemoveIf(func(rec plog.LogRecord) bool {
 				keys, jc, found := core.prepareLog(rec, &m)
-				if !queued && !p.mustWait(keys, jc, found) {
+				wait := p.mustWait(keys, jc, found)
+				if !queued && !wait {
 					core.finishLog(rec, jc, found, &n)
 					return false
+				}
+				if wait {
+					p.askAbout(keys, jc, found)
 				}
 				if p.hold.add(rl, sl, rec, heldMeta{keys: keys, deadline: deadline, size: recordSize(rec)}) {
 					n.held++

@@ -92,10 +92,7 @@ var seq uint64
 
 func logLine(jobID string, ms int, level, msg string, attrs map[string]any) *ring.Entry {
 	seq++
-	e := &ring.Entry{Seq: seq, Timestamp: at(ms), Level: level, JobID: jobID, Message: msg, Attrs: map[string]any{}}
-	for k, v := range attrs {
-		e.Attrs[k] = v
-	}
+	e := &ring.Entry{Seq: seq, Timestamp: at(ms), Level: level, JobID: jobID, Message: msg, Attrs: ring.AttrsOf(attrs)}
 	if s, ok := attrs["span_id"].(string); ok {
 		e.SpanID = s
 	}

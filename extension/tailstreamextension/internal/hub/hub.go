@@ -213,7 +213,7 @@ func (h *Hub) Reattribute(now time.Time, force bool) int {
 	head := h.ring.Head()
 	for _, e := range news {
 		h.lateGen++
-		e.LateInfo.ID, e.LateInfo.At = h.lateGen, head
+		e.Late.ID, e.Late.At = h.lateGen, head
 		h.ring.Replace(e)
 	}
 	h.dispatch(news, olds, now)

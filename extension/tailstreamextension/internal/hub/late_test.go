@@ -76,8 +76,8 @@ func TestJobStreamGetsTraceOnlyAndSpanOnlyLinesOfKnownJob(t *testing.T) {
 		assert.Equal(t, "j1", e.JobID)
 		assert.Equal(t, "w1", e.WorkerID)
 		assert.Equal(t, "high", e.QueueName)
-		assert.Equal(t, "j1", e.Attrs["job.id"], "OTTL and history see the attribution too")
-		assert.False(t, e.Late)
+		assert.Equal(t, "j1", e.Attrs.Value("job.id"), "OTTL and history see the attribution too")
+		assert.Nil(t, e.Late)
 	}
 	// A worker-filtered stream finds them too, through the same attribution.
 	sel, _, _ := h.Search(context.Background(), compile(t, logfilter.Spec{WorkerID: "w1"}), nil, 0, 10, now)
@@ -109,7 +109,7 @@ func TestLateAttribution(t *testing.T) {
 	got := job.Drain(nil)
 	require.Len(t, got, 1)
 	assert.Equal(t, "early worker line", got[0].Message)
-	assert.True(t, got[0].Late)
+	assert.NotNil(t, got[0].Late)
 	assert.Equal(t, uint64(1), got[0].Seq, "seq unchanged")
 	assert.Equal(t, "w1", got[0].WorkerID)
 	require.Len(t, queue.Drain(nil), 1, "a queue filter matches the attributed line")
@@ -118,7 +118,7 @@ func TestLateAttribution(t *testing.T) {
 	// The ring holds the attributed version: history and the correlation view find it.
 	hist, _, _ := h.Search(context.Background(), compile(t, logfilter.Spec{JobID: "j1"}), nil, 0, 10, now)
 	require.Len(t, hist, 1)
-	assert.True(t, hist[0].Late)
+	assert.NotNil(t, hist[0].Late)
 	assert.Zero(t, h.Reattribute(now.Add(2*time.Second), true), "attributed once")
 }
 
@@ -289,7 +289,7 @@ func TestLateAttributionReachesSlowFilters(t *testing.T) {
 	require.Equal(t, 1, h.Reattribute(now.Add(time.Second), true))
 	for name, s := range map[string]*Stream{"ottl on job.id": ottlJob, "ottl on queue.name": ottlQueue, "job and text": jobText} {
 		got := drain(s, 1)
-		assert.True(t, got[0].Late, name)
+		assert.NotNil(t, got[0].Late, name)
 		assert.Equal(t, "j1", got[0].JobID, name)
 	}
 	// Let every evaluator finish before checking that nothing more arrives.

@@ -26,7 +26,7 @@ func (p Position) Less(q Position) bool {
 
 // Pos is where e sits in the stream's live order.
 func (s *Stream) Pos(e *ring.Entry) Position {
-	if li := e.LateInfo; li != nil && li.ID > s.lateGen0 {
+	if li := e.Late; li != nil && li.ID > s.lateGen0 {
 		return Position{li.At, li.ID}
 	}
 	return Position{e.Seq, 0}

@@ -46,7 +46,7 @@ func TestResumeAroundALateLine(t *testing.T) {
 	assert.Equal(t, []string{"early", "next", "j1 after"}, resume(all, 0))
 	assert.Equal(t, []string{"next", "j1 after"}, resume(all, 1), "the unfiltered stream had early at seq 1")
 	out, _, _ := h.Resume(context.Background(), all, 0, live, now)
-	assert.False(t, out[0].Late, "it is given the version it had")
+	assert.Nil(t, out[0].Late, "it is given the version it had")
 
 	assert.Equal(t, []string{"early", "j1 after"}, resume(job, 0), "late, after next")
 	assert.Equal(t, []string{"j1 after"}, resume(job, 1), "seq 1 is the late line for this stream")
@@ -97,7 +97,7 @@ func TestResumeMidReplayAfterAttribution(t *testing.T) {
 
 	rep, _ := h.Replay(context.Background(), s, 0, now)
 	require.Equal(t, []string{"a", "early", "b"}, msgs(rep))
-	assert.False(t, rep[1].Late, "as the ring held it at creation")
+	assert.Nil(t, rep[1].Late, "as the ring held it at creation")
 	assert.Empty(t, rep[1].JobID)
 	out, _, _ := h.Resume(context.Background(), s, rep[1].Seq, 0, now)
 	assert.Equal(t, []string{"b"}, msgs(out))

@@ -113,6 +113,8 @@ type Stream struct {
 	reportedBehind uint64
 	strikes        []time.Time // evalLoop only
 
+	gap gapState // lines of other gateways missed by the store tail (external.go)
+
 	streamed   atomic.Uint64
 	rateMu     sync.Mutex
 	winStart   time.Time
@@ -243,7 +245,7 @@ func (s *Stream) evalLoop() {
 					return
 				}
 				if !ok {
-					if !e.Late { // a late version's rejection is no new line filtered
+					if e.Late == nil { // a late version's rejection is no new line filtered
 						rejected++
 					}
 					continue

@@ -82,7 +82,7 @@ func TestLiveAndRebuiltAgree(t *testing.T) {
 
 func BenchmarkMatch(b *testing.B) {
 	c := compiler(b)
-	e := &ring.Entry{JobID: "j1", WorkerID: "w1", Level: "error", Message: "Database connection TIMEOUT after 5000ms", Timestamp: time.Now(), Attrs: map[string]any{"retries": int64(3)}}
+	e := &ring.Entry{JobID: "j1", WorkerID: "w1", Level: "error", Message: "Database connection TIMEOUT after 5000ms", Timestamp: time.Now(), Attrs: ring.AttrsOf(map[string]any{"retries": int64(3)})}
 	for name, spec := range map[string]Spec{
 		"fields":       {JobID: "j1", LogLevel: []string{"error", "warn"}, Text: "timeout"},
 		"ottl_rebuilt": {OTTL: `attributes["retries"] > 2`},
@@ -163,7 +163,7 @@ func TestConcurrentCompile(t *testing.T) {
 			defer wg.Done()
 			f, err := c.Compile(Spec{OTTL: fmt.Sprintf(`attributes["n"] == %d`, i)}, time.Now())
 			assert.NoError(t, err)
-			assert.True(t, f.Match(&ring.Entry{Attrs: map[string]any{"n": int64(i)}}))
+			assert.True(t, f.Match(&ring.Entry{Attrs: ring.AttrsOf(map[string]any{"n": int64(i)})}))
 		}(i)
 	}
 	wg.Wait()

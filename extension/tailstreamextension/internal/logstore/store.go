@@ -38,6 +38,8 @@ type Query struct {
 	Queues []string
 	// Lifecycle keeps only the queuejob receiver's lifecycle logs (event.name job_*).
 	Lifecycle bool
+	// ExcludeGateway leaves out the lines this gateway stored (GatewayField), as TailQuery.
+	ExcludeGateway string
 
 	// From (inclusive) and Until (exclusive) bound the line timestamps; zero is unbounded.
 	From, Until time.Time

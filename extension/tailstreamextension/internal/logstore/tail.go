@@ -26,7 +26,14 @@ type TailQuery struct {
 	// Delay is how far behind now the store is read, so lines that reach it a little late
 	// (batching, the exporter's queue) are not skipped. VictoriaLogs' own default is 5s.
 	Delay time.Duration
+	// Connected, when set, is called once the store accepted the tail, before any line is
+	// handed on: the tail then covers lines stamped from TailReplay before now-Delay onwards.
+	Connected func(at time.Time)
 }
+
+// TailReplay is how far before its first read a new VictoriaLogs tail starts (its
+// start_offset default): a reconnect within it misses nothing.
+const TailReplay = 5 * time.Second
 
 // Tailer follows lines as the store receives them.
 type Tailer interface {
@@ -52,6 +59,9 @@ func (v *VictoriaLogs) Tail(ctx context.Context, q TailQuery, fn func(plog.Logs)
 		return err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	// Compressed, VictoriaLogs sends the response headers only with the first lines, so a
+	// tail with nothing new would not look connected (and its gap would wait for a line).
+	req.Header.Set("Accept-Encoding", "identity")
 	for k, val := range v.opts.Headers {
 		req.Header.Set(k, val)
 	}
@@ -66,6 +76,12 @@ func (v *VictoriaLogs) Tail(ctx context.Context, q TailQuery, fn func(plog.Logs)
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return fmt.Errorf("tail: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	// The store answered: whatever opened the breaker (queries during the outage that broke
+	// this tail) is over, and the gap's backfill must not be refused for it.
+	v.br.Success()
+	if q.Connected != nil {
+		q.Connected(time.Now())
 	}
 	lines := make(chan []byte, 256)
 	readErr := make(chan error, 1)

@@ -209,6 +209,9 @@ func LogsQL(q Query) string {
 	if q.Lifecycle {
 		parts = append(parts, quote(conventions.AttrEventName)+`:"job_"*`)
 	}
+	if q.ExcludeGateway != "" {
+		parts = append(parts, "-"+quote(GatewayField)+":="+quote(q.ExcludeGateway))
+	}
 	filter := "*"
 	if len(parts) > 0 {
 		filter = strings.Join(parts, " and ")

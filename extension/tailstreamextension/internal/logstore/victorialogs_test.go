@@ -3,6 +3,7 @@ package logstore
 import (
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -117,8 +118,8 @@ func TestVictoriaLogsQueries(t *testing.T) {
 		assert.Equal(t, pcommon.SpanID{1, 9}.String(), e.SpanID)
 		assert.Equal(t, conventions.EventJobDeadLettered, e.Raw.EventName)
 		assert.Equal(t, "box", e.Raw.Resource["host.name"], "resource attributes go back to the resource")
-		assert.NotContains(t, e.Attrs, "host.name")
-		assert.Equal(t, "1", e.Attrs[conventions.AttrJobAttempt], "values come back as strings")
+		assert.NotContains(t, e.Attrs.Map(), "host.name")
+		assert.Equal(t, "1", e.Attrs.Value(conventions.AttrJobAttempt), "values come back as strings")
 		assert.Equal(t, "github.com/jobtrace/jobtrace/receiver/queuejobreceiver", e.Raw.ScopeName)
 	})
 	t.Run("upstream field names", func(t *testing.T) {
@@ -198,6 +199,59 @@ func TestLogsQL(t *testing.T) {
 	assert.Equal(t, `* | sort by (_time) limit 11`, LogsQL(Query{Limit: 10}))
 	assert.Equal(t, `("job.id":="a\"b" or "job_id":="a\"b") and ("queue.name":in("q") or "messaging.destination.name":in("q")) and "event.name":"job_"* | sort by (_time desc) offset 5 limit 3`,
 		LogsQL(Query{JobID: `a"b`, Queues: []string{"q"}, Lifecycle: true, Offset: 5, Limit: 2, Newest: true}))
+}
+
+func TestLogsQLExcludeGateway(t *testing.T) {
+	assert.Equal(t, `-"jobtrace.gateway":="gw\"a" | sort by (_time) limit 2`, LogsQL(Query{ExcludeGateway: `gw"a`, Limit: 1}))
+}
+
+// TestVictoriaLogsExcludeGateway: the backfill's time-range query leaves out this gateway's own
+// lines, and keeps those that carry no gateway at all.
+func TestVictoriaLogsExcludeGateway(t *testing.T) {
+	srv := victorialogstest.Start(t)
+	ld := plog.NewLogs()
+	sl := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty()
+	for i, gw := range []string{"gw-a", "gw-b", "", "gw-a", "gw-b"} {
+		lr := sl.LogRecords().AppendEmpty()
+		lr.SetTimestamp(pcommon.NewTimestampFromTime(base.Add(time.Duration(i) * time.Millisecond)))
+		lr.Body().SetStr("line " + strconv.Itoa(i) + " " + gw)
+		if gw != "" {
+			lr.Attributes().PutStr(GatewayField, gw)
+		}
+	}
+	srv.Push(ld)
+	srv.Flush()
+	st, err := NewVictoriaLogs(VictoriaLogsOptions{Endpoint: srv.URL, Timeout: 2 * time.Second}, nil)
+	require.NoError(t, err)
+	var r Result
+	require.Eventually(t, func() bool {
+		r, err = st.Query(context.Background(), Query{ExcludeGateway: "gw-a", From: base, Until: base.Add(time.Second), Limit: 100})
+		return err == nil && len(r.Entries) == 3
+	}, 15*time.Second, 100*time.Millisecond)
+	assert.Equal(t, []string{"line 1 gw-b", "line 2 ", "line 4 gw-b"}, messages(r.Entries))
+}
+
+// TestVictoriaLogsTailConnectedWithoutLines: a tail with nothing to deliver still reports that
+// it is connected (the backfill of a gap waits for it). Compressed, VictoriaLogs held the
+// response headers back until the first line.
+func TestVictoriaLogsTailConnectedWithoutLines(t *testing.T) {
+	srv := victorialogstest.Start(t)
+	st, err := NewVictoriaLogs(VictoriaLogsOptions{Endpoint: srv.URL, FailureThreshold: 1, OpenDuration: time.Hour}, nil)
+	require.NoError(t, err)
+	st.br.Failure() // queries failed while the tail was down
+	require.Equal(t, "open", st.Health().Breaker)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	connected := make(chan struct{})
+	go func() {
+		_ = st.Tail(ctx, TailQuery{Delay: time.Second, Connected: func(time.Time) { close(connected) }}, func(plog.Logs) {})
+	}()
+	select {
+	case <-connected:
+	case <-ctx.Done():
+		t.Fatal("the tail never reported connected")
+	}
+	assert.Equal(t, "closed", st.Health().Breaker, "a tail the store accepted closes the breaker")
 }
 
 func TestNewVictoriaLogsRejectsBadEndpoint(t *testing.T) {

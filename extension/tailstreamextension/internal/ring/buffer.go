@@ -28,15 +28,27 @@ func New(size int, maxAge time.Duration) *Buffer {
 	return &Buffer{items: make([]*Entry, size), next: 1, maxAge: maxAge}
 }
 
+// JSONKeep is how many of the newest entries keep their marshalled JSON (Entry.JSON). Live
+// fan-out asks for a line's JSON right after it is appended, once per stream; older lines are
+// read again only by replays and lagging streams, which marshal them anew. Keeping the JSON of
+// every retained line would hold about as many bytes again as the lines themselves.
+const JSONKeep = 4096
+
 // Append assigns the entries' seqs and stores them, overwriting the oldest.
 func (b *Buffer) Append(entries []*Entry) {
 	b.mu.Lock()
+	n := uint64(len(b.items))
 	for _, e := range entries {
 		e.Seq = b.next
-		i := int(b.next % uint64(len(b.items)))
+		i := int(b.next % n)
 		b.items[i] = e
 		if b.maxBytes > 0 {
 			b.account(i, e)
+		}
+		if b.next > JSONKeep {
+			if old := b.items[int((b.next-JSONKeep)%n)]; old != nil && old.Seq == b.next-JSONKeep {
+				old.dropJSON()
+			}
 		}
 		b.next++
 	}
@@ -51,7 +63,16 @@ func (b *Buffer) Replace(e *Entry) bool {
 	if old := b.items[i]; old == nil || old.Seq != e.Seq {
 		return false
 	}
+	if e.Seq+JSONKeep < b.next {
+		e.dropJSON()
+	}
 	b.items[i] = e
+	if b.maxBytes > 0 {
+		// The attributed copy holds a little more; it is not worth dropping an older line for.
+		sz := min(e.Size(), 1<<31-1)
+		b.bytes += sz - int64(b.sizes[i])
+		b.sizes[i] = int32(sz)
+	}
 	return true
 }
 

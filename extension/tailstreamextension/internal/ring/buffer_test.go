@@ -1,6 +1,8 @@
 package ring
 
 import (
+	"encoding/json"
+	"strconv"
 	"testing"
 	"time"
 
@@ -87,4 +89,38 @@ func TestLevels(t *testing.T) {
 		assert.Equal(t, want, Level(plog.SeverityNumberUnspecified, in), in)
 	}
 	assert.Equal(t, "error", Level(plog.SeverityNumberError3, "info"), "the number wins")
+}
+
+func TestJSONKeptOnlyForRecentLines(t *testing.T) {
+	now := time.Now()
+	b := New(3*JSONKeep, time.Hour)
+	var es []*Entry
+	for i := 0; i < JSONKeep+10; i++ {
+		e := &Entry{Message: "m" + strconv.Itoa(i), Level: "info", Timestamp: now, Ingested: now}
+		es = append(es, e)
+		b.Append([]*Entry{e})
+		_ = e.JSON() // live fan-out marshals each line right after it is appended
+	}
+	for i, e := range es {
+		assert.Equal(t, i >= 10, e.jsonCached(), "line %d", i+1)
+	}
+	// An old line still marshals, correctly, on every use (a replay), without caching again.
+	old := es[3]
+	var v map[string]any
+	require.NoError(t, json.Unmarshal(old.JSON(), &v))
+	assert.Equal(t, "m3", v["message"])
+	assert.EqualValues(t, 4, v["seq"])
+	assert.False(t, old.jsonCached())
+
+	// A late attribution of an old line replaces it without a cache either.
+	late := old.Attributed("j1", "w1", "q")
+	require.True(t, b.Replace(late))
+	_ = late.JSON()
+	assert.False(t, late.jsonCached())
+	assert.Contains(t, string(late.JSON()), `"job_id":"j1"`)
+	// A recent one keeps caching.
+	recent := es[len(es)-1].Attributed("j2", "", "")
+	require.True(t, b.Replace(recent))
+	_ = recent.JSON()
+	assert.True(t, recent.jsonCached())
 }

@@ -42,36 +42,83 @@ func (b *Buffer) account(i int, e *Entry) {
 	}
 }
 
-// Size estimates the bytes an entry holds: fixed fields, strings, and per-attribute overhead
-// (maps of any values; their JSON, once marshalled, is about as large again).
+// Size estimates the heap bytes an entry holds, as retained in a Buffer: the entry and its
+// ring slot, its own strings, and its attributes (the slice plus each value; keys and the
+// values of fewValues keys are interned, the trace/span id attributes share the fields'
+// strings). Resource and scope are shared by the lines of one batch, and the job, worker,
+// queue and service fields by the attributes they come from: neither is counted per line.
+// The JSON the newest JSONKeep lines cache comes on top. TestSizeTracksHeap holds it to the
+// real heap.
 func (e *Entry) Size() int64 {
-	n := int64(320 + len(e.Message) + len(e.Level) + len(e.Service) + len(e.JobID) + len(e.WorkerID) +
-		len(e.QueueName) + len(e.TraceID) + len(e.SpanID))
-	n += mapSize(e.Attrs)
+	n := int64(entryBytes) + strBytes(e.Message) + strBytes(e.TraceID) + strBytes(e.SpanID)
+	n += attrsSize(e.Attrs)
 	if e.Source != nil {
-		n += 64 + int64(len(e.Source.Host)+len(e.Source.Container)+len(e.Source.File))
+		n += 64 + strBytes(e.Source.Host) + strBytes(e.Source.Container) + strBytes(e.Source.File)
 	}
-	if s, ok := e.Raw.Body.(string); ok {
-		n += int64(len(s))
+	if e.Raw.Body != nil {
+		n += anySize(e.Raw.Body)
 	}
-	// Resource and scope maps are shared by the lines of one batch: not counted per line.
 	return n
 }
 
-func mapSize(m map[string]any) int64 {
-	var n int64
-	for k, v := range m {
-		n += 48 + int64(len(k))
-		switch x := v.(type) {
-		case string:
-			n += int64(len(x))
-		case map[string]any:
-			n += mapSize(x)
-		case []any:
-			n += 24 * int64(len(x))
-		default:
-			n += 8
+// entryBytes is the Entry struct's allocation (unsafe.Sizeof(Entry{}), a size class) plus its
+// slot in the ring (a pointer and an int32 size).
+const entryBytes = 320 + 12
+
+// strBytes approximates the allocation behind a string of s's length (Go's size classes).
+func strBytes(s string) int64 { return allocBytes(len(s)) }
+
+func allocBytes(n int) int64 {
+	switch {
+	case n == 0:
+		return 0
+	case n <= 8:
+		return 8
+	case n <= 256:
+		return int64(n+15) &^ 15
+	}
+	return int64(n + n/16)
+}
+
+func attrsSize(a Attrs) int64 {
+	if a == nil {
+		return 0
+	}
+	n := int64(32 * cap(a))
+	for _, kv := range a {
+		if s, ok := kv.Value.(string); ok {
+			n += 16 // the string header boxed in the interface
+			if !fewValues[kv.Key] && kv.Key != "trace_id" && kv.Key != "span_id" {
+				n += strBytes(s)
+			}
+			continue
 		}
+		n += anySize(kv.Value)
 	}
 	return n
+}
+
+// anySize estimates a value from pcommon.Value.AsRaw: its box plus what it points to.
+func anySize(v any) int64 {
+	switch x := v.(type) {
+	case nil, bool:
+		return 0
+	case string:
+		return 16 + strBytes(x)
+	case []byte:
+		return 24 + allocBytes(len(x))
+	case map[string]any:
+		n := int64(64)
+		for k, v := range x {
+			n += 48 + strBytes(k) + anySize(v)
+		}
+		return n
+	case []any:
+		n := int64(24 + 16*len(x))
+		for _, v := range x {
+			n += anySize(v)
+		}
+		return n
+	}
+	return 8
 }

@@ -49,3 +49,17 @@ func TestMaxBytesWithWrap(t *testing.T) {
 	assert.Len(t, b.Snapshot(0, 0, now), 4)
 	assert.Equal(t, 4*e.Size(), b.Bytes())
 }
+
+func TestMaxBytesCountsReplacedLines(t *testing.T) {
+	now := time.Now()
+	b := New(10, time.Hour)
+	b.SetMaxBytes(1 << 20)
+	e := &Entry{Message: "m", TraceID: "0102030405060708090a0b0c0d0e0f10", Ingested: now}
+	b.Append([]*Entry{e})
+	before := b.Bytes()
+	require.Equal(t, e.Size(), before)
+	late := e.Attributed("job-1", "worker-1", "high_priority")
+	require.True(t, b.Replace(late))
+	assert.Equal(t, late.Size(), b.Bytes(), "the attributed copy is what is held now")
+	assert.Greater(t, b.Bytes(), before)
+}

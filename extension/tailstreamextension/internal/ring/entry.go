@@ -5,6 +5,7 @@ package ring // import "github.com/jobtrace/jobtrace/extension/tailstreamextensi
 import (
 	"encoding/json"
 	"github.com/jobtrace/jobtrace/internal/conventions"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -24,25 +25,23 @@ type Source struct {
 // Entry is one log line in the design's LogEntry shape, plus its sequence number. Entries
 // are immutable once appended to a Buffer, so streams share them without copying.
 type Entry struct {
-	Seq       uint64         `json:"seq"`
-	Timestamp time.Time      `json:"timestamp"`
-	Level     string         `json:"level"`
-	Service   string         `json:"service,omitempty"`
-	JobID     string         `json:"job_id,omitempty"`
-	WorkerID  string         `json:"worker_id,omitempty"`
-	QueueName string         `json:"queue_name,omitempty"`
-	TraceID   string         `json:"trace_id,omitempty"`
-	SpanID    string         `json:"span_id,omitempty"`
-	Message   string         `json:"message"`
-	Attrs     map[string]any `json:"attributes,omitempty"`
-	Source    *Source        `json:"source,omitempty"`
+	Seq       uint64    `json:"seq"`
+	Timestamp time.Time `json:"timestamp"`
+	Level     string    `json:"level"`
+	Service   string    `json:"service,omitempty"`
+	JobID     string    `json:"job_id,omitempty"`
+	WorkerID  string    `json:"worker_id,omitempty"`
+	QueueName string    `json:"queue_name,omitempty"`
+	TraceID   string    `json:"trace_id,omitempty"`
+	SpanID    string    `json:"span_id,omitempty"`
+	Message   string    `json:"message"`
+	Attrs     Attrs     `json:"attributes,omitempty"`
+	Source    *Source   `json:"source,omitempty"`
 	// Late is set on a line delivered after its job became known: live streams get it after
-	// lines that came later, and it may be older than lines already shown.
-	Late bool `json:"late,omitempty"`
-	// LateInfo, on a late version only (lines never late pay one pointer), places it in the
-	// live order and rebuilds the version it replaced (Early): streams resume exactly after
-	// a late line with it (internal/hub, Resume).
-	LateInfo *LateInfo `json:"-"`
+	// lines that came later, and it may be older than lines already shown. It marshals as
+	// "late": true, and places the line in the live order and rebuilds the version it
+	// replaced (Early), so that streams resume exactly after it (internal/hub, Resume).
+	Late *LateInfo `json:"late,omitempty"`
 
 	// What OTTL may look at beyond the fields above, kept so that a condition gives the
 	// same answer on a replayed line as on the live one (see Record).
@@ -54,25 +53,41 @@ type Entry struct {
 	json atomic.Pointer[[]byte]
 }
 
-// Raw is the part of the original record that the LogEntry shape flattens.
+// Raw is the part of the original record that the LogEntry shape flattens. The resource and
+// scope are the batch's Shared, one per ResourceLogs/ScopeLogs rather than a copy per line;
+// nil for entries built by hand.
 type Raw struct {
 	SeverityNumber int32
+	Flags          uint32
 	SeverityText   string
 	Body           any
 	EventName      string
-	Flags          uint32
 	Observed       time.Time
-	Resource       map[string]any
-	ScopeName      string
-	ScopeVersion   string
-	ScopeAttrs     map[string]any
+	*Shared
 }
 
-// JSON returns the entry's LogEntry JSON. It is marshalled at most once, on first use, so
-// lines nobody streams are never marshalled and lines many stream are marshalled once.
+var noShared Shared
+
+// shared returns the entry's resource and scope, empty when it has none.
+func (r *Raw) shared() *Shared {
+	if r.Shared == nil {
+		return &noShared
+	}
+	return r.Shared
+}
+
+// noJSONCache marks an entry whose JSON is no longer kept (see Buffer's jsonKeep): it is
+// marshalled again on each use.
+var noJSONCache = new([]byte)
+
+// JSON returns the entry's LogEntry JSON. A recent line is marshalled at most once, on first
+// use, so lines nobody streams are never marshalled and lines many streams get at once are
+// marshalled once. Once the ring has moved on (a replay, a slow stream's backlog) the bytes
+// are not kept: caching them for every retained line would double the ring's memory.
 func (e *Entry) JSON() []byte {
-	if b := e.json.Load(); b != nil {
-		return *b
+	p := e.json.Load()
+	if p != nil && p != noJSONCache {
+		return *p
 	}
 	b, err := json.Marshal(e)
 	if err != nil {
@@ -80,16 +95,27 @@ func (e *Entry) JSON() []byte {
 		// visible rather than lose it.
 		b, _ = json.Marshal(map[string]any{"seq": e.Seq, "timestamp": e.Timestamp, "level": e.Level, "message": e.Message})
 	}
-	e.json.Store(&b)
+	if p == nil {
+		e.json.CompareAndSwap(nil, &b)
+	}
 	return b
+}
+
+// dropJSON releases the entry's cached JSON and stops it from caching again.
+func (e *Entry) dropJSON() { e.json.Store(noJSONCache) }
+
+// jsonCached reports whether the entry holds its marshalled JSON.
+func (e *Entry) jsonCached() bool {
+	p := e.json.Load()
+	return p != nil && p != noJSONCache
 }
 
 // Attr looks key up in the record's attributes, then the resource's.
 func (e *Entry) Attr(key string) (string, bool) {
-	if v, ok := e.Attrs[key]; ok {
+	if v, ok := e.Attrs.Get(key); ok {
 		return anyString(v), true
 	}
-	if v, ok := e.Raw.Resource[key]; ok {
+	if v, ok := e.Raw.shared().Resource[key]; ok {
 		return anyString(v), true
 	}
 	return "", false
@@ -118,7 +144,7 @@ type Shared struct {
 
 // NewShared converts a resource and scope.
 func NewShared(res pcommon.Resource, scope pcommon.InstrumentationScope) *Shared {
-	sh := &Shared{ScopeName: scope.Name(), ScopeVersion: scope.Version()}
+	sh := &Shared{ScopeName: intern(scope.Name()), ScopeVersion: intern(scope.Version())}
 	if res.Attributes().Len() > 0 {
 		sh.Resource = res.Attributes().AsRaw()
 	}
@@ -148,18 +174,13 @@ func FromShared(sh *Shared, lr plog.LogRecord, now time.Time) *Entry {
 	}
 	e.Level = Level(lr.SeverityNumber(), lr.SeverityText())
 	e.Message = lr.Body().AsString()
-	if lr.Attributes().Len() > 0 {
-		e.Attrs = lr.Attributes().AsRaw()
-	}
+	e.Attrs = attrsFrom(lr.Attributes())
 	e.Raw = Raw{
 		SeverityNumber: int32(lr.SeverityNumber()),
-		SeverityText:   lr.SeverityText(),
-		EventName:      lr.EventName(),
+		SeverityText:   intern(lr.SeverityText()),
+		EventName:      intern(lr.EventName()),
 		Flags:          uint32(lr.Flags()),
-		ScopeName:      sh.ScopeName,
-		ScopeVersion:   sh.ScopeVersion,
-		Resource:       sh.Resource,
-		ScopeAttrs:     sh.ScopeAttrs,
+		Shared:         sh,
 	}
 	if lr.Body().Type() != pcommon.ValueTypeStr {
 		e.Raw.Body = lr.Body().AsRaw()
@@ -177,6 +198,9 @@ func FromShared(sh *Shared, lr plog.LogRecord, now time.Time) *Entry {
 	} else if s, ok := e.Attr("span_id"); ok {
 		e.SpanID = strings.ToLower(s)
 	}
+	// Worker lines carry their ids as attributes too: one string serves both.
+	e.Attrs.share("trace_id", e.TraceID)
+	e.Attrs.share("span_id", e.SpanID)
 	e.Service = first(e, conventions.AttrServiceName)
 	// The conventions' attributes first; the upstream zap field names as a fallback for
 	// worker logs that did not go through the jobcorrelation processor.
@@ -250,11 +274,12 @@ func NormalizeLevel(text string) string {
 func (e *Entry) Record() (plog.ResourceLogs, plog.ScopeLogs, plog.LogRecord) {
 	ld := plog.NewLogs()
 	rl := ld.ResourceLogs().AppendEmpty()
-	_ = rl.Resource().Attributes().FromRaw(e.Raw.Resource)
+	sh := e.Raw.shared()
+	_ = rl.Resource().Attributes().FromRaw(sh.Resource)
 	sl := rl.ScopeLogs().AppendEmpty()
-	sl.Scope().SetName(e.Raw.ScopeName)
-	sl.Scope().SetVersion(e.Raw.ScopeVersion)
-	_ = sl.Scope().Attributes().FromRaw(e.Raw.ScopeAttrs)
+	sl.Scope().SetName(sh.ScopeName)
+	sl.Scope().SetVersion(sh.ScopeVersion)
+	_ = sl.Scope().Attributes().FromRaw(sh.ScopeAttrs)
 	lr := sl.LogRecords().AppendEmpty()
 	lr.SetTimestamp(pcommon.NewTimestampFromTime(e.Timestamp))
 	if !e.Raw.Observed.IsZero() {
@@ -269,7 +294,11 @@ func (e *Entry) Record() (plog.ResourceLogs, plog.ScopeLogs, plog.LogRecord) {
 	} else {
 		lr.Body().SetStr(e.Message)
 	}
-	_ = lr.Attributes().FromRaw(e.Attrs)
+	attrs := lr.Attributes()
+	attrs.EnsureCapacity(len(e.Attrs))
+	for _, kv := range e.Attrs {
+		_ = attrs.PutEmpty(kv.Key).FromRaw(kv.Value)
+	}
 	// Trace and span ids came from the record only when they parse back.
 	if b, err := hexBytes(e.TraceID, 16); err == nil {
 		lr.SetTraceID(pcommon.TraceID(b))
@@ -289,6 +318,15 @@ type LateInfo struct {
 	filled uint8  // what Attributed filled in (fill* bits), for Early
 }
 
+// MarshalJSON writes the LogEntry's "late": true.
+func (*LateInfo) MarshalJSON() ([]byte, error) { return []byte("true"), nil }
+
+// UnmarshalJSON reads "late" back; what the line replaced is not known then.
+func (*LateInfo) UnmarshalJSON(b []byte) error {
+	var late bool
+	return json.Unmarshal(b, &late)
+}
+
 const (
 	fillJob uint8 = 1 << iota
 	fillWorker
@@ -296,7 +334,7 @@ const (
 	fillJobAttr
 	fillWorkerAttr
 	fillQueueAttr
-	fillAttrsMap // Attrs was nil
+	fillAttrs // Attrs was nil
 )
 
 // Attribute fills the job, worker and queue the line does not name itself, in the fields
@@ -311,12 +349,12 @@ func (e *Entry) attribute(jobID, workerID, queue string) (filled uint8) {
 		}
 		*field = v
 		filled |= bit
-		if _, ok := e.Attrs[key]; !ok {
+		if _, ok := e.Attrs.Get(key); !ok {
 			if e.Attrs == nil {
-				e.Attrs = map[string]any{}
-				filled |= fillAttrsMap
+				filled |= fillAttrs
 			}
-			e.Attrs[key] = v
+			// A new slice: a shared entry's copy (Attributed) shares the original's.
+			e.Attrs = e.Attrs.with(key, v)
 			filled |= attrBit
 		}
 	}
@@ -326,41 +364,37 @@ func (e *Entry) attribute(jobID, workerID, queue string) (filled uint8) {
 	return filled
 }
 
-// copyLine copies e's line: everything but the seq bookkeeping and the JSON cache.
+// copyLine copies e's line (its Attrs are shared: they are replaced, never changed, once the
+// entry is shared), without the late bookkeeping and the JSON cache.
 func (e *Entry) copyLine() *Entry {
-	c := &Entry{
+	return &Entry{
 		Seq: e.Seq, Timestamp: e.Timestamp, Level: e.Level, Service: e.Service,
 		JobID: e.JobID, WorkerID: e.WorkerID, QueueName: e.QueueName,
 		TraceID: e.TraceID, SpanID: e.SpanID, Message: e.Message, Source: e.Source,
-		Raw: e.Raw, Ingested: e.Ingested,
+		Attrs: e.Attrs, Raw: e.Raw, Ingested: e.Ingested,
 	}
-	if e.Attrs != nil {
-		c.Attrs = make(map[string]any, len(e.Attrs)+3)
-		for k, v := range e.Attrs {
-			c.Attrs[k] = v
-		}
-	}
-	return c
 }
 
-// Attributed returns a copy of a shared entry with its job, worker and queue filled, Late
-// set and a LateInfo whose ID and At the caller sets before sharing it. The copy keeps the
+// Attributed returns a copy of a shared entry with its job, worker and queue filled and a
+// Late whose ID and At the caller sets before sharing it. The copy keeps the
 // seq: it replaces the original in the Buffer.
 func (e *Entry) Attributed(jobID, workerID, queue string) *Entry {
 	c := e.copyLine()
-	c.Late = true
-	c.LateInfo = &LateInfo{filled: c.attribute(jobID, workerID, queue)}
+	c.Late = &LateInfo{}
+	c.Late.filled = c.attribute(jobID, workerID, queue)
 	return c
 }
 
 // Early rebuilds the version a late entry replaced, as it was (nil for an entry that is not
 // late). It allocates: for resumes and replays, not the ingest path.
 func (e *Entry) Early() *Entry {
-	li := e.LateInfo
+	li := e.Late
 	if li == nil {
 		return nil
 	}
 	c := e.copyLine()
+	var drop [3]string
+	n := 0
 	for _, f := range []struct {
 		bit, attrBit uint8
 		field        *string
@@ -374,19 +408,29 @@ func (e *Entry) Early() *Entry {
 			*f.field = ""
 		}
 		if li.filled&f.attrBit != 0 {
-			delete(c.Attrs, f.key)
+			drop[n] = f.key
+			n++
 		}
 	}
-	if li.filled&fillAttrsMap != 0 {
+	switch {
+	case li.filled&fillAttrs != 0:
 		c.Attrs = nil
+	case n > 0:
+		kept := make(Attrs, 0, len(c.Attrs))
+		for _, kv := range c.Attrs {
+			if !slices.Contains(drop[:n], kv.Key) {
+				kept = append(kept, kv)
+			}
+		}
+		c.Attrs = kept
 	}
 	return c
 }
 
 // LateID orders e among late deliveries (0: e is no late version).
 func (e *Entry) LateID() uint64 {
-	if e.LateInfo == nil {
+	if e.Late == nil {
 		return 0
 	}
-	return e.LateInfo.ID
+	return e.Late.ID
 }

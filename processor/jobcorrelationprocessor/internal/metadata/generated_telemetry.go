@@ -36,6 +36,10 @@ type TelemetryBuilder struct {
 	ProcessorJobcorrelationLogRecordsReleasedEarly metric.Int64Counter
 	ProcessorJobcorrelationLogRecordsTagged        metric.Int64Counter
 	ProcessorJobcorrelationLogRecordsUntagged      metric.Int64Counter
+	ProcessorJobcorrelationLookupErrors            metric.Int64Counter
+	ProcessorJobcorrelationLookupHits              metric.Int64Counter
+	ProcessorJobcorrelationLookupMisses            metric.Int64Counter
+	ProcessorJobcorrelationLookups                 metric.Int64Counter
 	ProcessorJobcorrelationSpansTagged             metric.Int64Counter
 }
 
@@ -169,6 +173,30 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_jobcorrelation_log_records_untagged",
 		metric.WithDescription("Log records that left the processor without job context (no job or trace id, or the job stayed unknown). [Development]"),
 		metric.WithUnit("{record}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorJobcorrelationLookupErrors, err = builder.meter.Int64Counter(
+		"otelcol_processor_jobcorrelation_lookup_errors",
+		metric.WithDescription("Lookups that failed or timed out (lookup.timeout); the record waits out its hold as without a lookup. [Development]"),
+		metric.WithUnit("{lookup}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorJobcorrelationLookupHits, err = builder.meter.Int64Counter(
+		"otelcol_processor_jobcorrelation_lookup_hits",
+		metric.WithDescription("Lookups the extension answered with the job; its context went into the index. [Development]"),
+		metric.WithUnit("{lookup}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorJobcorrelationLookupMisses, err = builder.meter.Int64Counter(
+		"otelcol_processor_jobcorrelation_lookup_misses",
+		metric.WithDescription("Lookups of a job the extension did not know either. [Development]"),
+		metric.WithUnit("{lookup}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorJobcorrelationLookups, err = builder.meter.Int64Counter(
+		"otelcol_processor_jobcorrelation_lookups",
+		metric.WithDescription("Jobs asked about from the lookup extension (lookup.extension) because a held record named a job the index did not know. [Development]"),
+		metric.WithUnit("{lookup}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorJobcorrelationSpansTagged, err = builder.meter.Int64Counter(

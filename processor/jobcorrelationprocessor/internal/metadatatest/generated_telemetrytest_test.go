@@ -37,6 +37,10 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorJobcorrelationLogRecordsReleasedEarly.Add(context.Background(), 1)
 	tb.ProcessorJobcorrelationLogRecordsTagged.Add(context.Background(), 1)
 	tb.ProcessorJobcorrelationLogRecordsUntagged.Add(context.Background(), 1)
+	tb.ProcessorJobcorrelationLookupErrors.Add(context.Background(), 1)
+	tb.ProcessorJobcorrelationLookupHits.Add(context.Background(), 1)
+	tb.ProcessorJobcorrelationLookupMisses.Add(context.Background(), 1)
+	tb.ProcessorJobcorrelationLookups.Add(context.Background(), 1)
 	tb.ProcessorJobcorrelationSpansTagged.Add(context.Background(), 1)
 	AssertEqualProcessorJobcorrelationConflicts(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
@@ -60,6 +64,18 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorJobcorrelationLogRecordsUntagged(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorJobcorrelationLookupErrors(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorJobcorrelationLookupHits(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorJobcorrelationLookupMisses(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorJobcorrelationLookups(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorJobcorrelationSpansTagged(t, testTel,

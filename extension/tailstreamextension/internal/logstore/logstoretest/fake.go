@@ -9,23 +9,96 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/logstore"
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/ring"
 	"github.com/jobtrace/jobtrace/internal/conventions"
 )
 
-// Fake is a logstore.Store over entries added with Add.
+// Fake is a logstore.Store over entries added with Add, and a logstore.Tailer of what
+// TailPush sends.
 type Fake struct {
-	mu      sync.Mutex
-	entries []*ring.Entry
-	down    atomic.Bool
-	queries atomic.Int64
+	mu       sync.Mutex
+	entries  []*ring.Entry
+	tails    []chan plog.Logs
+	breakers []chan struct{}
+	down     atomic.Bool
+	queryErr atomic.Pointer[error]
+	queries  atomic.Int64
 	// Last is the most recent query asked.
 	last atomic.Pointer[logstore.Query]
 }
 
-var _ logstore.Store = (*Fake)(nil)
+var (
+	_ logstore.Store  = (*Fake)(nil)
+	_ logstore.Tailer = (*Fake)(nil)
+)
+
+// SetQueryError makes Query fail with err while tails keep working (nil: answer again).
+func (f *Fake) SetQueryError(err error) {
+	if err == nil {
+		f.queryErr.Store(nil)
+		return
+	}
+	f.queryErr.Store(&err)
+}
+
+// Tail implements logstore.Tailer: it hands on what TailPush sends until ctx ends (nil) or
+// BreakTails is called (an error). While the fake is down it fails at once.
+func (f *Fake) Tail(ctx context.Context, q logstore.TailQuery, fn func(plog.Logs)) error {
+	if f.down.Load() {
+		return errors.New("fake store is down")
+	}
+	ch, brk := make(chan plog.Logs, 64), make(chan struct{})
+	f.mu.Lock()
+	f.tails = append(f.tails, ch)
+	f.breakers = append(f.breakers, brk)
+	f.mu.Unlock()
+	if q.Connected != nil {
+		q.Connected(time.Now())
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-brk:
+			return errors.New("fake tail broken")
+		case ld := <-ch:
+			fn(ld)
+		}
+	}
+}
+
+// TailPush sends ld to every connected tail.
+func (f *Fake) TailPush(ld plog.Logs) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, ch := range f.tails {
+		cp := plog.NewLogs()
+		ld.CopyTo(cp)
+		ch <- cp
+	}
+}
+
+// Tails reports how many tails are connected.
+func (f *Fake) Tails() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.tails)
+}
+
+// BreakTails ends every connected tail with an error, as a dropped connection does.
+func (f *Fake) BreakTails() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, b := range f.breakers {
+		close(b)
+	}
+	f.tails, f.breakers = nil, nil
+}
 
 // Add stores entries (as an exporter would).
 func (f *Fake) Add(es ...*ring.Entry) {
@@ -55,6 +128,9 @@ func (f *Fake) Query(_ context.Context, q logstore.Query) (logstore.Result, erro
 	f.last.Store(&q)
 	if f.down.Load() {
 		return logstore.Result{}, errors.Join(logstore.ErrUnavailable, errors.New("fake store is down"))
+	}
+	if err := f.queryErr.Load(); err != nil {
+		return logstore.Result{}, errors.Join(logstore.ErrUnavailable, *err)
 	}
 	if q.Limit <= 0 {
 		return logstore.Result{}, errors.New("logstore: query limit must be positive")
@@ -97,6 +173,9 @@ func matches(e *ring.Entry, q *logstore.Query) bool {
 		len(q.Queues) > 0 && !slices.Contains(q.Queues, e.QueueName),
 		!q.From.IsZero() && e.Timestamp.Before(q.From),
 		!q.Until.IsZero() && !e.Timestamp.Before(q.Until):
+		return false
+	}
+	if gw, _ := e.Attr(logstore.GatewayField); q.ExcludeGateway != "" && gw == q.ExcludeGateway {
 		return false
 	}
 	if q.Lifecycle {
