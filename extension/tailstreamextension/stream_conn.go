@@ -388,15 +388,20 @@ func (t *tailstream) pump(ctx context.Context, p *principal, s *hub.Stream, resu
 				return
 			}
 		case <-tick.C:
-			if ending() || checkUsage() != nil || controls() != nil {
+			if ending() || checkUsage() != nil {
 				return
 			}
 			// A PATCH resume signals Notify; this catches lines queued while paused too.
+			// Lines first, then the reports, as on Notify: a drop or gap report follows the
+			// lines queued before it (a backfill's lines, then what it could not bring).
 			buf = s.Drain(buf[:0])
 			if send(buf, true) != nil {
 				return
 			}
 			clear(buf)
+			if controls() != nil {
+				return
+			}
 		case <-ping.C:
 			if snd.ping(ctx) != nil {
 				return
