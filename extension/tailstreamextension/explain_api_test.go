@@ -303,7 +303,9 @@ func TestExplainNeverShowsAnotherJobsLines(t *testing.T) {
 	workerLog(ld, "mine", 500, plog.SeverityNumberError, "error", "mine: failed", xT7, xid(4), nil)
 	workerLog(ld, "theirs", 500, plog.SeverityNumberError, "error", "theirs: failed", xT7, xid(5), nil)
 	workerLog(ld, "theirs", 510, plog.SeverityNumberWarn, "warn", "theirs: on my span", xT7, xid(4), nil)
-	workerLog(ld, "", 520, plog.SeverityNumberError, "error", "nobody's line in the trace", xT7, xid(4), nil)
+	// Above both jobs' spans: nobody's. Below mine's span: mine's, though it names no job.
+	workerLog(ld, "", 520, plog.SeverityNumberError, "error", "nobody's line in the trace", xT7, xid(1), nil)
+	workerLog(ld, "", 530, plog.SeverityNumberError, "error", "mine: a line naming no job, in my work span", xT7, xid(4), nil)
 	require.NoError(t, srv.ext.PublishLogs(context.Background(), ld))
 
 	for _, c := range []struct{ job, own, other string }{{"mine", "mine", "theirs"}, {"theirs", "theirs", "mine"}} {

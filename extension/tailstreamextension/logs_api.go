@@ -90,7 +90,10 @@ func (t *tailstream) compile(w http.ResponseWriter, p *principal, spec logfilter
 	f, err := t.compiler.Compile(spec, t.now())
 	if err != nil {
 		var fe *logfilter.Error
-		if errors.As(err, &fe) {
+		if errors.Is(err, logfilter.ErrBusy) {
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusServiceUnavailable, "parser_busy", err.Error(), "filters.ottl")
+		} else if errors.As(err, &fe) {
 			writeError(w, http.StatusBadRequest, "invalid_filter", fe.Message, fe.Field)
 		} else {
 			writeError(w, http.StatusBadRequest, "invalid_filter", err.Error(), "filters")

@@ -18,9 +18,9 @@ import (
 
 // rec describes one log record to publish.
 type rec struct {
-	job, worker, queue, level, service, trace, msg string
-	attrs                                          map[string]any
-	ts                                             time.Time
+	job, worker, queue, level, service, trace, span, msg string
+	attrs                                                map[string]any
+	ts                                                   time.Time
 }
 
 func logsOf(recs ...rec) plog.Logs {
@@ -51,6 +51,10 @@ func logsOf(recs ...rec) plog.Logs {
 		if r.trace != "" {
 			b, _ := hex.DecodeString(r.trace)
 			lr.SetTraceID(pcommon.TraceID(b))
+		}
+		if r.span != "" {
+			b, _ := hex.DecodeString(r.span)
+			lr.SetSpanID(pcommon.SpanID(b))
 		}
 		for k, v := range r.attrs {
 			_ = a.PutEmpty(k).FromRaw(v)
@@ -119,6 +123,7 @@ type msg struct {
 	Status  string         `json:"status"`
 	Usage   float64        `json:"buffer_usage"`
 	Attrs   map[string]any `json:"attributes"`
+	Late    bool           `json:"late"`
 	ID      string         `json:"-"` // SSE id:
 	Event   string         `json:"-"` // SSE event:
 }

@@ -139,3 +139,59 @@ func TestWebSocketBatchFrames(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b, &one), string(b))
 	assert.Equal(t, "live", one.Message)
 }
+
+// Issue 13 leftover 2: parent and child jobs share a trace. Lines that carry only a span id
+// below one of them (logged before the spans arrived) reach that job's stream once the spans
+// teach the trace's shape, marked late; a line with only the trace id reaches neither.
+func TestChildSpanLinesReachTheirJobInASharedTrace(t *testing.T) {
+	srv := startServer(t, nil)
+	parent := srv.create(t, "", map[string]any{"filters": map[string]any{"job_id": "parent"}})
+	pc := dialWS(t, parent.Endpoint, "", nil)
+	child := srv.create(t, "", map[string]any{"filters": map[string]any{"job_id": "child"}})
+	cc := dialWS(t, child.Endpoint, "", nil)
+
+	const (
+		parentSpan, parentDB = "00000000000000a1", "00000000000000a2"
+		enqueue, childSpan   = "00000000000000a3", "00000000000000b1"
+		childHTTP            = "00000000000000b2"
+		worker               = "w1"
+	)
+	srv.publish(t,
+		rec{msg: "parent sql", trace: traceA, span: parentDB},
+		rec{msg: "child http call", trace: traceA, span: childHTTP},
+		rec{msg: "trace only: which job?", trace: traceA},
+	)
+	job := func(id, span, parentID string) spanSpec {
+		return spanSpec{Service: "worker", Name: "process", ID: span, Parent: parentID, Kind: ptrace.SpanKindConsumer, Start: 0, End: 10,
+			Attrs: map[string]any{"job.id": id, "queue.name": "q", "worker.id": worker}}
+	}
+	require.NoError(t, srv.ext.PublishTraces(context.Background(), buildTraces(traceA,
+		job("parent", parentSpan, ""),
+		spanSpec{Service: "worker", Name: "db", ID: parentDB, Parent: parentSpan, Start: 1, End: 2},
+		spanSpec{Service: "worker", Name: "enqueue", ID: enqueue, Parent: parentSpan, Kind: ptrace.SpanKindProducer, Start: 2, End: 3},
+		job("child", childSpan, enqueue),
+		spanSpec{Service: "worker", Name: "http", ID: childHTTP, Parent: childSpan, Start: 4, End: 5},
+	)))
+	got := entries(readWS(t, pc, nEntries(1)))
+	assert.Equal(t, []string{"parent sql"}, messages(got))
+	assert.True(t, got[0].Late)
+	got = entries(readWS(t, cc, nEntries(1)))
+	assert.Equal(t, []string{"child http call"}, messages(got))
+
+	// Now known at once, and still no guess for a line without a span id.
+	srv.publish(t, rec{msg: "trace only again", trace: traceA}, rec{msg: "child again", trace: traceA, span: childHTTP})
+	got = entries(readWS(t, cc, nEntries(1)))
+	assert.Equal(t, []string{"child again"}, messages(got))
+	assert.False(t, got[0].Late)
+	code, b := srv.do(t, http.MethodGet, "/api/v1/logs/history?trace_id="+traceA, "", nil)
+	require.Equal(t, http.StatusOK, code)
+	var h struct {
+		Entries []msg `json:"entries"`
+	}
+	require.NoError(t, json.Unmarshal(b, &h))
+	for _, e := range h.Entries {
+		if strings.HasPrefix(e.Message, "trace only") {
+			assert.Empty(t, e.JobID, "a line of a trace with several jobs and no span id names no job")
+		}
+	}
+}

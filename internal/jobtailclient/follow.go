@@ -102,12 +102,43 @@ type follower struct {
 
 	stream        *StreamInfo
 	connectedOnce bool // since the last reconnect attempt, so backoff restarts small
-	// recreated is set for a stream created after entries were already delivered: the
-	// server may be a new process whose sequence numbers started again from 1.
+	// recreated is set for a stream created after entries were already delivered: its
+	// since-replay may repeat entries at the last instant delivered (seq at most upToSeq,
+	// timestamp at most upToTS), or the server may be a new process numbering from 1 again.
 	recreated bool
-	haveSeq   bool
+	upToSeq   uint64
+	upToTS    time.Time
+
+	haveSeq bool
+	maxSeq  uint64
+	lastTS  time.Time
+	// lastSeq is the seq of the last entry received from stream seqStream: the resume point.
+	// Not the highest seq: a replay comes in timestamp order and a late line keeps its old
+	// seq, and the server places the last line received, whatever its seq.
 	lastSeq   uint64
-	lastTS    time.Time
+	seqStream string
+	// seen holds the seqs delivered from the current stream (the newest maxSeen), so that a
+	// server that repeats entries on re-attach (one ignoring Last-Event-ID) is caught without
+	// assuming seqs arrive in order, which a sorted replay's do not.
+	seen      map[uint64]struct{}
+	seenOrder []uint64 // circular once full, oldest at seenNext
+	seenNext  int
+}
+
+const maxSeen = 1 << 16
+
+func (f *follower) markSeen(seq uint64) {
+	if f.seen == nil {
+		f.seen = make(map[uint64]struct{}, 1024)
+	}
+	if len(f.seenOrder) < maxSeen {
+		f.seenOrder = append(f.seenOrder, seq)
+	} else {
+		delete(f.seen, f.seenOrder[f.seenNext])
+		f.seenOrder[f.seenNext] = seq
+		f.seenNext = (f.seenNext + 1) % maxSeen
+	}
+	f.seen[seq] = struct{}{}
 }
 
 func (f *follower) emit(ctx context.Context, ev Event) bool {
@@ -192,7 +223,10 @@ func (f *follower) once(ctx context.Context) (done bool, err error) {
 			return false, cerr
 		}
 		f.stream = info
-		f.recreated = f.haveSeq
+		f.recreated, f.upToSeq, f.upToTS = f.haveSeq, f.maxSeq, f.lastTS
+		// Another stream's numbering (maybe another server process's): forget its seqs.
+		clear(f.seen)
+		f.seenOrder, f.seenNext = f.seenOrder[:0], 0
 		if !f.emit(ctx, Event{Stream: info}) {
 			return true, nil
 		}
@@ -203,7 +237,7 @@ func (f *follower) once(ctx context.Context) (done bool, err error) {
 	// Last-Event-ID only means something to the stream that numbered those entries; a
 	// re-created stream (possibly on a restarted server that numbers from 1 again) would
 	// withhold everything up to it, so it replays by time instead (since, above).
-	if f.haveSeq && !f.recreated {
+	if f.seqStream != "" && f.seqStream == f.stream.StreamID {
 		h.Set("Last-Event-ID", strconv.FormatUint(f.lastSeq, 10))
 	}
 	// batch=true: the server sends a backlog as one JSON array per message.
@@ -282,23 +316,24 @@ func (f *follower) deliver(ctx context.Context, data []byte) bool {
 	if ctrl != nil {
 		return f.emit(ctx, Event{Control: ctrl})
 	}
-	if entry.Late {
-		// Attributed after its job became known: an old seq this stream never delivered.
-		// It does not move the resume point.
-		return f.emit(ctx, Event{Entry: entry})
+	// A re-created stream's replay (since the last timestamp delivered) repeats the entries
+	// of that last instant. An old seq with a newer timestamp is no repeat: the server
+	// restarted and numbers from 1 again.
+	if f.recreated && !entry.Late && entry.Seq <= f.upToSeq && !entry.Timestamp.After(f.upToTS) {
+		return true
 	}
-	if f.haveSeq && entry.Seq <= f.lastSeq {
-		// On a re-created stream an old seq with a newer timestamp than anything
-		// delivered cannot be a duplicate: the server restarted and numbers from 1
-		// again. Follow its sequence from here.
-		if !f.recreated || !entry.Timestamp.After(f.lastTS) {
+	if !entry.Late {
+		if _, dup := f.seen[entry.Seq]; dup {
 			return true
 		}
+		f.markSeen(entry.Seq)
 	}
-	f.recreated = false
-	f.haveSeq, f.lastSeq = true, entry.Seq
-	if entry.Timestamp.After(f.lastTS) {
-		f.lastTS = entry.Timestamp
+	f.lastSeq, f.seqStream = entry.Seq, f.stream.StreamID
+	if !entry.Late {
+		f.haveSeq, f.maxSeq = true, max(f.maxSeq, entry.Seq)
+		if entry.Timestamp.After(f.lastTS) {
+			f.lastTS = entry.Timestamp
+		}
 	}
 	return f.emit(ctx, Event{Entry: entry})
 }

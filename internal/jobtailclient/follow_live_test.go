@@ -45,6 +45,19 @@ func logLine(ld plog.Logs, msg, jobID, traceID string, ts time.Time) {
 	}
 }
 
+// followTail follows job's lines on the server at addr, its last 10 first, until the test ends.
+func followTail(t *testing.T, addr, job string) <-chan jobtailclient.Event {
+	c, err := jobtailclient.New(jobtailclient.Options{Endpoint: addr})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := c.Follow(ctx, jobtailclient.StreamRequest{
+		Filters: jobtailclient.StreamFilters{JobID: job},
+		Options: jobtailclient.StreamOptions{Follow: true, TailLines: 10},
+	}, jobtailclient.FollowOptions{})
+	t.Cleanup(func() { cancel(); drain(ch) })
+	return ch
+}
+
 // Against the real server: a backlog arrives in array frames (?batch=true) and is read
 // entry by entry, and a late-attributed line (old seq) is delivered, not taken for a
 // duplicate.
@@ -60,14 +73,7 @@ func TestFollowBatchFramesAndLateLines(t *testing.T) {
 	logLine(ld, "early, trace only", "", trace, now.Add(10*time.Millisecond))
 	require.NoError(t, sink.PublishLogs(context.Background(), ld))
 
-	c, err := jobtailclient.New(jobtailclient.Options{Endpoint: addr})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ch := c.Follow(ctx, jobtailclient.StreamRequest{
-		Filters: jobtailclient.StreamFilters{JobID: "jf"},
-		Options: jobtailclient.StreamOptions{Follow: true, TailLines: 10},
-	}, jobtailclient.FollowOptions{})
+	ch := followTail(t, addr, "jf")
 	var got []string
 	for range 4 {
 		e, _ := nextEntry(t, ch)
@@ -96,4 +102,30 @@ func TestFollowBatchFramesAndLateLines(t *testing.T) {
 	assert.True(t, e.Late)
 	assert.Equal(t, "jf", e.JobID)
 	assert.Equal(t, "q", e.QueueName)
+}
+
+// Against the real server: a tail_lines replay comes in timestamp order, so its seqs go
+// down when lines arrived out of time order (held worker lines). Every replayed line is
+// delivered; none is taken for a repeat of a higher seq.
+func TestFollowSortedReplayKeepsEveryLine(t *testing.T) {
+	sink, addr := realServer(t)
+	now := time.Now().Add(-time.Minute)
+	ld := plog.NewLogs()
+	for i, m := range []string{"fourth", "third", "second", "first"} {
+		logLine(ld, m, "js", "", now.Add(time.Duration(3-i)*time.Millisecond))
+	}
+	require.NoError(t, sink.PublishLogs(context.Background(), ld))
+
+	ch := followTail(t, addr, "js")
+	ld = plog.NewLogs()
+	logLine(ld, "live", "js", "", time.Now())
+	var got []string
+	for range 4 {
+		e, _ := nextEntry(t, ch)
+		got = append(got, e.Message)
+	}
+	assert.Equal(t, []string{"first", "second", "third", "fourth"}, got)
+	require.NoError(t, sink.PublishLogs(context.Background(), ld))
+	e, _ := nextEntry(t, ch)
+	assert.Equal(t, "live", e.Message)
 }

@@ -116,6 +116,7 @@ type Hub struct {
 	ingestMu sync.Mutex // serialises ingest so each queue receives lines in seq order
 	lines    atomic.Uint64
 	batchGen uint64    // guarded by ingestMu
+	lateGen  uint64    // LateID of the last late delivery; guarded by ingestMu
 	touched  []*Stream // guarded by ingestMu
 
 	resolver atomic.Pointer[Resolver]
@@ -209,7 +210,10 @@ func (h *Hub) Reattribute(now time.Time, force bool) int {
 	}
 	h.ingestMu.Lock()
 	defer h.ingestMu.Unlock()
+	head := h.ring.Head()
 	for _, e := range news {
+		h.lateGen++
+		e.Late.ID, e.Late.At = h.lateGen, head
 		h.ring.Replace(e)
 	}
 	h.dispatch(news, olds, now)
@@ -240,13 +244,19 @@ func (h *Hub) dispatch(entries, olds []*ring.Entry, now time.Time) {
 		if !s.matchesCheap(e) {
 			return
 		}
-		if olds != nil && s.matchesCheap(olds[i]) {
-			return // it had the line already, before its job was known
-		}
 		f := s.filter.Load()
+		var old *ring.Entry
+		if olds != nil && s.matchesCheap(olds[i]) {
+			if !f.Slow() {
+				return // it had the line already, before its job was known
+			}
+			// Whether it had the line depends on the costly part too (an OTTL condition on
+			// job.id, say): the evaluator decides on both versions.
+			old = olds[i]
+		}
 		if f.Slow() {
 			deferred++
-			if s.defer_(e) {
+			if s.defer_(e, old) {
 				touch(s)
 			} else {
 				dropBehind++
@@ -331,7 +341,7 @@ func (h *Hub) Create(owner string, f *logfilter.Filter, scope func(*ring.Entry) 
 		notify: make(chan struct{}, 1), done: make(chan struct{}),
 		opts: opts, expiresAt: now.Add(h.limits.Expiry), lastDetached: now,
 		queue: make([]*ring.Entry, opts.BufferSize), tokens: float64(opts.RateLimit), lastRefill: now,
-		inbox: make([]*ring.Entry, opts.BufferSize), evalNotify: make(chan struct{}, 1),
+		inbox: make([]deferred, opts.BufferSize), evalNotify: make(chan struct{}, 1),
 	}
 	s.filter.Store(f)
 	var id [16]byte
@@ -350,6 +360,7 @@ func (h *Hub) Create(owner string, f *logfilter.Filter, scope func(*ring.Entry) 
 		return nil, ErrTooManyUserStreams
 	}
 	s.StartSeq = h.ring.Head()
+	s.lateGen0 = h.lateGen
 	s.seen0 = h.lines.Load()
 	h.streams[s.ID] = s
 	h.perUser[owner]++
@@ -511,43 +522,6 @@ func byTime(a, b *ring.Entry) int {
 		return c
 	}
 	return cmp.Compare(a.Seq, b.Seq)
-}
-
-// Select returns the retained entries with seq in (after, upTo] (upTo 0 = head) that pass
-// scope and f. With tail > 0 only the last tail of them (by seq) are kept. A replay
-// (after == 0) comes in timestamp order, a resume (after > 0) in seq order. partial is set
-// when ctx ended or the query budget ran out before every entry was looked at.
-func (h *Hub) Select(ctx context.Context, f *logfilter.Filter, scope func(*ring.Entry) bool, after, upTo uint64, tail int, now time.Time) (out []*ring.Entry, partial bool) {
-	snap := h.ring.Snapshot(after, upTo, now)
-	b := h.budget(ctx)
-	evals := int64(0)
-	if tail > 0 {
-		// Walk back from the newest so a small tail of a big buffer stays cheap.
-		for i := len(snap) - 1; i >= 0 && len(out) < tail && !b.stop(); i-- {
-			evals++
-			if (scope == nil || scope(snap[i])) && f.Match(snap[i]) {
-				out = append(out, snap[i])
-			}
-		}
-		slices.Reverse(out)
-	} else {
-		for _, e := range snap {
-			if b.stop() {
-				break
-			}
-			evals++
-			if (scope == nil || scope(e)) && f.Match(e) {
-				out = append(out, e)
-			}
-		}
-	}
-	if after == 0 {
-		slices.SortStableFunc(out, byTime)
-	}
-	if h.metrics != nil {
-		h.metrics.Evaluated(evals)
-	}
-	return out, b.stopped
 }
 
 // Search pages through matching retained entries, newest first by timestamp, and counts them

@@ -127,8 +127,12 @@ func TestScopeBeforeFilter(t *testing.T) {
 	h.Ingest([]*ring.Entry{{QueueName: "low", Ingested: now}, {QueueName: "high", Ingested: now}}, now)
 	got := drainN(t, s, 1)
 	assert.Equal(t, "high", got[0].QueueName)
-	sel, _ := h.Select(context.Background(), compile(t, logfilter.Spec{}), onlyHigh, 0, 0, 0, now)
+	sel, _, _ := h.Search(context.Background(), compile(t, logfilter.Spec{}), onlyHigh, 0, 10, now)
 	assert.Len(t, sel, 1)
+	later, err := h.Create("u", compile(t, logfilter.Spec{}), onlyHigh, Options{RateLimit: 100, BufferSize: 10}, false, now)
+	require.NoError(t, err)
+	rep, _ := h.Replay(context.Background(), later, 0, now)
+	assert.Len(t, rep, 1, "the replay is scoped too")
 }
 
 // BenchmarkIngest is the pipeline's cost per line with 500 job-filtered streams (one job

@@ -76,6 +76,7 @@ type Stream struct {
 	scope    func(*ring.Entry) bool // the owner's RBAC scope; nil = unscoped
 	hub      *Hub
 	seen0    uint64 // hub line count at creation, for lines_filtered
+	lateGen0 uint64 // the hub's last LateID at creation: later late deliveries are live
 	batchGen uint64 // last ingest batch that queued here; guarded by the hub's ingestMu
 
 	notify chan struct{}
@@ -94,7 +95,7 @@ type Stream struct {
 	droppedFull  atomic.Uint64
 	full         atomic.Bool // queue is full: offers drop without taking the lock
 	lastRateDrop time.Time
-	delivered    uint64 // highest seq delivered to any attachment
+	delivered    Position // furthest live position delivered to any attachment
 	attached     *Attachment
 	attachedOnce bool
 	lastDetached time.Time
@@ -105,7 +106,7 @@ type Stream struct {
 
 	// The costly part of the filter runs on evalLoop: dispatch puts lines that passed the
 	// cheap checks in inbox (circular, bounded like queue) and evalLoop moves matches on.
-	inbox          []*ring.Entry
+	inbox          []deferred
 	inHead, inLen  int
 	evalNotify     chan struct{}
 	droppedBehind  atomic.Uint64
@@ -167,25 +168,32 @@ func (s *Stream) signalEval() {
 	}
 }
 
+// deferred is a line waiting for the costly part of the filter. old, for a late line, is its
+// earlier version when that passed the cheap checks: if it passes the costly part too, the
+// stream had the line already and does not get it again.
+type deferred struct {
+	e, old *ring.Entry
+}
+
 // defer_ queues e for evalLoop; false means the evaluation queue is full (dropped, counted).
-func (s *Stream) defer_(e *ring.Entry) bool {
+func (s *Stream) defer_(e, old *ring.Entry) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.inLen == len(s.inbox) {
 		s.droppedBehind.Add(1)
 		return false
 	}
-	s.inbox[(s.inHead+s.inLen)%len(s.inbox)] = e
+	s.inbox[(s.inHead+s.inLen)%len(s.inbox)] = deferred{e, old}
 	s.inLen++
 	return true
 }
 
-func (s *Stream) takeInbox(buf []*ring.Entry) []*ring.Entry {
+func (s *Stream) takeInbox(buf []deferred) []deferred {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for s.inLen > 0 {
 		buf = append(buf, s.inbox[s.inHead])
-		s.inbox[s.inHead] = nil
+		s.inbox[s.inHead] = deferred{}
 		s.inHead = (s.inHead + 1) % len(s.inbox)
 		s.inLen--
 	}
@@ -197,7 +205,7 @@ func (s *Stream) takeInbox(buf []*ring.Entry) []*ring.Entry {
 func (s *Stream) evalLoop() {
 	defer s.hub.evalWG.Done()
 	lim := &s.hub.limits
-	var buf []*ring.Entry
+	var buf []deferred
 	for {
 		select {
 		case <-s.done:
@@ -214,15 +222,17 @@ func (s *Stream) evalLoop() {
 			// Locked to its thread for the batch so the thread's CPU clock is this
 			// goroutine's.
 			runtime.LockOSThread()
-			for _, e := range buf {
+			for _, d := range buf {
 				select {
 				case <-s.done:
 					runtime.UnlockOSThread()
 					return
 				default:
 				}
+				e := d.e
 				t0, c0 := time.Now(), threadCPU()
-				ok := s.filter.Load().MatchSlow(e)
+				f := s.filter.Load()
+				ok := f.MatchSlow(e) && (d.old == nil || !f.MatchSlow(d.old))
 				now, c1 := time.Now(), threadCPU()
 				cost := time.Duration(c1 - c0)
 				if c0 == 0 || c1 == 0 {
@@ -235,7 +245,9 @@ func (s *Stream) evalLoop() {
 					return
 				}
 				if !ok {
-					rejected++
+					if e.Late == nil { // a late version's rejection is no new line filtered
+						rejected++
+					}
 					continue
 				}
 				switch s.offer(e, now) {
@@ -351,11 +363,11 @@ func (s *Stream) Drain(buf []*ring.Entry) []*ring.Entry {
 	return buf
 }
 
-// Delivered records that entries up to seq reached a client and counts them.
-func (s *Stream) Delivered(seq uint64, n int, now time.Time) {
+// Delivered records that the stream reached pos at a client and counts the n entries sent.
+func (s *Stream) Delivered(pos Position, n int, now time.Time) {
 	s.mu.Lock()
-	if seq > s.delivered {
-		s.delivered = seq
+	if s.delivered.Less(pos) {
+		s.delivered = pos
 	}
 	s.mu.Unlock()
 	if n == 0 {
@@ -378,8 +390,8 @@ func (s *Stream) Delivered(seq uint64, n int, now time.Time) {
 	}
 }
 
-// LastDelivered is the highest seq any attachment delivered.
-func (s *Stream) LastDelivered() uint64 {
+// LastDelivered is the furthest live position any attachment delivered.
+func (s *Stream) LastDelivered() Position {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.delivered

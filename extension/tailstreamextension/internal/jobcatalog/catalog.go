@@ -659,6 +659,59 @@ func (c *Catalog) Get(id string) (Job, bool) {
 	return r.job.clone(), true
 }
 
+// Owner is the job a log line belongs to, for attribution.
+type Owner struct {
+	JobID, Queue, WorkerID string
+}
+
+// SpanOwner returns the job whose attempt span (or an instrumentation's consumer span of an
+// attempt) is spanID, with that attempt's worker. It copies nothing: the log ingest path
+// calls it per line.
+func (c *Catalog) SpanOwner(spanID pcommon.SpanID) (Owner, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	id, ok := c.bySpan[spanID]
+	if !ok {
+		return Owner{}, false
+	}
+	r, ok := c.jobs[id]
+	if !ok {
+		return Owner{}, false
+	}
+	o := Owner{JobID: id, Queue: r.job.Queue}
+	for i := len(r.job.Attempts) - 1; i >= 0; i-- {
+		if a := &r.job.Attempts[i]; a.SpanID == spanID || a.ConsumerSpanID == spanID {
+			o.WorkerID = a.WorkerID
+			break
+		}
+	}
+	return o, true
+}
+
+// TraceOwner returns the job that ran in trace tr, with the worker of its latest attempt
+// there, when exactly one job did: a trace holding several (a job that enqueued jobs in its
+// own trace) names none of them. It copies nothing, like SpanOwner.
+func (c *Catalog) TraceOwner(tr pcommon.TraceID) (Owner, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	ids := c.byTrace[tr]
+	if len(ids) != 1 {
+		return Owner{}, false
+	}
+	r, ok := c.jobs[ids[0]]
+	if !ok {
+		return Owner{}, false
+	}
+	o := Owner{JobID: ids[0], Queue: r.job.Queue}
+	for i := len(r.job.Attempts) - 1; i >= 0; i-- {
+		if a := &r.job.Attempts[i]; a.TraceID == tr {
+			o.WorkerID = a.WorkerID
+			break
+		}
+	}
+	return o, true
+}
+
 // JobsInTrace lists the ids of the jobs that ran in the trace.
 func (c *Catalog) JobsInTrace(tr pcommon.TraceID) []string {
 	c.mu.RLock()

@@ -5,6 +5,7 @@ package logfilter // import "github.com/jobtrace/jobtrace/extension/tailstreamex
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -64,8 +65,12 @@ type Limits struct {
 	// MaxNesting is the deepest bracket nesting an OTTL condition may have. The OTTL parser's
 	// cost grows superlinearly with depth, so deeper conditions are refused before parsing.
 	MaxNesting int
-	// ParseBudget bounds the time one OTTL parse may take.
+	// ParseBudget bounds the time one OTTL parse may take, waiting for a parser included.
 	ParseBudget time.Duration
+	// MaxParses bounds the OTTL parses running at once. A parse cannot be interrupted: one
+	// past its budget finishes in the background and keeps its slot until then, so hostile
+	// conditions sent in a loop cost at most MaxParses parsers' worth of CPU.
+	MaxParses int
 	// MaxPatternInsts bounds the compiled size of each regular expression given to an OTTL
 	// pattern function (IsMatch...). RE2 is linear in the input, but the factor is the
 	// pattern's size: (?:x?){500}x{500}y costs ~1500 steps per input byte.
@@ -77,7 +82,7 @@ type Limits struct {
 
 // DefaultLimits are the limits a Compiler uses unless told otherwise.
 func DefaultLimits() Limits {
-	return Limits{MaxNesting: 64, ParseBudget: 2 * time.Second, MaxPatternInsts: 500, MaxMatchBytes: 16 << 10}
+	return Limits{MaxNesting: 64, ParseBudget: 2 * time.Second, MaxParses: 4, MaxPatternInsts: 500, MaxMatchBytes: 16 << 10}
 }
 
 // Compiler parses OTTL conditions. Each parse borrows a parser from a pool: building one is
@@ -86,8 +91,13 @@ func DefaultLimits() Limits {
 type Compiler struct {
 	set    component.TelemetrySettings
 	limits Limits
-	pool   sync.Pool // of *ottl.Parser[*ottllog.TransformContext]
+	pool   sync.Pool     // of *ottl.Parser[*ottllog.TransformContext]
+	slots  chan struct{} // one per running parse, background ones included
 }
+
+// ErrBusy is returned by Compile when every parse slot stayed taken for the whole parse
+// budget: the condition may be fine, the server is busy (the API answers 503).
+var ErrBusy = errors.New("the server is busy parsing other OTTL conditions; retry later")
 
 // NewCompiler returns a compiler whose OTTL parser offers the standard converters.
 func NewCompiler(set component.TelemetrySettings) (*Compiler, error) {
@@ -103,13 +113,16 @@ func NewCompilerWithLimits(set component.TelemetrySettings, l Limits) (*Compiler
 	if l.ParseBudget <= 0 {
 		l.ParseBudget = d.ParseBudget
 	}
+	if l.MaxParses <= 0 {
+		l.MaxParses = d.MaxParses
+	}
 	if l.MaxPatternInsts <= 0 {
 		l.MaxPatternInsts = d.MaxPatternInsts
 	}
 	if l.MaxMatchBytes <= 0 {
 		l.MaxMatchBytes = d.MaxMatchBytes
 	}
-	c := &Compiler{set: set, limits: l}
+	c := &Compiler{set: set, limits: l, slots: make(chan struct{}, l.MaxParses)}
 	p, err := c.newParser()
 	if err != nil {
 		return nil, err
@@ -140,8 +153,16 @@ func (c *Compiler) parse(cond string) (*ottl.Condition[*ottllog.TransformContext
 		cond *ottl.Condition[*ottllog.TransformContext]
 		err  error
 	}
+	t := time.NewTimer(c.limits.ParseBudget)
+	defer t.Stop()
+	select {
+	case c.slots <- struct{}{}:
+	case <-t.C:
+		return nil, ErrBusy
+	}
 	done := make(chan result, 1)
 	go func() {
+		defer func() { <-c.slots }()
 		p, _ := c.pool.Get().(*ottl.Parser[*ottllog.TransformContext])
 		if p == nil {
 			var err error
@@ -154,13 +175,12 @@ func (c *Compiler) parse(cond string) (*ottl.Condition[*ottllog.TransformContext
 		c.pool.Put(p)
 		done <- result{cond, err}
 	}()
-	t := time.NewTimer(c.limits.ParseBudget)
-	defer t.Stop()
 	select {
 	case r := <-done:
 		return r.cond, r.err
 	case <-t.C:
-		// The parse cannot be interrupted; it finishes in the background and is discarded.
+		// The parse cannot be interrupted; it finishes in the background, holding its slot,
+		// and is discarded.
 		return nil, fmt.Errorf("took longer than %s to parse; simplify the condition", c.limits.ParseBudget)
 	}
 }
@@ -209,6 +229,9 @@ func (c *Compiler) Compile(spec Spec, now time.Time) (*Filter, error) {
 	}
 	if strings.TrimSpace(spec.OTTL) != "" {
 		cond, perr := c.parse(spec.OTTL)
+		if errors.Is(perr, ErrBusy) {
+			return nil, perr
+		}
 		if perr != nil {
 			return nil, &Error{Field: "filters.ottl", Message: "invalid OTTL condition: " + perr.Error()}
 		}
@@ -310,9 +333,8 @@ func (f *Filter) matchFields(e *ring.Entry) bool {
 	if !f.until.IsZero() && e.Timestamp.After(f.until) {
 		return false
 	}
-	if f.text != "" && !containsFold(e.Message, f.text) {
-		return false
-	}
+	// text is no field check: its cost grows with the body and the user's input, so it is
+	// MatchSlow's, off the ingest path.
 	return true
 }
 

@@ -5,6 +5,7 @@ package ring // import "github.com/jobtrace/jobtrace/extension/tailstreamextensi
 import (
 	"encoding/json"
 	"github.com/jobtrace/jobtrace/internal/conventions"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -37,8 +38,10 @@ type Entry struct {
 	Attrs     Attrs     `json:"attributes,omitempty"`
 	Source    *Source   `json:"source,omitempty"`
 	// Late is set on a line delivered after its job became known: live streams get it after
-	// lines that came later, and it may be older than lines already shown.
-	Late bool `json:"late,omitempty"`
+	// lines that came later, and it may be older than lines already shown. It marshals as
+	// "late": true, and places the line in the live order and rebuilds the version it
+	// replaced (Early), so that streams resume exactly after it (internal/hub, Resume).
+	Late *LateInfo `json:"late,omitempty"`
 
 	// What OTTL may look at beyond the fields above, kept so that a condition gives the
 	// same answer on a replayed line as on the live one (see Record).
@@ -308,32 +311,126 @@ func (e *Entry) Record() (plog.ResourceLogs, plog.ScopeLogs, plog.LogRecord) {
 	return rl, sl, lr
 }
 
+// LateInfo is what a late version knows beyond the line.
+type LateInfo struct {
+	ID     uint64 // orders late deliveries across the hub, from 1
+	At     uint64 // the ring's head when it was delivered
+	filled uint8  // what Attributed filled in (fill* bits), for Early
+}
+
+// MarshalJSON writes the LogEntry's "late": true.
+func (*LateInfo) MarshalJSON() ([]byte, error) { return []byte("true"), nil }
+
+// UnmarshalJSON reads "late" back; what the line replaced is not known then.
+func (*LateInfo) UnmarshalJSON(b []byte) error {
+	var late bool
+	return json.Unmarshal(b, &late)
+}
+
+const (
+	fillJob uint8 = 1 << iota
+	fillWorker
+	fillQueue
+	fillJobAttr
+	fillWorkerAttr
+	fillQueueAttr
+	fillAttrs // Attrs was nil
+)
+
 // Attribute fills the job, worker and queue the line does not name itself, in the fields
 // and the attributes, so that filters and OTTL see what the export path's tags say. Only
 // for an entry not yet shared (before it is appended to a Buffer).
-func (e *Entry) Attribute(jobID, workerID, queue string) {
-	put := func(field *string, key, v string) {
+func (e *Entry) Attribute(jobID, workerID, queue string) { e.attribute(jobID, workerID, queue) }
+
+func (e *Entry) attribute(jobID, workerID, queue string) (filled uint8) {
+	put := func(field *string, key, v string, bit, attrBit uint8) {
 		if *field != "" || v == "" {
 			return
 		}
 		*field = v
-		// A new slice: a shared entry's copy (Attributed) shares the original's.
-		e.Attrs = e.Attrs.with(key, v)
+		filled |= bit
+		if _, ok := e.Attrs.Get(key); !ok {
+			if e.Attrs == nil {
+				filled |= fillAttrs
+			}
+			// A new slice: a shared entry's copy (Attributed) shares the original's.
+			e.Attrs = e.Attrs.with(key, v)
+			filled |= attrBit
+		}
 	}
-	put(&e.JobID, conventions.AttrJobID, jobID)
-	put(&e.WorkerID, conventions.AttrWorkerID, workerID)
-	put(&e.QueueName, conventions.AttrQueueName, queue)
+	put(&e.JobID, conventions.AttrJobID, jobID, fillJob, fillJobAttr)
+	put(&e.WorkerID, conventions.AttrWorkerID, workerID, fillWorker, fillWorkerAttr)
+	put(&e.QueueName, conventions.AttrQueueName, queue, fillQueue, fillQueueAttr)
+	return filled
 }
 
-// Attributed returns a copy of a shared entry with its job, worker and queue filled and Late
-// set. The copy keeps the seq: it replaces the original in the Buffer.
-func (e *Entry) Attributed(jobID, workerID, queue string) *Entry {
-	c := &Entry{
+// copyLine copies e's line (its Attrs are shared: they are replaced, never changed, once the
+// entry is shared), without the late bookkeeping and the JSON cache.
+func (e *Entry) copyLine() *Entry {
+	return &Entry{
 		Seq: e.Seq, Timestamp: e.Timestamp, Level: e.Level, Service: e.Service,
 		JobID: e.JobID, WorkerID: e.WorkerID, QueueName: e.QueueName,
 		TraceID: e.TraceID, SpanID: e.SpanID, Message: e.Message, Source: e.Source,
-		Attrs: e.Attrs, Raw: e.Raw, Ingested: e.Ingested, Late: true,
+		Attrs: e.Attrs, Raw: e.Raw, Ingested: e.Ingested,
 	}
-	c.Attribute(jobID, workerID, queue)
+}
+
+// Attributed returns a copy of a shared entry with its job, worker and queue filled and a
+// Late whose ID and At the caller sets before sharing it. The copy keeps the
+// seq: it replaces the original in the Buffer.
+func (e *Entry) Attributed(jobID, workerID, queue string) *Entry {
+	c := e.copyLine()
+	c.Late = &LateInfo{}
+	c.Late.filled = c.attribute(jobID, workerID, queue)
 	return c
+}
+
+// Early rebuilds the version a late entry replaced, as it was (nil for an entry that is not
+// late). It allocates: for resumes and replays, not the ingest path.
+func (e *Entry) Early() *Entry {
+	li := e.Late
+	if li == nil {
+		return nil
+	}
+	c := e.copyLine()
+	var drop [3]string
+	n := 0
+	for _, f := range []struct {
+		bit, attrBit uint8
+		field        *string
+		key          string
+	}{
+		{fillJob, fillJobAttr, &c.JobID, conventions.AttrJobID},
+		{fillWorker, fillWorkerAttr, &c.WorkerID, conventions.AttrWorkerID},
+		{fillQueue, fillQueueAttr, &c.QueueName, conventions.AttrQueueName},
+	} {
+		if li.filled&f.bit != 0 {
+			*f.field = ""
+		}
+		if li.filled&f.attrBit != 0 {
+			drop[n] = f.key
+			n++
+		}
+	}
+	switch {
+	case li.filled&fillAttrs != 0:
+		c.Attrs = nil
+	case n > 0:
+		kept := make(Attrs, 0, len(c.Attrs))
+		for _, kv := range c.Attrs {
+			if !slices.Contains(drop[:n], kv.Key) {
+				kept = append(kept, kv)
+			}
+		}
+		c.Attrs = kept
+	}
+	return c
+}
+
+// LateID orders e among late deliveries (0: e is no late version).
+func (e *Entry) LateID() uint64 {
+	if e.Late == nil {
+		return 0
+	}
+	return e.Late.ID
 }

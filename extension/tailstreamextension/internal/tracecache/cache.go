@@ -166,6 +166,34 @@ func (c *Cache) Span(traceID pcommon.TraceID, spanID pcommon.SpanID) (Span, bool
 	return e.spans[i], true
 }
 
+// Ancestors fills dst with the parent, grandparent, … of spanID in a cached trace, nearest
+// first, as far as the cached spans tell and at most len(dst) of them, under one lock and
+// without allocating (the log ingest path calls it). It returns how many it filled.
+func (c *Cache) Ancestors(traceID pcommon.TraceID, spanID pcommon.SpanID, dst []pcommon.SpanID) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.m[traceID]
+	if !ok {
+		return 0
+	}
+	e := el.Value.(*entry)
+	n := 0
+	for n < len(dst) {
+		i, ok := e.index[spanID]
+		if !ok {
+			break
+		}
+		p := e.spans[i].ParentSpanID
+		if p.IsEmpty() {
+			break
+		}
+		dst[n] = p
+		n++
+		spanID = p
+	}
+	return n
+}
+
 // MarkFetched records that backends were asked for the trace, so that a trace whose missing
 // part exists nowhere is not fetched on every request. It creates no entry.
 func (c *Cache) MarkFetched(id pcommon.TraceID) {

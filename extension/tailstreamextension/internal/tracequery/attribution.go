@@ -7,36 +7,39 @@ type Attribution struct {
 	JobID, WorkerID, Queue string
 }
 
+// maxAncestors bounds the walk from a line's span up to a job span: deeper call trees are
+// rare, and the walk runs per line on the ingest path.
+const maxAncestors = 32
+
 // Attribute finds the job of a line that names none but carries a span id or a trace id:
-// the job whose attempt span is spanID, else the one job that ran in traceID. A trace shared
-// by several jobs (a job that enqueued jobs in its own trace) names none of them. The worker
-// is that of the attempt the ids point to, else of the latest attempt in that trace. It is a
-// few map lookups, for the log ingest path.
+//   - the job whose attempt span is spanID, or whose span is spanID's nearest ancestor in
+//     the cached trace (a line logged in a span below the job's: a database call, an HTTP
+//     request). That also tells apart the jobs of one trace (a job that enqueued jobs in its
+//     own trace): the nearest job span above the line wins;
+//   - else the one job that ran in traceID. When the trace holds several jobs and the span
+//     chain does not reach one of them (no span id, or spans not cached yet), the line is
+//     left unattributed: guessing would hand one job's lines to another.
+//
+// The worker is that of the attempt the span points to, else of the latest attempt in that
+// trace. It takes a few map lookups under two read locks and allocates nothing.
 func (s *Service) Attribute(traceID pcommon.TraceID, spanID pcommon.SpanID) (Attribution, bool) {
-	var id string
-	ok := false
 	if !spanID.IsEmpty() {
-		id, ok = s.catalog.JobBySpan(spanID)
-	}
-	if !ok && !traceID.IsEmpty() {
-		if ids := s.catalog.JobsInTrace(traceID); len(ids) == 1 {
-			id, ok = ids[0], true
+		if o, ok := s.catalog.SpanOwner(spanID); ok {
+			return Attribution{JobID: o.JobID, WorkerID: o.WorkerID, Queue: o.Queue}, true
+		}
+		if !traceID.IsEmpty() {
+			var up [maxAncestors]pcommon.SpanID
+			n := s.cache.Ancestors(traceID, spanID, up[:])
+			for _, sp := range up[:n] {
+				if o, ok := s.catalog.SpanOwner(sp); ok {
+					return Attribution{JobID: o.JobID, WorkerID: o.WorkerID, Queue: o.Queue}, true
+				}
+			}
 		}
 	}
-	if !ok {
+	if traceID.IsEmpty() {
 		return Attribution{}, false
 	}
-	j, found := s.catalog.Get(id)
-	if !found {
-		return Attribution{}, false
-	}
-	a := Attribution{JobID: j.ID, Queue: j.Queue}
-	for i := len(j.Attempts) - 1; i >= 0; i-- {
-		at := j.Attempts[i]
-		if !spanID.IsEmpty() && at.SpanID == spanID || !traceID.IsEmpty() && at.TraceID == traceID {
-			a.WorkerID = at.WorkerID
-			break
-		}
-	}
-	return a, true
+	o, ok := s.catalog.TraceOwner(traceID)
+	return Attribution{JobID: o.JobID, WorkerID: o.WorkerID, Queue: o.Queue}, ok
 }

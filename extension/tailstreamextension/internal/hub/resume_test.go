@@ -1,0 +1,119 @@
+package hub
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/logfilter"
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/ring"
+)
+
+func msgs(es []*ring.Entry) []string {
+	out := []string{}
+	for _, e := range es {
+		out = append(out, e.Message)
+	}
+	return out
+}
+
+// Issue 13 leftover 4: Resume places the client's last line by what this stream received:
+// the late version for a stream that got it late, the early one for a stream that had it.
+func TestResumeAroundALateLine(t *testing.T) {
+	cat := &catalog{}
+	h := newHub(t, ring.New(100, time.Hour), limits, nil)
+	h.SetResolver(cat)
+	now := time.Now()
+	all, err := h.Create("u", compile(t, logfilter.Spec{}), nil, opts(), false, now)
+	require.NoError(t, err)
+	job, err := h.Create("u", compile(t, logfilter.Spec{JobID: "j1"}), nil, opts(), false, now)
+	require.NoError(t, err)
+	h.Ingest([]*ring.Entry{{Message: "early", TraceID: traceJ1, Ingested: now}, {Message: "next", Ingested: now}}, now)
+	cat.learn(traceJ1, "", j1)
+	require.Equal(t, 1, h.Reattribute(now, true))
+	h.Ingest([]*ring.Entry{{Message: "j1 after", JobID: "j1", Ingested: now}}, now)
+
+	live := -1 // no replay: live only
+	resume := func(s *Stream, last uint64) []string {
+		out, from, partial := h.Resume(context.Background(), s, last, live, now)
+		require.False(t, partial)
+		assert.Equal(t, Position{3, 1}, from)
+		return msgs(out)
+	}
+	assert.Equal(t, []string{"early", "next", "j1 after"}, resume(all, 0))
+	assert.Equal(t, []string{"next", "j1 after"}, resume(all, 1), "the unfiltered stream had early at seq 1")
+	out, _, _ := h.Resume(context.Background(), all, 0, live, now)
+	assert.Nil(t, out[0].Late, "it is given the version it had")
+
+	assert.Equal(t, []string{"early", "j1 after"}, resume(job, 0), "late, after next")
+	assert.Equal(t, []string{"j1 after"}, resume(job, 1), "seq 1 is the late line for this stream")
+	assert.Equal(t, []string{"early", "j1 after"}, resume(job, 2), "the late line came after seq 2")
+	assert.Empty(t, resume(job, 3))
+
+	// Queued lines line up with the same positions.
+	q := job.Drain(nil)
+	require.Len(t, q, 2)
+	assert.Equal(t, Position{2, 1}, job.Pos(q[0]))
+	assert.Equal(t, Position{3, 0}, job.Pos(q[1]))
+
+	// A stream created after the late delivery replays the attributed version as history.
+	later, err := h.Create("u", compile(t, logfilter.Spec{JobID: "j1"}), nil, opts(), false, now)
+	require.NoError(t, err)
+	rep, _ := h.Replay(context.Background(), later, 0, now)
+	assert.Equal(t, []string{"early", "j1 after"}, msgs(rep))
+
+	// A stream created between a line and its late attribution replays the ring as it was at
+	// its creation: the line reaches it once, live and late, not in the replay too.
+	const trace2 = "22222222222222222222222222222222"
+	h.Ingest([]*ring.Entry{{Message: "early 2", TraceID: trace2, Ingested: now}}, now)
+	mid, err := h.Create("v", compile(t, logfilter.Spec{JobID: "j1"}), nil, opts(), false, now)
+	require.NoError(t, err)
+	cat.learn(trace2, "", j1)
+	require.Equal(t, 1, h.Reattribute(now, true))
+	rep, _ = h.Replay(context.Background(), mid, 0, now)
+	assert.Equal(t, []string{"early", "j1 after"}, msgs(rep))
+	assert.Equal(t, []string{"early 2"}, msgs(mid.Drain(nil)))
+}
+
+// A replay line attributed after the stream was created is replayed as it was; resuming
+// right after it continues after it, not with it again.
+func TestResumeMidReplayAfterAttribution(t *testing.T) {
+	cat := &catalog{}
+	h := newHub(t, ring.New(100, time.Hour), limits, nil)
+	h.SetResolver(cat)
+	now := time.Now()
+	h.Ingest([]*ring.Entry{
+		{Message: "b", Timestamp: now.Add(2 * time.Second), Ingested: now},
+		{Message: "early", TraceID: traceJ1, Timestamp: now.Add(time.Second), Ingested: now},
+		{Message: "a", Timestamp: now, Ingested: now},
+	}, now)
+	s, err := h.Create("u", compile(t, logfilter.Spec{}), nil, opts(), false, now)
+	require.NoError(t, err)
+	cat.learn(traceJ1, "", j1)
+	require.Equal(t, 1, h.Reattribute(now, true))
+
+	rep, _ := h.Replay(context.Background(), s, 0, now)
+	require.Equal(t, []string{"a", "early", "b"}, msgs(rep))
+	assert.Nil(t, rep[1].Late, "as the ring held it at creation")
+	assert.Empty(t, rep[1].JobID)
+	out, _, _ := h.Resume(context.Background(), s, rep[1].Seq, 0, now)
+	assert.Equal(t, []string{"b"}, msgs(out))
+	assert.Empty(t, s.Drain(nil), "the unfiltered stream had early: no late delivery")
+}
+
+// A stream that replays nothing, resumed from a line before it existed (a one-shot tail
+// resuming an earlier one), gets the retained lines after it, then its own.
+func TestResumeFromBeforeAStreamWithoutReplay(t *testing.T) {
+	h := newHub(t, ring.New(100, time.Hour), limits, nil)
+	now := time.Now()
+	h.Ingest(entriesFor("j1", 4), now)
+	s, err := h.Create("u", compile(t, logfilter.Spec{JobID: "j1"}), nil, opts(), false, now)
+	require.NoError(t, err)
+	h.Ingest(entriesFor("j1", 1), now)
+	out, from, _ := h.Resume(context.Background(), s, 2, -1, now)
+	assert.Equal(t, []string{"j1 2", "j1 3", "j1 0"}, msgs(out))
+	assert.Equal(t, Position{5, 0}, from)
+}
