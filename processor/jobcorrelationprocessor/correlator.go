@@ -102,6 +102,9 @@ func (c *correlator) lookup(m *memo, jobID string, trace pcommon.TraceID) (jobin
 type logKeys struct {
 	jobID string
 	trace pcommon.TraceID
+	// complete: the record names its job, worker, queue, job type and trace itself (the
+	// queuejob receiver's lifecycle logs do), so no span could add a tag to it.
+	complete bool
 }
 
 // prepareLog turns what the record says about itself into the conventions' attributes and
@@ -140,6 +143,8 @@ func (c *correlator) prepareLog(rec plog.LogRecord, m *memo) (logKeys, jobindex.
 		}
 	}
 
+	k.complete = k.jobID != "" && worker != "" && !k.trace.IsEmpty() &&
+		strAttr(attrs, attrQueueName) != "" && strAttr(attrs, attrJobType) != ""
 	jc, found := c.lookup(m, k.jobID, k.trace)
 	// Spans are the authority on a job; a log only teaches what no span told yet, so a late
 	// line from an earlier attempt does not move the job back to its old worker.

@@ -111,6 +111,30 @@ func TestJobKnownOnlyFromLogsWaitsForItsSpan(t *testing.T) {
 	assert.Equal(t, "j1", attrStr(t, got[0], "job.id"))
 }
 
+// A record that already names everything a span could tag it with (the receiver's lifecycle
+// logs) leaves at once, even while its job's span has not come; one that lacks any of it waits.
+func TestCompleteRecordOfUnknownJobIsNotHeld(t *testing.T) {
+	complete := func(r plog.LogRecord) {
+		r.Body().SetStr("job_started")
+		r.SetTraceID(trace1)
+		a := r.Attributes()
+		a.PutStr("job.id", "j1")
+		a.PutStr("worker.id", worker1)
+		a.PutStr("queue.name", "high")
+		a.PutStr("job.type", "resize")
+	}
+	p := newPipelines(t, longWait)
+	p.sendLogs(logs(complete))
+	got := p.emitted()
+	require.Len(t, got, 1, "a complete record must not wait for its job's span")
+	assert.Equal(t, "high", attrStr(t, got[0], "queue.name"))
+	assert.Zero(t, p.metric("otelcol_processor_jobcorrelation_log_records_held"))
+
+	p = newPipelines(t, longWait)
+	p.sendLogs(logs(func(r plog.LogRecord) { complete(r); r.Attributes().Remove("job.type") }))
+	assert.Empty(t, p.emitted(), "without its job type a span could still add a tag: it waits")
+}
+
 func TestFullBufferPassesThroughInOrder(t *testing.T) {
 	p := newPipelines(t, func(c *Config) { longWait(c); c.Hold.MaxRecords = 2 })
 	p.sendLogs(logs(jobIDRec("a"), jobIDRec("b"), jobIDRec("c"), body("d")))

@@ -207,7 +207,10 @@ func (p *logsProcessor) askAbout(k logKeys, jc jobindex.JobContext, found bool) 
 
 // mustWait says a record names a job, or a trace, that no span described yet.
 func (p *logsProcessor) mustWait(k logKeys, jc jobindex.JobContext, found bool) bool {
-	if found && jc.FromSpan {
+	if found && jc.FromSpan || k.complete {
+		// Tags never overwrite: waiting for the span would add nothing to a complete record,
+		// only delay it (and, across gateways, delay the lifecycle logs that another
+		// gateway's lookup finds in the store).
 		return false
 	}
 	return k.jobID != "" || p.cfg.Hold.TracedLogs && !k.trace.IsEmpty()

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -101,22 +102,33 @@ type probeResult struct{ lines, tagged, wrong int }
 // gateways' lookups it caused.
 func probe(t *testing.T, agent *Collector, sum *jobsim.Summary, ids []string, kind string, gws ...*gateway) probeResult {
 	t.Helper()
-	type lookupCount struct{ asked, hits float64 }
-	lookupsOf := func(g *gateway) lookupCount {
-		return lookupCount{metricTotal(t, g.Collector, "otelcol_processor_jobcorrelation_lookups"), metricTotal(t, g.Collector, "otelcol_processor_jobcorrelation_lookup_hits")}
-	}
-	before := map[*gateway]lookupCount{}
+	before := lookupCounts(t, gws)
+	sendProbe(t, agent, sum, ids, kind)
+	return countProbe(t, sum, ids, kind, before, gws...)
+}
+
+type lookupCount struct{ asked, hits float64 }
+
+func lookupCounts(t *testing.T, gws []*gateway) map[*gateway]lookupCount {
+	t.Helper()
+	out := map[*gateway]lookupCount{}
 	for _, g := range gws {
-		before[g] = lookupsOf(g)
+		out[g] = lookupCount{metricTotal(t, g.Collector, "otelcol_processor_jobcorrelation_lookups"), metricTotal(t, g.Collector, "otelcol_processor_jobcorrelation_lookup_hits")}
 	}
-	body := kind + " line"
+	return out
+}
+
+// sendProbe sends, through the agent, one line per job of ids named only by its id
+// (probeJobID) or only by its trace from sum (probeTrace).
+func sendProbe(t *testing.T, agent *Collector, sum *jobsim.Summary, ids []string, kind string) {
+	t.Helper()
 	ld := plog.NewLogs()
 	rl := ld.ResourceLogs().AppendEmpty()
 	rl.Resource().Attributes().PutStr("service.name", "app")
 	for _, id := range ids {
 		lr := rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
 		lr.SetTimestamp(pcommon.NewTimestampFromTime(time.Now()))
-		lr.Body().SetStr(body)
+		lr.Body().SetStr(kind + " line")
 		lr.Attributes().PutStr("probe.job", id) // ground truth, not a key jobcorrelation reads
 		if kind == probeJobID {
 			lr.Attributes().PutStr("job.id", id)
@@ -128,6 +140,14 @@ func probe(t *testing.T, agent *Collector, sum *jobsim.Summary, ids []string, ki
 		lr.SetTraceID(tid)
 	}
 	agent.SendLogs(t, ld)
+}
+
+// countProbe waits until the gateways exported every probe line of kind, and counts those
+// tagged with the job's id, queue and trace (sum is the ground truth); it logs the count and
+// the gateways' lookups since before.
+func countProbe(t *testing.T, sum *jobsim.Summary, ids []string, kind string, before map[*gateway]lookupCount, gws ...*gateway) probeResult {
+	t.Helper()
+	body := kind + " line"
 	var r probeResult
 	per := map[*gateway]int{}
 	Eventually(t, 30*time.Second, func() bool {
@@ -154,9 +174,9 @@ func probe(t *testing.T, agent *Collector, sum *jobsim.Summary, ids []string, ki
 		return r.lines >= len(ids)
 	}, "every %s line exported", kind)
 	msg := fmt.Sprintf("%s lines: %d of %d tagged with their job, queue and trace, %d wrong;", kind, r.tagged, r.lines, r.wrong)
+	after := lookupCounts(t, gws)
 	for i, g := range gws {
-		after := lookupsOf(g)
-		msg += fmt.Sprintf(" gateway %d exported %d, lookups %.0f (hits %.0f);", i+1, per[g], after.asked-before[g].asked, after.hits-before[g].hits)
+		msg += fmt.Sprintf(" gateway %d exported %d, lookups %.0f (hits %.0f);", i+1, per[g], after[g].asked-before[g].asked, after[g].hits-before[g].hits)
 	}
 	t.Log(msg)
 	return r
@@ -548,4 +568,70 @@ func TestScaleOutRoutedByJobID(t *testing.T) {
 	assert.Zero(t, traceOnly.wrong)
 	// Measured, not a goal: the price of this routing.
 	t.Logf("routed by job id: trace-only lines tagged %d of %d", traceOnly.tagged, traceOnly.lines)
+}
+
+// TestScaleOutLongJobEarlyLines: a job-id-only line written while a long job is still
+// running reaches the gateway that did not get the job's span. Its jobcorrelation holds it for
+// max_wait (5 s) and asks the store, which has the job only once the owning gateway exported
+// the job's lifecycle logs: those carry every tag themselves, so they must not wait for the
+// span that comes when the job ends (12 s here, far longer than the hold).
+func TestScaleOutLongJobEarlyLines(t *testing.T) {
+	tier := startDurableTier(t)
+	redis := redistest.Start(t)
+	a, b := startGateway(t, tier, "gw-a"), startGateway(t, tier, "gw-b")
+	logs := filepath.Join(t.TempDir(), "worker-logs")
+	require.NoError(t, os.MkdirAll(logs, 0o755))
+	agent := startAgent(t, redis.Addr, logs, a, b)
+
+	const jobs = 6
+	done := make(chan *jobsim.Summary, 1)
+	go func() {
+		cfg := jobsim.DefaultConfig()
+		cfg.Redis, cfg.Jobs, cfg.Rate, cfg.Workers, cfg.WorkTime = redis.Addr, jobs, 50, jobs, 12*time.Second
+		cfg.FailRatio, cfg.Carrier, cfg.Seed, cfg.Duration = 0, "w3c", 7, 60*time.Second
+		cfg.LogFile, cfg.OTLPEndpoint = filepath.Join(logs, "jobsim.log"), agent.OTLPHTTPURL
+		s, err := jobsim.Run(context.Background(), cfg)
+		assert.NoError(t, err)
+		done <- s
+	}()
+	// Each job's line goes out as soon as a gateway's live job list shows the job running (its
+	// job_started lifecycle log), as early in the job as a worker's first line would be.
+	var running []string
+	sent := map[string]bool{}
+	before := lookupCounts(t, []*gateway{a, b})
+	Eventually(t, 20*time.Second, func() bool {
+		var fresh []string
+		for _, g := range []*gateway{a, b} {
+			var v struct {
+				Jobs []struct {
+					ID     string `json:"id"`
+					Status string `json:"status"`
+				} `json:"jobs"`
+			}
+			if getJSON(t, g.Collector, "/jobs?limit=100", &v) != http.StatusOK {
+				continue
+			}
+			for _, j := range v.Jobs {
+				if j.Status == "running" && !sent[j.ID] {
+					sent[j.ID] = true
+					fresh = append(fresh, j.ID)
+				}
+			}
+		}
+		if len(fresh) > 0 {
+			sendProbe(t, agent, nil, fresh, probeJobID)
+			running = append(running, fresh...)
+		}
+		return len(running) == jobs
+	}, "all %d jobs running", jobs)
+	slices.Sort(running)
+
+	sum := <-done
+	require.NotNil(t, sum)
+	for _, id := range running {
+		require.Contains(t, sum.Jobs, id)
+	}
+	r := countProbe(t, sum, running, probeJobID, before, a, b)
+	assert.Equal(t, r.lines, r.tagged, "job-id-only lines of running jobs tagged on export")
+	assert.Zero(t, r.wrong)
 }
