@@ -363,6 +363,11 @@ type Control struct {
 	// dropped
 	Reason  string `json:"reason,omitempty"`
 	Dropped uint64 `json:"-"`
+	// CountKnown is false when the server could not count what was dropped (a store_gap:
+	// lines of other gateways that missed the live tail); From..Until then says when.
+	CountKnown bool      `json:"-"`
+	From       time.Time `json:"from,omitempty"`
+	Until      time.Time `json:"until,omitempty"`
 	// warning / status
 	Message     string  `json:"message,omitempty"`
 	Status      string  `json:"status,omitempty"`
@@ -399,7 +404,7 @@ func decodeMessage(b []byte) (*LogEntry, *Control, error) {
 		}
 		for _, k := range []string{"count", "dropped", "lines_dropped"} {
 			if v, ok := m[k].(float64); ok {
-				c.Dropped = uint64(v)
+				c.Dropped, c.CountKnown = uint64(v), true
 				break
 			}
 		}

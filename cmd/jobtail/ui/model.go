@@ -104,6 +104,7 @@ type Model struct {
 	connAttempt  int
 	connErr      error
 	dropped      map[string]uint64
+	gaps         []Gap // drops of unknown size, the latest maxGapsShown
 	warning      string
 	serverStatus string
 	arrivals     []time.Time
@@ -304,7 +305,7 @@ func (m *Model) startStream(req jobtailclient.StreamRequest, info *jobtailclient
 	m.logActive = true
 	m.entries, m.pending, m.arrivals = nil, nil, nil
 	m.offset, m.matchIndex, m.matchCount = 0, -1, 0
-	m.dropped = map[string]uint64{}
+	m.dropped, m.gaps = map[string]uint64{}, nil
 	m.warning, m.serverStatus, m.connErr = "", "", nil
 	m.conn = jobtailclient.StateConnecting
 	return waitEvents(m.streamGen, m.events)
@@ -429,7 +430,12 @@ func (m *Model) onEvent(ev jobtailclient.Event) {
 			if reason == "" {
 				reason = "dropped"
 			}
-			m.dropped[reason] += max(c.Dropped, 1)
+			if c.CountKnown {
+				m.dropped[reason] += c.Dropped
+			} else {
+				// Counting it as one line would understate it: say when, not how many.
+				m.gaps = append(m.gaps[max(0, len(m.gaps)-maxGapsShown+1):], Gap{Reason: reason, From: c.From, Until: c.Until})
+			}
 		case "warning":
 			m.warning = c.Message
 			if m.warning == "" && c.BufferUsage > 0 {
@@ -632,7 +638,7 @@ func (m *Model) logsKey(key string) {
 		m.jumpMatch(+1)
 	case "c":
 		m.entries, m.pending, m.offset, m.matchIndex, m.matchCount = nil, nil, 0, -1, 0
-		m.dropped = map[string]uint64{}
+		m.dropped, m.gaps = map[string]uint64{}, nil
 		m.warning = ""
 	}
 }
@@ -832,7 +838,7 @@ func (m *Model) panel(p Panel, w, h int) string {
 // LogsView snapshots the log panel's state.
 func (m *Model) LogsView() LogsView {
 	return LogsView{Filters: m.filters, Entries: m.entries, Offset: m.offset, Paused: m.paused, Pending: len(m.pending),
-		Conn: m.conn, ConnAttempt: m.connAttempt, ConnErr: m.connErr, Rate: m.Rate(), Dropped: m.dropped, Warning: m.warning,
+		Conn: m.conn, ConnAttempt: m.connAttempt, ConnErr: m.connErr, Rate: m.Rate(), Dropped: m.dropped, Gaps: m.gaps, Warning: m.warning,
 		ServerStatus: m.serverStatus, Search: m.search, SearchInput: m.searchInput, Searching: m.searching,
 		MatchIndex: m.matchIndex, Matches: m.matchCount, Active: m.logActive}
 }

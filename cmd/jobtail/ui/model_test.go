@@ -182,6 +182,10 @@ func TestTUILogPanelPauseSearchAndBanner(t *testing.T) {
 	hs.srv.SendControl(map[string]any{"type": "dropped", "count": 42, "reason": "rate_limited"})
 	hs.srv.SendControl(map[string]any{"type": "status", "status": "rate_limited"})
 	hs.waitFor(t, "⚠ 42 lines dropped by the server (rate_limited 42)", "stream is rate limited")
+	hs.srv.SendControl(map[string]any{"type": "dropped", "reason": "store_gap", "total": 0,
+		"from": base.Format(time.RFC3339Nano), "until": base.Add(5 * time.Second).Format(time.RFC3339Nano)})
+	hs.waitFor(t, "lines missed the live tail from "+base.Local().Format("15:04:05")+" to "+base.Add(5*time.Second).Local().Format("15:04:05")+" (store_gap)",
+		"⚠ 42 lines dropped by the server (rate_limited 42)")
 
 	view := hs.finalView(t)
 	assert.Contains(t, view, GlyphCursor+"10:00:02.800 ERROR job-dead-3 [worker] upload failed", "the current match is marked")

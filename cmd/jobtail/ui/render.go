@@ -461,6 +461,7 @@ type LogsView struct {
 	ConnErr      error
 	Rate         float64
 	Dropped      map[string]uint64
+	Gaps         []Gap // drops the server could not count, newest last
 	Warning      string
 	ServerStatus string
 	Search       string
@@ -542,6 +543,15 @@ func connLabel(s jobtailclient.ConnState, attempt int) string {
 	return styleWarn.Render("○ connecting")
 }
 
+// Gap is an in-band drop the server could not count, with the time range it covers.
+type Gap struct {
+	Reason      string
+	From, Until time.Time
+}
+
+// maxGapsShown bounds the gaps the model keeps: the banner shows the latest and how many.
+const maxGapsShown = 16
+
 func dropBanner(v LogsView) string {
 	var total uint64
 	reasons := make([]string, 0, len(v.Dropped))
@@ -557,6 +567,18 @@ func dropBanner(v LogsView) string {
 	var b []string
 	if total > 0 {
 		b = append(b, fmt.Sprintf("⚠ %d lines dropped by the server (%s)", total, strings.Join(parts, ", ")))
+	}
+	if n := len(v.Gaps); n > 0 {
+		g := v.Gaps[n-1]
+		when := ""
+		if !g.From.IsZero() && !g.Until.IsZero() {
+			when = " from " + g.From.Local().Format("15:04:05") + " to " + g.Until.Local().Format("15:04:05")
+		}
+		more := ""
+		if n > 1 {
+			more = fmt.Sprintf(" (%d gaps)", n)
+		}
+		b = append(b, fmt.Sprintf("⚠ lines missed the live tail%s (%s)%s: they are in history", when, termsafe.String(g.Reason), more))
 	}
 	if v.ServerStatus == "rate_limited" {
 		b = append(b, "⚠ stream is rate limited")

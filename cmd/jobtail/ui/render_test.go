@@ -200,3 +200,16 @@ func TestPlainLogLineSkipsRepeatedIDs(t *testing.T) {
 		Attributes: map[string]any{"job.id": "j1", "id": "j1", "trace_id": "t1", "retries": 1, "caller": "w.go:12"}}
 	assert.Equal(t, "10:00:00.000 WARN  j1 job retried caller=w.go:12 retries=1", PlainLogLine(e))
 }
+
+// A drop the server could not count (lines of other gateways that missed the live tail) is
+// shown by its time range, never as a count it does not have.
+func TestRenderUncountedGap(t *testing.T) {
+	from, until := base, base.Add(12*time.Second)
+	v := LogsView{Active: true, Conn: jobtailclient.StateConnected,
+		Dropped: map[string]uint64{"store_gap": 30},
+		Gaps:    []Gap{{Reason: "store_gap"}, {Reason: "store_gap", From: from, Until: until}}}
+	lines := RenderLogs(v, 200, 6)
+	joined := strings.Join(lines, "\n")
+	assert.Contains(t, joined, "⚠ 30 lines dropped by the server (store_gap 30)")
+	assert.Contains(t, joined, "⚠ lines missed the live tail from "+from.Local().Format("15:04:05")+" to "+until.Local().Format("15:04:05")+" (store_gap) (2 gaps): they are in history")
+}
