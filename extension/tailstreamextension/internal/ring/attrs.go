@@ -1,7 +1,6 @@
 package ring // import "github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/ring"
 
 import (
-	"bytes"
 	"encoding/json"
 	"hash/maphash"
 	"slices"
@@ -158,31 +157,8 @@ func (a Attrs) with(key string, v any) Attrs {
 	return append(out, a[i:]...)
 }
 
-// MarshalJSON writes the attributes as the JSON object a map of them marshals to. The
-// encoder's newlines are insignificant whitespace, which encoding/json compacts away.
-func (a Attrs) MarshalJSON() ([]byte, error) {
-	if a == nil {
-		return []byte("null"), nil
-	}
-	var b bytes.Buffer
-	b.Grow(48 * len(a))
-	enc := json.NewEncoder(&b)
-	b.WriteByte('{')
-	for i, kv := range a {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		if err := enc.Encode(kv.Key); err != nil {
-			return nil, err
-		}
-		b.WriteByte(':')
-		if err := enc.Encode(kv.Value); err != nil {
-			return nil, err
-		}
-	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
-}
+// MarshalJSON writes the attributes as the JSON object a map of them marshals to.
+func (a Attrs) MarshalJSON() ([]byte, error) { return a.appendJSON(nil) }
 
 // UnmarshalJSON reads the object MarshalJSON writes (numbers come back as float64, as they
 // would into a map).

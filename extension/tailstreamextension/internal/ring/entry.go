@@ -89,10 +89,10 @@ func (e *Entry) JSON() []byte {
 	if p != nil && p != noJSONCache {
 		return *p
 	}
-	b, err := json.Marshal(e)
+	b, err := e.appendJSON(make([]byte, 0, e.jsonSizeHint()))
 	if err != nil {
-		// Attribute values come from pcommon.Value.AsRaw and always marshal; keep the line
-		// visible rather than lose it.
+		// A NaN or infinite double attribute (OTLP carries them; JSON cannot), or a timestamp
+		// beyond year 9999: keep the line visible rather than lose it.
 		b, _ = json.Marshal(map[string]any{"seq": e.Seq, "timestamp": e.Timestamp, "level": e.Level, "message": e.Message})
 	}
 	if p == nil {
