@@ -8,7 +8,8 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/jsonenc"
 )
 
 // The LogEntry JSON is written by hand: with 500 streams the collector marshals every line it
@@ -30,7 +31,7 @@ func (e *Entry) appendJSON(b []byte) ([]byte, error) {
 		return nil, err
 	}
 	b = append(b, `","level":`...)
-	b = appendString(b, e.Level)
+	b = jsonenc.AppendString(b, e.Level)
 	b = appendField(b, `,"service":`, e.Service)
 	b = appendField(b, `,"job_id":`, e.JobID)
 	b = appendField(b, `,"worker_id":`, e.WorkerID)
@@ -38,7 +39,7 @@ func (e *Entry) appendJSON(b []byte) ([]byte, error) {
 	b = appendField(b, `,"trace_id":`, e.TraceID)
 	b = appendField(b, `,"span_id":`, e.SpanID)
 	b = append(b, `,"message":`...)
-	b = appendString(b, e.Message)
+	b = jsonenc.AppendString(b, e.Message)
 	if len(e.Attrs) > 0 {
 		b = append(b, `,"attributes":`...)
 		if b, err = e.Attrs.appendJSON(b); err != nil {
@@ -89,7 +90,7 @@ func appendField(b []byte, key, s string) []byte {
 	if s == "" {
 		return b
 	}
-	return appendString(append(b, key...), s)
+	return jsonenc.AppendString(append(b, key...), s)
 }
 
 // appendJSON appends the object a map of the attributes marshals to (they are sorted by key,
@@ -104,7 +105,7 @@ func (a Attrs) appendJSON(b []byte) ([]byte, error) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, kv.Key)
+		b = jsonenc.AppendString(b, kv.Key)
 		b = append(b, ':')
 		if b, err = appendValue(b, kv.Value); err != nil {
 			return nil, err
@@ -121,7 +122,7 @@ func appendValue(b []byte, v any) ([]byte, error) {
 	case nil:
 		return append(b, "null"...), nil
 	case string:
-		return appendString(b, x), nil
+		return jsonenc.AppendString(b, x), nil
 	case bool:
 		return strconv.AppendBool(b, x), nil
 	case int64:
@@ -158,7 +159,7 @@ func appendValue(b []byte, v any) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, k)
+			b = jsonenc.AppendString(b, k)
 			b = append(b, ':')
 			if b, err = appendValue(b, x[k]); err != nil {
 				return nil, err
@@ -192,72 +193,4 @@ func appendFloat(b []byte, f float64) ([]byte, error) {
 		}
 	}
 	return b, nil
-}
-
-const hexDigits = "0123456789abcdef"
-
-// jsonSafe marks the ASCII bytes a JSON string carries as they are: encoding/json's
-// htmlSafeSet, i.e. all but control characters, '"', '\\' and the HTML-sensitive '<', '>', '&'.
-var jsonSafe = func() (t [utf8.RuneSelf]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = true
-	}
-	for _, c := range `"\<>&` {
-		t[c] = false
-	}
-	return t
-}()
-
-// appendString quotes s as encoding/json does with HTML escaping on (json.Marshal's default):
-// <, > and & as \u003c etc., U+2028 and U+2029 escaped, invalid UTF-8 as \ufffd. A browser
-// that renders a log line therefore never sees markup or a JavaScript line break in it.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if jsonSafe[c] {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

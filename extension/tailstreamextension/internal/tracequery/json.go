@@ -3,8 +3,8 @@ package tracequery // import "github.com/jobtrace/jobtrace/extension/tailstreame
 import (
 	"strconv"
 	"time"
-	"unicode/utf8"
 
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/jsonenc"
 	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/tracecache"
 )
 
@@ -25,9 +25,9 @@ func (l Tags) appendJSON(b []byte) []byte {
 		if len(b) > start+1 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, kv.Key)
+		b = jsonenc.AppendString(b, kv.Key)
 		b = append(b, ':')
-		b = appendJSONString(b, kv.Value)
+		b = jsonenc.AppendString(b, kv.Value)
 	}
 	return append(b, '}')
 }
@@ -41,74 +41,29 @@ func dupBefore(l Tags, i int) bool {
 	return false
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString quotes s as JSON: quotes, backslashes and control characters escaped,
-// invalid UTF-8 replaced by U+FFFD (as encoding/json does).
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
 // AppendJSON writes the summary by hand. encoding/json re-validates and compacts the output of
 // every MarshalJSON and reflects over each of a large trace's spans; for the 1,000-span summary
 // that was about two thirds of the request's CPU.
 func (s *Summary) AppendJSON(b []byte) []byte {
 	b = append(b, `{"trace_id":`...)
-	b = appendJSONString(b, s.TraceID)
+	b = jsonenc.AppendString(b, s.TraceID)
 	b = append(b, `,"trace_url":`...)
-	b = appendJSONString(b, s.TraceURL)
+	b = jsonenc.AppendString(b, s.TraceURL)
 	if r := s.RootSpan; r != nil {
 		b = append(b, `,"root_span":{"span_id":`...)
-		b = appendJSONString(b, r.SpanID)
+		b = jsonenc.AppendString(b, r.SpanID)
 		b = append(b, `,"operation_name":`...)
-		b = appendJSONString(b, r.OperationName)
+		b = jsonenc.AppendString(b, r.OperationName)
 		if r.ServiceName != "" {
 			b = append(b, `,"service_name":`...)
-			b = appendJSONString(b, r.ServiceName)
+			b = jsonenc.AppendString(b, r.ServiceName)
 		}
 		b = append(b, `,"start_time":`...)
 		b = appendJSONTime(b, r.StartTime)
 		b = append(b, `,"duration_ms":`...)
 		b = strconv.AppendFloat(b, r.DurationMS, 'f', -1, 64)
 		b = append(b, `,"status":`...)
-		b = appendJSONString(b, r.Status)
+		b = jsonenc.AppendString(b, r.Status)
 		b = append(b, '}')
 	}
 	b = append(b, `,"spans_count":`...)
@@ -131,7 +86,7 @@ func (s *Summary) AppendJSON(b []byte) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, id)
+		b = jsonenc.AppendString(b, id)
 	}
 	b = append(b, `],"critical_path_sections":[`...)
 	for i, sec := range s.CriticalPathSections {
@@ -139,7 +94,7 @@ func (s *Summary) AppendJSON(b []byte) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `{"span_id":`...)
-		b = appendJSONString(b, sec.SpanID)
+		b = jsonenc.AppendString(b, sec.SpanID)
 		b = append(b, `,"start":`...)
 		b = appendJSONTime(b, sec.Start)
 		b = append(b, `,"end":`...)
@@ -152,16 +107,16 @@ func (s *Summary) AppendJSON(b []byte) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `{"span_id":`...)
-		b = appendJSONString(b, e.SpanID)
+		b = jsonenc.AppendString(b, e.SpanID)
 		b = append(b, `,"operation_name":`...)
-		b = appendJSONString(b, e.OperationName)
+		b = jsonenc.AppendString(b, e.OperationName)
 		if e.ServiceName != "" {
 			b = append(b, `,"service_name":`...)
-			b = appendJSONString(b, e.ServiceName)
+			b = jsonenc.AppendString(b, e.ServiceName)
 		}
 		if e.Message != "" {
 			b = append(b, `,"message":`...)
-			b = appendJSONString(b, e.Message)
+			b = jsonenc.AppendString(b, e.Message)
 		}
 		b = append(b, '}')
 	}
@@ -171,7 +126,7 @@ func (s *Summary) AppendJSON(b []byte) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `{"name":`...)
-		b = appendJSONString(b, sv.Name)
+		b = jsonenc.AppendString(b, sv.Name)
 		b = append(b, `,"span_count":`...)
 		b = strconv.AppendInt(b, int64(sv.SpanCount), 10)
 		b = append(b, `,"error_count":`...)
@@ -179,7 +134,7 @@ func (s *Summary) AppendJSON(b []byte) []byte {
 		b = append(b, '}')
 	}
 	b = append(b, `],"source":`...)
-	b = appendJSONString(b, s.Source)
+	b = jsonenc.AppendString(b, s.Source)
 	b = append(b, `,"partial":`...)
 	b = strconv.AppendBool(b, s.Partial)
 	if len(s.Warnings) > 0 {
@@ -188,7 +143,7 @@ func (s *Summary) AppendJSON(b []byte) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, w)
+			b = jsonenc.AppendString(b, w)
 		}
 		b = append(b, ']')
 	}
@@ -201,30 +156,30 @@ func (s Summary) MarshalJSON() ([]byte, error) { return s.AppendJSON(nil), nil }
 // appendSummaryJSON writes the fields a summary span has (spanView with full=false).
 func (v *SpanView) appendSummaryJSON(b []byte) []byte {
 	b = append(b, `{"span_id":`...)
-	b = appendJSONString(b, v.SpanID)
+	b = jsonenc.AppendString(b, v.SpanID)
 	if v.ParentSpanID != "" {
 		b = append(b, `,"parent_span_id":`...)
-		b = appendJSONString(b, v.ParentSpanID)
+		b = jsonenc.AppendString(b, v.ParentSpanID)
 	}
 	b = append(b, `,"operation_name":`...)
-	b = appendJSONString(b, v.OperationName)
+	b = jsonenc.AppendString(b, v.OperationName)
 	if v.ServiceName != "" {
 		b = append(b, `,"service_name":`...)
-		b = appendJSONString(b, v.ServiceName)
+		b = jsonenc.AppendString(b, v.ServiceName)
 	}
 	b = append(b, `,"start_time":`...)
 	b = appendJSONTime(b, v.StartTime)
 	b = append(b, `,"duration_ms":`...)
 	b = strconv.AppendFloat(b, v.DurationMS, 'f', -1, 64)
 	b = append(b, `,"status":`...)
-	b = appendJSONString(b, v.Status)
+	b = jsonenc.AppendString(b, v.Status)
 	if v.StatusMessage != "" {
 		b = append(b, `,"status_message":`...)
-		b = appendJSONString(b, v.StatusMessage)
+		b = jsonenc.AppendString(b, v.StatusMessage)
 	}
 	if v.Kind != "" {
 		b = append(b, `,"kind":`...)
-		b = appendJSONString(b, v.Kind)
+		b = jsonenc.AppendString(b, v.Kind)
 	}
 	if len(v.Tags) > 0 {
 		b = append(b, `,"tags":`...)
