@@ -219,6 +219,15 @@ func StartCollector(t *testing.T, opts ...Option) *Collector {
 }
 
 func fileExporterOverlay(dir string) string {
+	return fileExportersBeside(dir, nil, []string{"tailstream"})
+}
+
+// fileExportersBeside makes the logs and traces pipelines export to files in dir, after the
+// exporters named (an overlay replaces a pipeline's exporter list, so the others are repeated).
+func fileExportersBeside(dir string, logs, traces []string) string {
+	list := func(names []string, file string) string {
+		return "[" + strings.Join(append(append([]string(nil), names...), file), ", ") + "]"
+	}
 	return fmt.Sprintf(`
 exporters:
   file/e2e_logs:
@@ -230,10 +239,10 @@ exporters:
 service:
   pipelines:
     logs:
-      exporters: [file/e2e_logs]
+      exporters: %[2]s
     traces:
-      exporters: [tailstream, file/e2e_traces]
-`, dir)
+      exporters: %[3]s
+`, dir, list(logs, "file/e2e_logs"), list(traces, "file/e2e_traces"))
 }
 
 // WaitHealthy waits for health_check to answer 200.

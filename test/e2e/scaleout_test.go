@@ -29,21 +29,7 @@ import (
 // gatewayFileOverlay adds file exporters next to the durable overlay's exporters, so a test
 // reads what each gateway exported.
 func gatewayFileOverlay(dir string) string {
-	return fmt.Sprintf(`
-exporters:
-  file/e2e_logs:
-    path: %[1]s/out-logs.json
-    flush_interval: 100ms
-  file/e2e_traces:
-    path: %[1]s/out-traces.json
-    flush_interval: 100ms
-service:
-  pipelines:
-    logs:
-      exporters: [otlp_http/victorialogs, file/e2e_logs]
-    traces:
-      exporters: [tailstream, otlp_grpc/jaeger, file/e2e_traces]
-`, dir)
+	return fileExportersBeside(dir, []string{"otlp_http/victorialogs"}, []string{"tailstream", "otlp_grpc/jaeger"})
 }
 
 type gateway struct {
