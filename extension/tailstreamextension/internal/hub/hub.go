@@ -340,8 +340,8 @@ func (h *Hub) Create(owner string, f *logfilter.Filter, scope func(*ring.Entry) 
 		Owner: owner, Created: now, Ephemeral: ephemeral, hub: h, scope: scope,
 		notify: make(chan struct{}, 1), done: make(chan struct{}),
 		opts: opts, expiresAt: now.Add(h.limits.Expiry), lastDetached: now,
-		queue: make([]*ring.Entry, opts.BufferSize), tokens: float64(opts.RateLimit), lastRefill: now,
-		inbox: make([]deferred, opts.BufferSize), evalNotify: make(chan struct{}, 1),
+		queue: newFIFO[*ring.Entry](opts.BufferSize), tokens: float64(opts.RateLimit), lastRefill: now,
+		inbox: newFIFO[deferred](opts.BufferSize), evalNotify: make(chan struct{}, 1),
 	}
 	s.filter.Store(f)
 	var id [16]byte

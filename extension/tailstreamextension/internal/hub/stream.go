@@ -86,8 +86,7 @@ type Stream struct {
 	opts         Options
 	expiresAt    time.Time
 	paused       bool
-	queue        []*ring.Entry // circular, len = buffer size
-	qHead, qLen  int
+	queue        fifo[*ring.Entry] // bounded by the buffer size
 	tokens       float64
 	lastRefill   time.Time
 	matched      atomic.Uint64 // atomic: the full-queue fast path counts without the lock
@@ -106,8 +105,7 @@ type Stream struct {
 
 	// The costly part of the filter runs on evalLoop: dispatch puts lines that passed the
 	// cheap checks in inbox (circular, bounded like queue) and evalLoop moves matches on.
-	inbox          []deferred
-	inHead, inLen  int
+	inbox          fifo[deferred]
 	evalNotify     chan struct{}
 	droppedBehind  atomic.Uint64
 	reportedBehind uint64
@@ -179,25 +177,17 @@ type deferred struct {
 func (s *Stream) defer_(e, old *ring.Entry) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.inLen == len(s.inbox) {
+	if !s.inbox.push(deferred{e, old}) {
 		s.droppedBehind.Add(1)
 		return false
 	}
-	s.inbox[(s.inHead+s.inLen)%len(s.inbox)] = deferred{e, old}
-	s.inLen++
 	return true
 }
 
 func (s *Stream) takeInbox(buf []deferred) []deferred {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for s.inLen > 0 {
-		buf = append(buf, s.inbox[s.inHead])
-		s.inbox[s.inHead] = deferred{}
-		s.inHead = (s.inHead + 1) % len(s.inbox)
-		s.inLen--
-	}
-	return buf
+	return s.inbox.drain(buf)
 }
 
 // evalLoop runs the costly part of the stream's filter (text, OTTL) off the ingest path,
@@ -325,14 +315,12 @@ func (s *Stream) offer(e *ring.Entry, now time.Time) outcome {
 		}
 		s.tokens--
 	}
-	if s.qLen == len(s.queue) {
+	if !s.queue.push(e) {
 		s.droppedFull.Add(1)
 		s.full.Store(true)
 		return outBufferFull
 	}
-	s.queue[(s.qHead+s.qLen)%len(s.queue)] = e
-	s.qLen++
-	if s.qLen == len(s.queue) {
+	if s.queue.full() {
 		s.full.Store(true)
 	}
 	return outQueued
@@ -353,12 +341,7 @@ func (s *Stream) Drain(buf []*ring.Entry) []*ring.Entry {
 	if s.paused {
 		return buf
 	}
-	for s.qLen > 0 {
-		buf = append(buf, s.queue[s.qHead])
-		s.queue[s.qHead] = nil
-		s.qHead = (s.qHead + 1) % len(s.queue)
-		s.qLen--
-	}
+	buf = s.queue.drain(buf)
 	s.full.Store(false)
 	return buf
 }
@@ -441,7 +424,7 @@ func (s *Stream) Stats(now time.Time) Stats {
 		DroppedFull:   s.droppedFull.Load(),
 		DroppedBehind: behind,
 		LinesDropped:  s.droppedRate + s.droppedFull.Load() + behind,
-		BufferUsage:   float64(s.qLen) / float64(len(s.queue)),
+		BufferUsage:   float64(s.queue.len()) / float64(s.queue.limit),
 	}
 	s.mu.Unlock()
 	st.LinesStreamed = s.streamed.Load()
@@ -517,7 +500,7 @@ func (s *Stream) TakeDropReport() DropReport {
 func (s *Stream) BufferUsage() float64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return float64(s.qLen) / float64(len(s.queue))
+	return float64(s.queue.len()) / float64(s.queue.limit)
 }
 
 // Detach ends a; it is a no-op when a was already replaced.
