@@ -16,7 +16,7 @@
 // contrib peer (otlp → redaction → batch → file, built from peer/builder-config.yaml into
 // bin/peer), one after the other in the same run: end-to-end time and peak RSS.
 //
-//	go run ./test/load/livetail [-duration 10s] [-only latency|burst] [-scenarios abcd] [-gomemlimit 60MiB]
+//	go run ./test/load/livetail [-duration 10s] [-only latency|burst] [-scenarios abcd] [-timeline [-bucket 100ms]] [-gomemlimit 60MiB]
 package main
 
 import (
@@ -57,6 +57,7 @@ var (
 	binary      = flag.String("binary", "otelcol-dev/otelcol-jobtrace", "the built distribution")
 	peerBin     = flag.String("peer", "bin/peer/otelcol-peer", "the contrib peer")
 	timeline    = flag.Bool("timeline", false, "also print each scenario's p99 per second (tells a start-up spike from a steady state)")
+	bucket      = flag.Duration("bucket", time.Second, "-timeline's interval (e.g. 100ms to see a start-up spike)")
 	extraConfig = flag.String("config", "", "one more config file for jobtrace (e.g. a smaller retention.buffer_size, or pprof)")
 	goMemLimit  = flag.String("gomemlimit", "", "burst: GOMEMLIMIT for both collectors (e.g. 60MiB), to see the peaks without Go's default GC headroom")
 
@@ -279,7 +280,7 @@ func runScenario(root string, s rune) {
 		return
 	}
 	dur := duration.String()
-	rcmd, rout := child(append([]string{"-role", "reader", "-api", api, "-duration", dur}, rd...)...)
+	rcmd, rout := child(append([]string{"-role", "reader", "-api", api, "-duration", dur, "-bucket", bucket.String()}, rd...)...)
 	sc := bufio.NewScanner(rout)
 	if !sc.Scan() || sc.Text() != "ready" {
 		fatalf("reader did not get ready: %q", sc.Text())
@@ -300,7 +301,7 @@ func runScenario(root string, s rune) {
 	}
 	if *timeline {
 		for _, sm := range sums {
-			fmt.Fprintf(os.Stderr, "%s %s p99 per second (ms): %.1f\n", name, sm.Transport, sm.P99BySecond)
+			fmt.Fprintf(os.Stderr, "%s %s p99 per %s (ms): %.1f\n", name, sm.Transport, *bucket, sm.P99BySecond)
 		}
 	}
 }
@@ -451,7 +452,7 @@ func (l *lat) add(ts time.Time, now time.Time) {
 	l.mu.Unlock()
 }
 
-// bySecond returns the p99 of each second of the run (from the first read), so that a
+// bySecond returns the p99 of each second (-bucket) of the run (from the first read), so that a
 // transient (a start-up spike) can be told from a steady state.
 func (l *lat) bySecond() []float64 {
 	if len(l.d) == 0 {
@@ -460,7 +461,7 @@ func (l *lat) bySecond() []float64 {
 	t0 := slices.MinFunc(l.at, time.Time.Compare)
 	var secs [][]time.Duration
 	for i, d := range l.d {
-		k := int(l.at[i].Sub(t0) / time.Second)
+		k := int(l.at[i].Sub(t0) / *bucket)
 		for len(secs) <= k {
 			secs = append(secs, nil)
 		}
