@@ -120,8 +120,9 @@ func freePort() int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startCollector runs bin with configs; env gets free ports.
-func startCollector(bin string, extra map[string]string, configs ...string) *proc {
+// startCollector runs bin with configs; env gets free ports. api: wait for the tailstream API
+// as well as OTLP.
+func startCollector(bin string, api bool, extra map[string]string, configs ...string) *proc {
 	dir, err := os.MkdirTemp("", "livetail-")
 	must(err)
 	must(os.MkdirAll(filepath.Join(dir, "worker-logs"), 0o755))
@@ -160,7 +161,7 @@ func startCollector(bin string, extra map[string]string, configs ...string) *pro
 	for time.Now().Before(deadline) {
 		if c, err := net.Dial("tcp", env["OTLP_HTTP_ENDPOINT"]); err == nil {
 			c.Close()
-			if _, ok := env["TAILSTREAM_ENDPOINT"]; ok && strings.Contains(bin, "jobtrace") {
+			if api {
 				if c2, err := net.Dial("tcp", env["TAILSTREAM_ENDPOINT"]); err == nil {
 					c2.Close()
 					return p
@@ -250,7 +251,7 @@ func runScenario(root string, s rune) {
 	if *extraConfig != "" {
 		cfgs = append(cfgs, *extraConfig)
 	}
-	col := startCollector(filepath.Join(root, *binary), nil, cfgs...)
+	col := startCollector(filepath.Join(root, *binary), true, nil, cfgs...)
 	defer col.stop()
 	api := "http://" + col.env["TAILSTREAM_ENDPOINT"]
 	otlp := "http://" + col.env["OTLP_HTTP_ENDPOINT"]
@@ -666,7 +667,7 @@ service:
 	if *goMemLimit != "" {
 		env = map[string]string{"GOMEMLIMIT": *goMemLimit}
 	}
-	ours := startCollector(filepath.Join(root, *binary), env, cfgs...)
+	ours := startCollector(filepath.Join(root, *binary), true, env, cfgs...)
 	runBurst("jobtrace (collector.yaml)", ours, true)
 	ours.stop()
 
@@ -675,10 +676,47 @@ service:
 		fmt.Printf("\n(peer not built: %v; build it with bin/builder --config test/load/livetail/peer/builder-config.yaml)\n", err)
 		return
 	}
-	peer := startCollector(pb, env, filepath.Join(root, "test/load/livetail/peer/collector.yaml"))
+	peer := startCollector(pb, false, env, filepath.Join(root, "test/load/livetail/peer/collector.yaml"))
 	runBurst("contrib peer (otlp → redaction → batch → file)", peer, false)
 	peer.stop()
+
+	// jobtrace's binary with the peer's pipeline: what the binary costs (its idle pages) apart
+	// from what jobtrace's pipeline does (the live path's ring, the export path's hold).
+	samePipe := filepath.Join(os.TempDir(), fmt.Sprintf("livetail-peerpipe-%d.yaml", os.Getpid()))
+	must(os.WriteFile(samePipe, []byte(peerPipelineOnJobtrace), 0o600))
+	defer os.Remove(samePipe)
+	both := startCollector(filepath.Join(root, *binary), false, env, samePipe)
+	runBurst("jobtrace's binary, the peer's pipeline (otlp → piiredaction → batch → file)", both, false)
+	both.stop()
 }
+
+// peerPipelineOnJobtrace is the peer's pipeline with jobtrace's redaction processor, which
+// masks e-mail addresses by default as the peer's blocked_values do.
+const peerPipelineOnJobtrace = `
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: ${env:OTLP_HTTP_ENDPOINT}
+processors:
+  piiredaction:
+  batch:
+    timeout: 200ms
+    send_batch_size: 2048
+exporters:
+  file:
+    path: ${env:OUT_FILE}
+    flush_interval: 100ms
+service:
+  pipelines:
+    logs:
+      receivers: [otlp]
+      processors: [piiredaction, batch]
+      exporters: [file]
+  telemetry:
+    metrics:
+      level: none
+`
 
 func runBurst(name string, p *proc, live bool) {
 	// What the process takes before any record: the part of the peak no pipeline change moves.
