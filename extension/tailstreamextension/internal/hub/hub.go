@@ -115,9 +115,10 @@ type Hub struct {
 
 	ingestMu sync.Mutex // serialises ingest so each queue receives lines in seq order
 	lines    atomic.Uint64
-	batchGen uint64    // guarded by ingestMu
-	lateGen  uint64    // LateID of the last late delivery; guarded by ingestMu
-	touched  []*Stream // guarded by ingestMu
+	batchGen uint64        // guarded by ingestMu
+	lateGen  uint64        // LateID of the last late delivery; guarded by ingestMu
+	touched  []*Stream     // guarded by ingestMu
+	matches  []*ring.Entry // an unindexed stream's matches in a batch; guarded by ingestMu
 
 	resolver atomic.Pointer[Resolver]
 	late     lateList
@@ -302,9 +303,30 @@ func (h *Hub) dispatch(entries, olds []*ring.Entry, now time.Time) {
 			s.dropBatch(m)
 			continue
 		}
-		for i, e := range entries {
-			offer(s, i, e)
+		if olds != nil || s.filter.Load().Slow() {
+			for i, e := range entries {
+				offer(s, i, e)
+			}
+			continue
 		}
+		// The batch's matches go in under one lock: 50 unfiltered streams filling their
+		// queues took a lock per line and stream, the pipeline's whole batch long.
+		ms := h.matches[:0]
+		for _, e := range entries {
+			if s.matchesCheap(e) {
+				ms = append(ms, e)
+			}
+		}
+		evaluated += int64(len(entries))
+		matched += int64(len(ms))
+		q, r, f := s.offerMany(ms, now)
+		if q > 0 {
+			touch(s)
+		}
+		dropRate += r
+		dropFull += f
+		clear(ms)
+		h.matches = ms
 	}
 	for _, s := range touched {
 		if s.filter.Load().Slow() {

@@ -142,18 +142,27 @@ func BenchmarkIngest(b *testing.B) {
 		name    string
 		streams int
 		spec    func(i int) logfilter.Spec
+		drain   bool // drain every stream after each batch: clients keeping up
 	}{
-		{"no_streams", 0, nil},
-		{"500_job_streams", 500, func(i int) logfilter.Spec { return logfilter.Spec{JobID: "job-" + strconv.Itoa(i)} }},
-		{"50_unfiltered_full_queues", 50, func(int) logfilter.Spec { return logfilter.Spec{} }},
+		{"no_streams", 0, nil, false},
+		{"500_job_streams", 500, func(i int) logfilter.Spec { return logfilter.Spec{JobID: "job-" + strconv.Itoa(i)} }, false},
+		{"50_unfiltered_full_queues", 50, func(int) logfilter.Spec { return logfilter.Spec{} }, false},
+		{"50_unfiltered_drained", 50, func(int) logfilter.Spec { return logfilter.Spec{} }, true},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			h := newHub(b, ring.New(100_000, time.Hour), Limits{MaxStreams: 1000, MaxStreamsPerUser: 1000, Expiry: time.Hour, IdleTimeout: time.Hour}, nil)
 			now := time.Now()
+			var streams []*Stream
 			for i := 0; i < tc.streams; i++ {
-				_, err := h.Create("u", compile(b, tc.spec(i)), nil, Options{RateLimit: 1000, BufferSize: 1000}, false, now)
+				opts := Options{RateLimit: 1000, BufferSize: 1000}
+				if tc.drain {
+					opts = Options{BufferSize: 1000} // no rate limit: every line is queued
+				}
+				s, err := h.Create("u", compile(b, tc.spec(i)), nil, opts, false, now)
 				require.NoError(b, err)
+				streams = append(streams, s)
 			}
+			var buf []*ring.Entry
 			batch := make([]*ring.Entry, 500)
 			for i := range batch {
 				batch[i] = &ring.Entry{JobID: "job-" + strconv.Itoa(i), Level: "info", Message: "m", Ingested: now}
@@ -162,6 +171,11 @@ func BenchmarkIngest(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				h.Ingest(batch, now)
+				if tc.drain {
+					for _, s := range streams {
+						buf = s.Drain(buf[:0])
+					}
+				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/line")
 		})

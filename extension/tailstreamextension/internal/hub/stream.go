@@ -326,6 +326,52 @@ func (s *Stream) offer(e *ring.Entry, now time.Time) outcome {
 	return outQueued
 }
 
+// offerMany queues matched entries as offer does one by one, under one lock, and counts
+// what it queued, what the rate limit dropped and what a full queue dropped.
+func (s *Stream) offerMany(es []*ring.Entry, now time.Time) (queued, rateLimited, full int64) {
+	if len(es) == 0 {
+		return 0, 0, 0
+	}
+	s.matched.Add(uint64(len(es)))
+	if s.full.Load() {
+		s.droppedFull.Add(uint64(len(es)))
+		return 0, 0, int64(len(es))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rate := float64(s.opts.RateLimit)
+	if rate > 0 {
+		if el := now.Sub(s.lastRefill).Seconds(); el > 0 {
+			s.tokens = min(s.tokens+el*rate, rate) // burst = one second of the rate
+		}
+		s.lastRefill = now
+	}
+	for i, e := range es {
+		// A full queue drops without taking a token, as offer's fast path does.
+		if s.queue.full() {
+			n := len(es) - i
+			s.droppedFull.Add(uint64(n))
+			s.full.Store(true)
+			return queued, 0, int64(n)
+		}
+		if rate > 0 {
+			if s.tokens < 1 {
+				n := uint64(len(es) - i)
+				s.droppedRate += n
+				s.lastRateDrop = now
+				return queued, int64(n), 0
+			}
+			s.tokens--
+		}
+		s.queue.push(e)
+		queued++
+	}
+	if s.queue.full() {
+		s.full.Store(true)
+	}
+	return queued, 0, 0
+}
+
 // dropBatch counts n matched lines dropped because the queue was full when their batch came.
 func (s *Stream) dropBatch(n int64) {
 	if n > 0 {
