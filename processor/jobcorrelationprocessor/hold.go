@@ -88,6 +88,11 @@ func (h *holdBuffer) add(rl plog.ResourceLogs, sl plog.ScopeLogs, rec plog.LogRe
 		q.sl = q.rl.ScopeLogs().AppendEmpty()
 		sl.Scope().CopyTo(q.sl.Scope())
 		q.sl.SetSchemaUrl(sl.SchemaUrl())
+		// Sized for the scope's records, most of which follow this one here when their
+		// traces are unknown: growing by doubling allocated twice what was held.
+		n := min(sl.LogRecords().Len(), h.maxRecords-h.records)
+		q.sl.LogRecords().EnsureCapacity(n)
+		q.meta = make([]heldMeta, 0, n)
 		h.queues = append(h.queues, q)
 	}
 	rec.MoveTo(q.sl.LogRecords().AppendEmpty())
