@@ -446,10 +446,17 @@ type lat struct {
 	at []time.Time // read times, for the per-second breakdown
 }
 
+// add records one line; each connection has its own lat (no lock: a lock shared by 500
+// connections' readers was the reader's own contention) and merges it at the end.
 func (l *lat) add(ts time.Time, now time.Time) {
-	l.mu.Lock()
 	l.d = append(l.d, now.Sub(ts))
 	l.at = append(l.at, now)
+}
+
+func (l *lat) merge(o *lat) {
+	l.mu.Lock()
+	l.d = append(l.d, o.d...)
+	l.at = append(l.at, o.at...)
 	l.mu.Unlock()
 }
 
@@ -552,6 +559,7 @@ func reader() {
 	ws, sse := &lat{}, &lat{}
 	var wg sync.WaitGroup
 	var errs atomic.Int64
+	var wsConns []*websocket.Conn
 	for i := range *nStreams {
 		var f map[string]any
 		switch *filter {
@@ -568,11 +576,16 @@ func reader() {
 			c, _, err := websocket.Dial(ctx, strings.Replace(api, "http", "ws", 1)+"/api/v1/logs/streams/"+id+"?batch=true", nil)
 			must(err)
 			c.SetReadLimit(64 << 20)
+			wsConns = append(wsConns, c)
 			go func() {
 				defer wg.Done()
 				defer c.CloseNow()
+				local := &lat{}
+				defer ws.merge(local)
 				for {
-					_, b, err := c.Read(ctx)
+					// No context per read (the library would register one on ctx, shared by
+					// every connection, per message): the end closes the connection instead.
+					_, b, err := c.Read(context.Background())
 					if err != nil {
 						if ctx.Err() == nil {
 							errs.Add(1)
@@ -582,7 +595,7 @@ func reader() {
 					now := time.Now()
 					entriesOf(b, func(e []byte) {
 						if ts, ok := tsOf(e); ok {
-							ws.add(ts, now)
+							local.add(ts, now)
 						}
 					})
 				}
@@ -594,6 +607,8 @@ func reader() {
 			go func() {
 				defer wg.Done()
 				defer resp.Body.Close()
+				local := &lat{}
+				defer sse.merge(local)
 				sc := bufio.NewScanner(resp.Body)
 				sc.Buffer(make([]byte, 1<<20), 16<<20)
 				event := ""
@@ -605,7 +620,7 @@ func reader() {
 					case bytes.HasPrefix(l, []byte("data: ")):
 						if event == "" {
 							if ts, ok := tsOf(l[6:]); ok {
-								sse.add(ts, time.Now())
+								local.add(ts, time.Now())
 							}
 						}
 					case len(l) == 0:
@@ -625,7 +640,7 @@ func reader() {
 	fmt.Println("ready")
 	time.Sleep(*duration + 3*time.Second)
 	cancel()
-	for _, c := range stalled {
+	for _, c := range append(stalled, wsConns...) {
 		c.CloseNow()
 	}
 	wg.Wait()
