@@ -448,11 +448,11 @@ func (s *wsSender) entries(ctx context.Context, es []*ring.Entry) error {
 			}
 			b = append(b, ']')
 			s.buf = b
-			return s.c.Write(context.Background(), websocket.MessageText, b)
+			return s.conn.appendText(b)
 		}
 		// One message per entry, as the client asked, but one write for all of them.
 		for _, e := range es {
-			if err := s.c.Write(context.Background(), websocket.MessageText, e.JSON()); err != nil {
+			if err := s.conn.appendText(e.JSON()); err != nil {
 				return err
 			}
 		}

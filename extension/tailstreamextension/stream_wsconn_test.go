@@ -3,11 +3,14 @@ package tailstreamextension
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -172,4 +175,64 @@ func TestBatchWriterOneWritePerBatch(t *testing.T) {
 		require.ErrorIs(t, b.Flush(), net.ErrClosed)
 		assert.Equal(t, 1, fw.n, "no write after a failed one")
 	})
+}
+
+// Messages framed by heldConn reach a real client whole, whatever their length: the three
+// WebSocket length encodings (up to 125 bytes, up to 65,535, above), with and without
+// ?batch=true.
+func TestHeldFramesReadByARealClient(t *testing.T) {
+	var lengths []int
+	for n := 0; n <= 200; n++ {
+		lengths = append(lengths, n) // entry JSON crosses 125/126 bytes in here
+	}
+	for n := 65_200; n <= 65_700; n += 7 {
+		lengths = append(lengths, n) // and 65,535/65,536 here
+	}
+	lengths = append(lengths, 200_000)
+	for _, batch := range []bool{false, true} {
+		t.Run(fmt.Sprintf("batch=%v", batch), func(t *testing.T) {
+			srv := startServer(t, nil)
+			recs := make([]rec, len(lengths))
+			for i, n := range lengths {
+				recs[i] = rec{msg: strings.Repeat("m", n), service: "svc", job: "j1"}
+			}
+			srv.publish(t, recs...)
+			st := srv.create(t, "", map[string]any{"filters": map[string]any{"job_id": "j1"}, "options": map[string]any{"tail_lines": len(lengths), "follow": true}})
+			u := st.Endpoint
+			if batch {
+				u += "?batch=true"
+			}
+			c := dialWS(t, u, "", nil)
+			c.SetReadLimit(64 << 20) // a batch of these is one ~5 MB message
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			var got []string
+			for len(got) < len(lengths) {
+				typ, b, err := c.Read(ctx)
+				require.NoError(t, err, "after %d entries", len(got))
+				require.Equal(t, websocket.MessageText, typ)
+				var one struct {
+					Type    string `json:"type"`
+					Message string `json:"message"`
+				}
+				if batch && b[0] == '[' {
+					var many []struct {
+						Message string `json:"message"`
+					}
+					require.NoError(t, json.Unmarshal(b, &many))
+					for _, m := range many {
+						got = append(got, m.Message)
+					}
+					continue
+				}
+				require.NoError(t, json.Unmarshal(b, &one), "one entry per message")
+				if one.Type == "" {
+					got = append(got, one.Message)
+				}
+			}
+			for i, n := range lengths {
+				require.Len(t, got[i], n, "entry %d", i)
+			}
+		})
+	}
 }
