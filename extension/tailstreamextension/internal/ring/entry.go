@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"github.com/jobtrace/jobtrace/internal/conventions"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -121,14 +122,31 @@ func (e *Entry) Attr(key string) (string, bool) {
 	return "", false
 }
 
+// anyString is a non-string attribute value as filters compare it: its JSON, unquoted. The
+// hand-written encoder gives encoding/json's bytes without its reflection (an int or a bool
+// per line on the ingest path); a value JSON cannot hold (NaN) reads as "".
 func anyString(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x
 	case nil:
 		return ""
+	case bool:
+		return strconv.FormatBool(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		var buf [32]byte
+		b, err := appendFloat(buf[:0], x)
+		if err != nil {
+			return ""
+		}
+		return string(b)
 	default:
-		b, _ := json.Marshal(x)
+		b, err := appendValue(nil, x)
+		if err != nil {
+			return ""
+		}
 		return strings.Trim(string(b), `"`)
 	}
 }
