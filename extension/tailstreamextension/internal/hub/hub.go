@@ -230,7 +230,7 @@ func (h *Hub) dispatch(entries, olds []*ring.Entry, now time.Time) {
 	if n == 0 {
 		return
 	}
-	var evaluated, matched, deferred, dropRate, dropFull, dropBehind int64
+	var evaluated, matched, toEval, dropRate, dropFull, dropBehind int64
 	// touched lists the streams to wake once per batch; batchGen dedupes without a map.
 	h.batchGen++
 	touched := h.touched[:0]
@@ -256,8 +256,8 @@ func (h *Hub) dispatch(entries, olds []*ring.Entry, now time.Time) {
 			old = olds[i]
 		}
 		if f.Slow() {
-			deferred++
-			if s.defer_(e, old) {
+			toEval++
+			if s.defer_(deferred{e: e, old: old, f: f}) {
 				touch(s)
 			} else {
 				dropBehind++
@@ -266,12 +266,14 @@ func (h *Hub) dispatch(entries, olds []*ring.Entry, now time.Time) {
 		}
 		matched++
 		switch s.offer(e, now) {
-		case outQueued:
+		case outQueued, outDeferred:
 			touch(s)
 		case outRateLimited:
 			dropRate++
 		case outBufferFull:
 			dropFull++
+		case outBehind:
+			dropBehind++
 		}
 	}
 	for i, e := range entries {
@@ -319,17 +321,18 @@ func (h *Hub) dispatch(entries, olds []*ring.Entry, now time.Time) {
 		}
 		evaluated += int64(len(entries))
 		matched += int64(len(ms))
-		q, r, f := s.offerMany(ms, now)
-		if q > 0 {
+		q, r, f, w, b := s.offerMany(ms, now)
+		if q > 0 || w > 0 {
 			touch(s)
 		}
 		dropRate += r
 		dropFull += f
+		dropBehind += b
 		clear(ms)
 		h.matches = ms
 	}
 	for _, s := range touched {
-		if s.filter.Load().Slow() {
+		if s.behindEvaluator() {
 			s.signalEval()
 		} else {
 			s.signal()
@@ -342,7 +345,7 @@ func (h *Hub) dispatch(entries, olds []*ring.Entry, now time.Time) {
 		if olds == nil {
 			// Streams indexed under another job rejected the line without an evaluation.
 			// Deferred lines are counted by the stream's evaluator.
-			h.metrics.Filtered(int64(n)*int64(len(entries)) - matched - deferred)
+			h.metrics.Filtered(int64(n)*int64(len(entries)) - matched - toEval)
 		}
 		if dropRate > 0 {
 			h.metrics.Dropped(ReasonRateLimited, dropRate)

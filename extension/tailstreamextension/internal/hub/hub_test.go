@@ -291,7 +291,7 @@ func TestOfferManyMatchesOfferOneByOne(t *testing.T) {
 						fullOne++
 					}
 				}
-				_, r, f := many.offerMany(es, now)
+				_, r, f, _, _ := many.offerMany(es, now)
 				rateMany += r
 				fullMany += f
 				if tc.drainBetween {

@@ -105,7 +105,11 @@ type Stream struct {
 
 	// The costly part of the filter runs on evalLoop: dispatch puts lines that passed the
 	// cheap checks in inbox (circular, bounded like queue) and evalLoop moves matches on.
+	// pending counts the lines given to evalLoop that it has not yet queued or rejected:
+	// while it is above zero, lines that need no evaluation go through inbox too, behind them,
+	// so that a PATCH from a costly filter to a cheap one does not reorder the stream.
 	inbox          fifo[deferred]
+	pending        atomic.Int64
 	evalNotify     chan struct{}
 	droppedBehind  atomic.Uint64
 	reportedBehind uint64
@@ -166,23 +170,35 @@ func (s *Stream) signalEval() {
 	}
 }
 
-// deferred is a line waiting for the costly part of the filter. old, for a late line, is its
-// earlier version when that passed the cheap checks: if it passes the costly part too, the
-// stream had the line already and does not get it again.
+// deferred is a line waiting for evalLoop. f is the filter whose costly part it must pass:
+// the one in force when the line came, which a PATCH may have replaced since; nil when the
+// line passed the whole filter already and only waits behind earlier lines. old, for a late
+// line, is its earlier version when that passed the cheap checks: if it passes the costly
+// part too, the stream had the line already and does not get it again.
 type deferred struct {
 	e, old *ring.Entry
+	f      *logfilter.Filter
 }
 
 // defer_ queues e for evalLoop; false means the evaluation queue is full (dropped, counted).
-func (s *Stream) defer_(e, old *ring.Entry) bool {
+func (s *Stream) defer_(d deferred) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.inbox.push(deferred{e, old}) {
+	return s.deferLocked(d)
+}
+
+func (s *Stream) deferLocked(d deferred) bool {
+	if !s.inbox.push(d) {
 		s.droppedBehind.Add(1)
 		return false
 	}
+	s.pending.Add(1)
 	return true
 }
+
+// behindEvaluator reports whether lines given to evalLoop are still on their way to the
+// queue, so that a line needing no evaluation must follow them through it.
+func (s *Stream) behindEvaluator() bool { return s.pending.Load() > 0 }
 
 func (s *Stream) takeInbox(buf []deferred) []deferred {
 	s.mu.Lock()
@@ -207,7 +223,7 @@ func (s *Stream) evalLoop() {
 			if len(buf) == 0 {
 				break
 			}
-			var evaluated, rejected, dropRate, dropFull int64
+			var evaluated, rejected, dropRate, dropFull, settled int64
 			queued := false
 			// Locked to its thread for the batch so the thread's CPU clock is this
 			// goroutine's.
@@ -219,28 +235,37 @@ func (s *Stream) evalLoop() {
 					return
 				default:
 				}
-				e := d.e
-				t0, c0 := time.Now(), threadCPU()
-				f := s.filter.Load()
-				ok := f.MatchSlow(e) && (d.old == nil || !f.MatchSlow(d.old))
-				now, c1 := time.Now(), threadCPU()
-				cost := time.Duration(c1 - c0)
-				if c0 == 0 || c1 == 0 {
-					cost = now.Sub(t0)
-				}
-				evaluated++
-				if cost > lim.FilterBudget && s.strike(now) {
-					runtime.UnlockOSThread()
-					s.hub.Remove(s.ID, EndFilterTooSlow)
-					return
+				e, ok, now := d.e, true, time.Now()
+				if f := d.f; f != nil {
+					t0, c0 := now, threadCPU()
+					ok = f.MatchSlow(e) && (d.old == nil || !f.MatchSlow(d.old))
+					c1 := threadCPU()
+					now = time.Now()
+					cost := time.Duration(c1 - c0)
+					if c0 == 0 || c1 == 0 {
+						cost = now.Sub(t0)
+					}
+					evaluated++
+					if cost > lim.FilterBudget && s.strike(now) {
+						runtime.UnlockOSThread()
+						s.hub.Remove(s.ID, EndFilterTooSlow)
+						return
+					}
 				}
 				if !ok {
 					if e.Late == nil { // a late version's rejection is no new line filtered
 						rejected++
 					}
+					// Nothing follows a rejected line into the queue: it is settled with the
+					// batch, and until then later lines only take the longer way.
+					settled++
 					continue
 				}
-				switch s.offer(e, now) {
+				// Queued, then settled: a line that sees no pending lines goes straight to
+				// the queue, so it must not overtake this one.
+				out := s.queueMatched(e, now)
+				s.pending.Add(-1)
+				switch out {
 				case outQueued:
 					queued = true
 				case outRateLimited:
@@ -250,6 +275,7 @@ func (s *Stream) evalLoop() {
 				}
 			}
 			runtime.UnlockOSThread()
+			s.pending.Add(-settled)
 			clear(buf)
 			if queued {
 				s.signal()
@@ -287,10 +313,34 @@ const (
 	outQueued outcome = iota
 	outRateLimited
 	outBufferFull
+	// outDeferred: queued behind lines still in evalLoop, which will queue it.
+	outDeferred
+	// outBehind: dropped, since evalLoop's queue was full (ReasonFilterBehind).
+	outBehind
 )
 
-// offer queues a matched entry. It never blocks beyond the stream's own short lock.
+// offer queues an entry that matched the whole filter. It never blocks beyond the stream's
+// own short lock.
 func (s *Stream) offer(e *ring.Entry, now time.Time) outcome {
+	if s.behindEvaluator() {
+		s.mu.Lock()
+		// Only ingest adds pending lines, and ingest is the caller: once it is zero here it
+		// stays zero for this line.
+		if s.behindEvaluator() {
+			ok := s.deferLocked(deferred{e: e})
+			s.mu.Unlock()
+			if ok {
+				return outDeferred
+			}
+			return outBehind
+		}
+		s.mu.Unlock()
+	}
+	return s.queueMatched(e, now)
+}
+
+// queueMatched is offer without the wait behind evalLoop: evalLoop's own way into the queue.
+func (s *Stream) queueMatched(e *ring.Entry, now time.Time) outcome {
 	s.matched.Add(1)
 	// A stalled client's stream stays full: make its drops cheap for the pipeline.
 	if s.full.Load() {
@@ -327,11 +377,33 @@ func (s *Stream) offer(e *ring.Entry, now time.Time) outcome {
 }
 
 // offerMany queues matched entries as offer does one by one, under one lock, and counts
-// what it queued, what the rate limit dropped and what a full queue dropped.
-func (s *Stream) offerMany(es []*ring.Entry, now time.Time) (queued, rateLimited, full int64) {
+// what it queued, what the rate limit dropped and what a full queue dropped. waiting counts
+// the entries that went behind lines still in evalLoop (outDeferred), behind those for which
+// that way was full (outBehind).
+func (s *Stream) offerMany(es []*ring.Entry, now time.Time) (queued, rateLimited, full, waiting, behind int64) {
 	if len(es) == 0 {
-		return 0, 0, 0
+		return 0, 0, 0, 0, 0
 	}
+	if s.behindEvaluator() {
+		s.mu.Lock()
+		if s.behindEvaluator() { // see offer
+			for _, e := range es {
+				if s.deferLocked(deferred{e: e}) {
+					waiting++
+				} else {
+					behind++
+				}
+			}
+			s.mu.Unlock()
+			return 0, 0, 0, waiting, behind
+		}
+		s.mu.Unlock()
+	}
+	queued, rateLimited, full = s.queueMany(es, now)
+	return queued, rateLimited, full, 0, 0
+}
+
+func (s *Stream) queueMany(es []*ring.Entry, now time.Time) (queued, rateLimited, full int64) {
 	s.matched.Add(uint64(len(es)))
 	if s.full.Load() {
 		s.droppedFull.Add(uint64(len(es)))
