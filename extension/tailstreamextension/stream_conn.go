@@ -246,11 +246,12 @@ func (t *tailstream) pump(ctx context.Context, p *principal, s *hub.Stream, resu
 	// lines at or before it were sent already, by an earlier attachment or by the replay.
 	var replay []*ring.Entry
 	var at hub.Position
+	gone := 0 // replay lines the resuming client missed that left the ring meanwhile
 	switch {
 	case resume != nil:
 		// Exact after a timestamp-sorted replay and after late lines, whose seqs are not
 		// in delivery order: the hub places the client's last line.
-		replay, at, _ = t.hub.Resume(ctx, s, *resume, tail, now)
+		replay, at, _, gone = t.hub.Resume(ctx, s, *resume, tail, now)
 	case first:
 		if tail >= 0 {
 			// In timestamp order: what the client reads first is history.
@@ -341,6 +342,11 @@ func (t *tailstream) pump(ctx context.Context, p *principal, s *hub.Stream, resu
 
 	if err := controls(); err != nil {
 		return
+	}
+	if gone > 0 {
+		if err := snd.control(ctx, controlDropped{Type: "dropped", Reason: hub.ReasonRetention, Count: uint64(gone), Total: uint64(gone)}); err != nil {
+			return
+		}
 	}
 	if err := send(replay, false); err != nil {
 		return

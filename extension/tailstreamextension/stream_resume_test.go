@@ -91,3 +91,60 @@ func TestResumeIsExactAfterSortedReplayAndLateLines(t *testing.T) {
 		})
 	}
 }
+
+// A client that resumes mid-replay after its last line left the ring (retention.buffer_size)
+// is told, in band, how many replay lines it missed that left the ring too, and the stream
+// goes on. Before, it went on with the live lines, with no word of them.
+func TestResumeAfterTheLastLineLeftTheRingReportsTheLostReplay(t *testing.T) {
+	for _, transport := range []string{"sse", "websocket"} {
+		t.Run(transport, func(t *testing.T) {
+			srv := startServer(t, func(c *Config) { c.Retention.BufferSize = 10 })
+			base := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+			// Arrival order the reverse of time order: the replay is h5 (seq 5) … h1 (seq 1).
+			for i := 1; i <= 5; i++ {
+				srv.publish(t, rec{job: "j1", level: "info", msg: fmt.Sprintf("h%d", i), ts: base.Add(time.Duration(10-i) * time.Minute)})
+			}
+			v := srv.create(t, "", map[string]any{"filters": map[string]any{"job_id": "j1"}, "options": map[string]any{"tail_lines": 5}})
+			read := func(last uint64, stop func([]msg) bool) []msg {
+				switch transport {
+				case "sse":
+					hdr := http.Header{}
+					if last > 0 {
+						hdr.Set("Last-Event-ID", strconv.FormatUint(last, 10))
+					}
+					c := openSSE(t, v.SSEEndpoint, "", hdr)
+					defer c.close()
+					return c.read(t, stop)
+				default:
+					url := v.Endpoint
+					if last > 0 {
+						url += "?last_event_id=" + strconv.FormatUint(last, 10)
+					}
+					c := dialWS(t, url, "", nil)
+					defer c.Close(websocket.StatusNormalClosure, "")
+					return readWS(t, c, stop)
+				}
+			}
+			got := entries(read(0, nEntries(5)))
+			require.Equal(t, []string{"h5", "h4", "h3", "h2", "h1"}, messages(got))
+			last := got[1] // the client had h5 and h4 when its connection broke
+
+			// Nine lines of another job push seqs 1–4 out of the 10-line ring.
+			for i := range 9 {
+				srv.publish(t, rec{job: "j2", msg: fmt.Sprintf("other %d", i)})
+			}
+			srv.publish(t, rec{job: "j1", msg: "live"})
+			ms := read(last.Seq, nEntries(1))
+			var drops []msg
+			for _, m := range ms {
+				if m.Type == "dropped" {
+					drops = append(drops, m)
+				}
+			}
+			require.Len(t, drops, 1, "%+v", ms)
+			require.Equal(t, "retention", drops[0].Reason)
+			require.EqualValues(t, 3, drops[0].Count, "h3, h2 and h1 left the ring before the client had them")
+			require.Equal(t, []string{"live"}, messages(ms))
+		})
+	}
+}

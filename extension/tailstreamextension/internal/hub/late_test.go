@@ -231,7 +231,7 @@ func TestQueriesHonourContextAndBudget(t *testing.T) {
 	require.NoError(t, err)
 	_, partial = h.Replay(ctx, s, 0, now)
 	assert.True(t, partial)
-	_, _, partial = h.Resume(ctx, s, 1, -1, now)
+	_, _, partial, _ = h.Resume(ctx, s, 1, -1, now)
 	assert.True(t, partial)
 
 	l := limits

@@ -49,7 +49,37 @@ func (s *Stream) asOfCreation(e *ring.Entry) *ring.Entry {
 // ended or the query budget ran out.
 func (h *Hub) Replay(ctx context.Context, s *Stream, tail int, now time.Time) (out []*ring.Entry, partial bool) {
 	snap := h.ring.Snapshot(0, s.StartSeq, now)
-	return h.replayOf(ctx, s, snap, tail)
+	out, partial = h.replayOf(ctx, s, snap, tail)
+	seqs := make([]uint64, len(out))
+	for i, e := range out {
+		seqs[i] = e.Seq
+	}
+	s.mu.Lock()
+	s.replayed = seqs
+	s.mu.Unlock()
+	return out, partial
+}
+
+// restOfReplay is what followed the line with seq last in the replay s sent: the part the ring
+// still holds, as it was at s's creation, and how many lines of it have left the ring since.
+// ok is false when last was no line of that replay.
+func (s *Stream) restOfReplay(last uint64, snap []*ring.Entry) (rest []*ring.Entry, gone int, ok bool) {
+	s.mu.Lock()
+	seqs := s.replayed
+	s.mu.Unlock()
+	k := slices.Index(seqs, last)
+	if k < 0 {
+		return nil, 0, false
+	}
+	for _, q := range seqs[k+1:] {
+		i := sort.Search(len(snap), func(i int) bool { return snap[i].Seq >= q })
+		if i < len(snap) && snap[i].Seq == q {
+			rest = append(rest, s.asOfCreation(snap[i]))
+		} else {
+			gone++
+		}
+	}
+	return rest, gone, true
 }
 
 func (h *Hub) replayOf(ctx context.Context, s *Stream, snap []*ring.Entry, tail int) ([]*ring.Entry, bool) {
@@ -82,9 +112,10 @@ func (h *Hub) replayOf(ctx context.Context, s *Stream, snap []*ring.Entry, tail 
 //
 // The last line tells where the client was: its late version if that is what this stream
 // got, a replay line if its seq is at most StartSeq and the stream replays, else the line of
-// that seq. Once that line has left the ring, a replay resumes with the live part, and
-// otherwise the lines after its seq are sent.
-func (h *Hub) Resume(ctx context.Context, s *Stream, last uint64, tail int, now time.Time) (out []*ring.Entry, from Position, partial bool) {
+// that seq. Once a replay line has left the ring, the replay's own order places it; gone
+// counts the lines after it in the replay that have left the ring too, which the client
+// will not get. Otherwise the lines after its seq are sent.
+func (h *Hub) Resume(ctx context.Context, s *Stream, last uint64, tail int, now time.Time) (out []*ring.Entry, from Position, partial bool, gone int) {
 	h.ingestMu.Lock()
 	from = Position{h.ring.Head(), h.lateGen}
 	h.ingestMu.Unlock()
@@ -116,7 +147,10 @@ func (h *Hub) Resume(ctx context.Context, s *Stream, last uint64, tail int, now 
 	case le != nil && le.LateID() > s.lateGen0 && early(le) == nil:
 		at = s.Pos(le)
 	case last <= s.StartSeq && tail >= 0:
-		if le != nil {
+		if le == nil {
+			// Its timestamp, which placed it in the replay, is gone with it.
+			out, gone, _ = s.restOfReplay(last, snap)
+		} else {
 			replay, p := h.replayOf(ctx, s, snap, tail)
 			partial = p
 			ref := s.asOfCreation(le)
@@ -175,6 +209,9 @@ func (h *Hub) Resume(ctx context.Context, s *Stream, last uint64, tail int, now 
 	}
 	if h.metrics != nil {
 		h.metrics.Evaluated(evals)
+		if gone > 0 {
+			h.metrics.Dropped(ReasonRetention, int64(gone))
+		}
 	}
-	return out, from, partial
+	return out, from, partial, gone
 }

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -38,14 +39,14 @@ func TestResumeAroundALateLine(t *testing.T) {
 
 	live := -1 // no replay: live only
 	resume := func(s *Stream, last uint64) []string {
-		out, from, partial := h.Resume(context.Background(), s, last, live, now)
+		out, from, partial, _ := h.Resume(context.Background(), s, last, live, now)
 		require.False(t, partial)
 		assert.Equal(t, Position{3, 1}, from)
 		return msgs(out)
 	}
 	assert.Equal(t, []string{"early", "next", "j1 after"}, resume(all, 0))
 	assert.Equal(t, []string{"next", "j1 after"}, resume(all, 1), "the unfiltered stream had early at seq 1")
-	out, _, _ := h.Resume(context.Background(), all, 0, live, now)
+	out, _, _, _ := h.Resume(context.Background(), all, 0, live, now)
 	assert.Nil(t, out[0].Late, "it is given the version it had")
 
 	assert.Equal(t, []string{"early", "j1 after"}, resume(job, 0), "late, after next")
@@ -99,7 +100,7 @@ func TestResumeMidReplayAfterAttribution(t *testing.T) {
 	require.Equal(t, []string{"a", "early", "b"}, msgs(rep))
 	assert.Nil(t, rep[1].Late, "as the ring held it at creation")
 	assert.Empty(t, rep[1].JobID)
-	out, _, _ := h.Resume(context.Background(), s, rep[1].Seq, 0, now)
+	out, _, _, _ := h.Resume(context.Background(), s, rep[1].Seq, 0, now)
 	assert.Equal(t, []string{"b"}, msgs(out))
 	assert.Empty(t, s.Drain(nil), "the unfiltered stream had early: no late delivery")
 }
@@ -113,7 +114,58 @@ func TestResumeFromBeforeAStreamWithoutReplay(t *testing.T) {
 	s, err := h.Create("u", compile(t, logfilter.Spec{JobID: "j1"}), nil, opts(), false, now)
 	require.NoError(t, err)
 	h.Ingest(entriesFor("j1", 1), now)
-	out, from, _ := h.Resume(context.Background(), s, 2, -1, now)
+	out, from, _, _ := h.Resume(context.Background(), s, 2, -1, now)
 	assert.Equal(t, []string{"j1 2", "j1 3", "j1 0"}, msgs(out))
 	assert.Equal(t, Position{5, 0}, from)
+}
+
+// A client resuming mid-replay after its last line left the ring is placed by the replay's own
+// order: it gets the rest of the replay the ring still holds, then the live lines, and hears how
+// many lines of the rest left the ring too. Before, it got the live lines only, and no word of
+// the replay lines it missed.
+func TestResumeMidReplayAfterItsLineLeftTheRing(t *testing.T) {
+	m := &counts{}
+	now := time.Now()
+	// Seqs 1–6 with timestamps out of seq order: the replay order is 2, 4, 1, 6, 3, 5.
+	history := func() []*ring.Entry {
+		var es []*ring.Entry
+		for seq, sec := range []int{3, 1, 5, 2, 6, 4} {
+			es = append(es, &ring.Entry{Message: "r" + strconv.Itoa(seq+1), Timestamp: now.Add(time.Duration(sec) * time.Second), Ingested: now})
+		}
+		return es
+	}
+	live := func(n int) []*ring.Entry {
+		var es []*ring.Entry
+		for i := range n {
+			es = append(es, &ring.Entry{Message: "l" + strconv.Itoa(i+1), Timestamp: now.Add(time.Minute), Ingested: now})
+		}
+		return es
+	}
+	for _, tc := range []struct {
+		name     string
+		live     int // lines after the replay; the ring holds 10, so 6 + live - 10 leave it
+		wantOut  []string
+		wantGone int
+	}{
+		{name: "the rest of the replay is retained", live: 6, wantOut: []string{"r6", "r3", "r5", "l1", "l2", "l3", "l4", "l5", "l6"}},
+		{name: "part of the rest left the ring too", live: 9, wantOut: []string{"r6", "l1", "l2", "l3", "l4", "l5", "l6", "l7", "l8", "l9"}, wantGone: 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHub(t, ring.New(10, time.Hour), limits, m)
+			h.Ingest(history(), now)
+			s, err := h.Create("u", compile(t, logfilter.Spec{}), nil, opts(), false, now)
+			require.NoError(t, err)
+			rep, _ := h.Replay(context.Background(), s, 0, now)
+			require.Equal(t, []string{"r2", "r4", "r1", "r6", "r3", "r5"}, msgs(rep))
+			h.Ingest(live(tc.live), now)
+			require.Greater(t, h.ring.Snapshot(0, 0, now)[0].Seq, rep[2].Seq, "the client's last line (r1) has left the ring")
+
+			out, _, _, gone := h.Resume(context.Background(), s, rep[2].Seq, 0, now)
+			assert.Equal(t, tc.wantOut, msgs(out))
+			assert.Equal(t, tc.wantGone, gone)
+		})
+	}
+	m.mu.Lock()
+	assert.Equal(t, int64(2), m.dropped[ReasonRetention], "counted in telemetry")
+	m.mu.Unlock()
 }

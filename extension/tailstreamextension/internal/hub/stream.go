@@ -25,6 +25,9 @@ const (
 	// ReasonFilterBehind: the stream's filter evaluation fell behind the lines it had to look
 	// at, and its evaluation queue was full.
 	ReasonFilterBehind = "filter_behind"
+	// ReasonRetention: replay lines a resuming client had not had left the ring (its
+	// buffer_size, max_age or max_bytes) before it came back.
+	ReasonRetention = "retention"
 )
 
 // Why a stream or one attachment of it ended. The API maps them to WebSocket close codes.
@@ -116,6 +119,11 @@ type Stream struct {
 	strikes        []time.Time // evalLoop only
 
 	gap gapState // lines of other gateways missed by the store tail (external.go)
+
+	// replayed holds the seqs of the replay in the order it was sent (8 bytes a line, for the
+	// stream's life): a client resuming mid-replay after its last line left the ring is placed
+	// by it. Guarded by mu.
+	replayed []uint64
 
 	streamed   atomic.Uint64
 	rateMu     sync.Mutex
