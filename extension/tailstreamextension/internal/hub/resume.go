@@ -3,6 +3,7 @@ package hub // import "github.com/jobtrace/jobtrace/extension/tailstreamextensio
 import (
 	"cmp"
 	"context"
+	"math"
 	"slices"
 	"sort"
 	"time"
@@ -50,14 +51,29 @@ func (s *Stream) asOfCreation(e *ring.Entry) *ring.Entry {
 func (h *Hub) Replay(ctx context.Context, s *Stream, tail int, now time.Time) (out []*ring.Entry, partial bool) {
 	snap := h.ring.Snapshot(0, s.StartSeq, now)
 	out, partial = h.replayOf(ctx, s, snap, tail)
-	seqs := make([]uint64, len(out))
-	for i, e := range out {
-		seqs[i] = e.Seq
+	s.recordReplay(out)
+	return out, partial
+}
+
+func (s *Stream) recordReplay(out []*ring.Entry) {
+	var offs []uint32
+	var base uint64
+	if len(out) > 0 {
+		lo, hi := out[0].Seq, out[0].Seq
+		for _, e := range out {
+			lo, hi = min(lo, e.Seq), max(hi, e.Seq)
+		}
+		// The lines were in the ring at once, so they span less than its capacity.
+		if hi-lo <= math.MaxUint32 {
+			base, offs = lo, make([]uint32, len(out))
+			for i, e := range out {
+				offs[i] = uint32(e.Seq - lo)
+			}
+		}
 	}
 	s.mu.Lock()
-	s.replayed = seqs
+	s.replayed, s.replayBase = offs, base
 	s.mu.Unlock()
-	return out, partial
 }
 
 // restOfReplay is what followed the line with seq last in the replay s sent: the part the ring
@@ -65,13 +81,17 @@ func (h *Hub) Replay(ctx context.Context, s *Stream, tail int, now time.Time) (o
 // ok is false when last was no line of that replay.
 func (s *Stream) restOfReplay(last uint64, snap []*ring.Entry) (rest []*ring.Entry, gone int, ok bool) {
 	s.mu.Lock()
-	seqs := s.replayed
+	offs, base := s.replayed, s.replayBase
 	s.mu.Unlock()
-	k := slices.Index(seqs, last)
+	if last < base || last-base > math.MaxUint32 {
+		return nil, 0, false
+	}
+	k := slices.Index(offs, uint32(last-base))
 	if k < 0 {
 		return nil, 0, false
 	}
-	for _, q := range seqs[k+1:] {
+	for _, o := range offs[k+1:] {
+		q := base + uint64(o)
 		i := sort.Search(len(snap), func(i int) bool { return snap[i].Seq >= q })
 		if i < len(snap) && snap[i].Seq == q {
 			rest = append(rest, s.asOfCreation(snap[i]))
@@ -164,6 +184,12 @@ func (h *Hub) Resume(ctx context.Context, s *Stream, last uint64, tail int, now 
 		// A live line, or, on a stream that replays nothing, a line the client saw elsewhere
 		// (a new one-shot tail resuming an earlier one's): what the ring holds after it.
 		at = Position{last, 0}
+	}
+	if s.Start().Less(at) {
+		// The client had the whole replay: no resume will be placed in it again.
+		s.mu.Lock()
+		s.replayed = nil
+		s.mu.Unlock()
 	}
 
 	type item struct {

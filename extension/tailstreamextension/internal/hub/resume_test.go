@@ -163,6 +163,13 @@ func TestResumeMidReplayAfterItsLineLeftTheRing(t *testing.T) {
 			out, _, _, gone := h.Resume(context.Background(), s, rep[2].Seq, 0, now)
 			assert.Equal(t, tc.wantOut, msgs(out))
 			assert.Equal(t, tc.wantGone, gone)
+
+			// Resuming after a live line shows the client had the whole replay: its order is
+			// no longer kept.
+			require.Len(t, s.replayed, 6)
+			_, _, _, gone = h.Resume(context.Background(), s, out[len(out)-1].Seq, 0, now)
+			assert.Zero(t, gone)
+			assert.Nil(t, s.replayed)
 		})
 	}
 	m.mu.Lock()
