@@ -387,9 +387,9 @@ func (s *Stream) queueMatched(e *ring.Entry, now time.Time) outcome {
 }
 
 // offerMany queues matched entries as offer does one by one, under one lock, and counts
-// what it queued, what the rate limit dropped and what a full queue dropped. waiting counts
-// the entries that went behind lines still in evalLoop (outDeferred), behind those for which
-// that way was full (outBehind).
+// what it queued, what the rate limit dropped and what a full queue dropped. waiting and
+// behind count the entries that had to follow lines still in evalLoop: given to it
+// (outDeferred), or dropped because its queue was full (outBehind).
 func (s *Stream) offerMany(es []*ring.Entry, now time.Time) (queued, rateLimited, full, waiting, behind int64) {
 	if len(es) == 0 {
 		return 0, 0, 0, 0, 0
