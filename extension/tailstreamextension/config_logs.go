@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jobtrace/jobtrace/extension/tailstreamextension/internal/hub"
 )
 
 // RetentionConfig bounds the ring buffer of recent logs that serves tail_lines, since, resume
@@ -55,6 +57,10 @@ type StreamsConfig struct {
 	// attributed (and delivered to the job's streams) once its job becomes known. Keep it at
 	// jobcorrelation's hold.max_wait: the live tail then attributes within the export path's bound.
 	LateWindow time.Duration `mapstructure:"late_window"`
+	// ReplayOrderLines bounds the replay orders all streams keep, in lines (4 bytes each): they
+	// place a client that resumes mid-replay after its last line left the ring. A replay that
+	// does not fit is not kept, and such a resume is told of a retention drop it cannot count.
+	ReplayOrderLines int `mapstructure:"replay_order_lines"`
 	// FilterBudget is the CPU time one line's text/OTTL evaluation may take on one stream (wall
 	// time where the platform has no thread clock); a stream that exceeds it 5 times within
 	// 10 s is closed (filter_too_slow).
@@ -85,6 +91,7 @@ func defaultLogsConfig() LogsConfig {
 			MaxHistoryLimit:   1000,
 			LateWindow:        5 * time.Second,
 			FilterBudget:      20 * time.Millisecond,
+			ReplayOrderLines:  hub.DefaultLimits().ReplayOrder,
 		},
 	}
 }
@@ -120,6 +127,7 @@ func (c *LogsConfig) validate() error {
 	positiveDur("streams.late_window", s.LateWindow)
 	positiveDur("streams.filter_budget", s.FilterBudget)
 	positive("streams.max_history_limit", s.MaxHistoryLimit)
+	positive("streams.replay_order_lines", s.ReplayOrderLines)
 	if s.MaxStreamsPerUser > s.MaxStreams && s.MaxStreams > 0 {
 		errs = errors.Join(errs, fmt.Errorf("streams.max_streams_per_user: %d exceeds streams.max_streams (%d)", s.MaxStreamsPerUser, s.MaxStreams))
 	}

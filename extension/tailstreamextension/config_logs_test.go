@@ -42,7 +42,7 @@ func TestLoadLogsConfig(t *testing.T) {
 		Enabled: true, MaxStreams: 50, MaxStreamsPerUser: 5, Expiry: 30 * time.Minute, IdleTimeout: time.Minute,
 		MaxFilterBytes: 2048, DefaultRateLimit: 200, MaxRateLimit: 5000, DefaultBufferSize: 500,
 		MaxBufferSize: 10000, PingInterval: 5 * time.Second, MaxHistoryLimit: 200,
-		LateWindow: 10 * time.Second, FilterBudget: 50 * time.Millisecond,
+		LateWindow: 10 * time.Second, FilterBudget: 50 * time.Millisecond, ReplayOrderLines: 100_000,
 	}, cfg.Streams)
 	require.Len(t, cfg.Users, 2)
 	assert.Equal(t, "s3cret-admin", string(cfg.Users[0].Token))
@@ -56,7 +56,7 @@ func TestLogsConfigInvalid(t *testing.T) {
 		want []string
 	}{
 		{"bad_retention", []string{"retention.buffer_size: must be positive", "retention.max_age: must be positive", "retention.max_bytes: must not be negative"}},
-		{"bad_streams", []string{"streams.max_streams_per_user: 20 exceeds streams.max_streams (10)", "streams.default_rate_limit: must be positive"}},
+		{"bad_streams", []string{"streams.max_streams_per_user: 20 exceeds streams.max_streams (10)", "streams.default_rate_limit: must be positive", "streams.replay_order_lines: must be positive"}},
 		{"bad_users", []string{
 			"users[0].name: must not be empty", `users[0].roles: unknown role "root"`,
 			"users[1].token_sha256: set either token or token_sha256, not both",

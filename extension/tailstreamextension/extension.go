@@ -127,7 +127,7 @@ func (t *tailstream) Start(ctx context.Context, host component.Host) error {
 	t.hub = hub.New(t.ring, hub.Limits{
 		MaxStreams: sc.MaxStreams, MaxStreamsPerUser: sc.MaxStreamsPerUser,
 		Expiry: sc.Expiry, IdleTimeout: sc.IdleTimeout,
-		LateWindow: sc.LateWindow, FilterBudget: sc.FilterBudget,
+		LateWindow: sc.LateWindow, FilterBudget: sc.FilterBudget, ReplayOrder: sc.ReplayOrderLines,
 	}, hubMetrics{t.telemetry})
 	t.hub.SetResolver(catalogResolver{t})
 

@@ -37,6 +37,13 @@ type controlDropped struct {
 	Total  uint64 `json:"total"`
 }
 
+// controlUncounted is a drop the server knows of but cannot count.
+type controlUncounted struct {
+	Type    string `json:"type"` // dropped
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+}
+
 type controlWarning struct {
 	Type        string  `json:"type"` // warning
 	Message     string  `json:"message"`
@@ -343,8 +350,14 @@ func (t *tailstream) pump(ctx context.Context, p *principal, s *hub.Stream, resu
 	if err := controls(); err != nil {
 		return
 	}
-	if gone > 0 {
+	switch {
+	case gone > 0:
 		if err := snd.control(ctx, controlDropped{Type: "dropped", Reason: hub.ReasonRetention, Count: uint64(gone), Total: uint64(gone)}); err != nil {
+			return
+		}
+	case gone == hub.GoneUncounted:
+		if err := snd.control(ctx, controlUncounted{Type: "dropped", Reason: hub.ReasonRetention,
+			Message: "the replay was too long to keep its order: lines of it after the one resumed from may have left the retained buffer"}); err != nil {
 			return
 		}
 	}

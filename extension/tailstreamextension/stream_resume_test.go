@@ -94,11 +94,19 @@ func TestResumeIsExactAfterSortedReplayAndLateLines(t *testing.T) {
 
 // A client that resumes mid-replay after its last line left the ring (retention.buffer_size)
 // is told, in band, how many replay lines it missed that left the ring too, and the stream
-// goes on. Before, it went on with the live lines, with no word of them.
+// goes on. Before, it went on with the live lines, with no word of them. When the replay was
+// too long for streams.replay_order_lines, the drop comes without a count.
 func TestResumeAfterTheLastLineLeftTheRingReportsTheLostReplay(t *testing.T) {
-	for _, transport := range []string{"sse", "websocket"} {
-		t.Run(transport, func(t *testing.T) {
-			srv := startServer(t, func(c *Config) { c.Retention.BufferSize = 10 })
+	for _, tc := range []struct {
+		transport string
+		orders    int // streams.replay_order_lines
+	}{{"sse", 1000}, {"websocket", 1000}, {"sse", 4}, {"websocket", 4}} {
+		t.Run(tc.transport+"/replay_order_lines="+strconv.Itoa(tc.orders), func(t *testing.T) {
+			transport := tc.transport
+			srv := startServer(t, func(c *Config) {
+				c.Retention.BufferSize = 10
+				c.Streams.ReplayOrderLines = tc.orders
+			})
 			base := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
 			// Arrival order the reverse of time order: the replay is h5 (seq 5) … h1 (seq 1).
 			for i := 1; i <= 5; i++ {
@@ -143,7 +151,13 @@ func TestResumeAfterTheLastLineLeftTheRingReportsTheLostReplay(t *testing.T) {
 			}
 			require.Len(t, drops, 1, "%+v", ms)
 			require.Equal(t, "retention", drops[0].Reason)
-			require.EqualValues(t, 3, drops[0].Count, "h3, h2 and h1 left the ring before the client had them")
+			if tc.orders >= 5 {
+				require.EqualValues(t, 3, drops[0].Count, "h3, h2 and h1 left the ring before the client had them")
+			} else {
+				// A counted drop is never 0: count is absent.
+				require.Zero(t, drops[0].Count, "the 5-line replay did not fit: no count")
+				require.Contains(t, drops[0].Message, "may have left the retained buffer")
+			}
 			require.Equal(t, []string{"live"}, messages(ms))
 		})
 	}

@@ -57,6 +57,10 @@ type Limits struct {
 	FilterStrikeWindow time.Duration
 	// QueryBudget bounds the time one Select or Search may spend evaluating filters.
 	QueryBudget time.Duration
+	// ReplayOrder bounds the replay orders all streams keep, in lines (4 bytes each). They
+	// place a client that resumes mid-replay after its last line left the ring. A replay that
+	// does not fit is not kept; such a resume is told of a retention drop it cannot count.
+	ReplayOrder int
 }
 
 // DefaultLimits returns the defaults of the late-attribution and filter-cost limits.
@@ -64,7 +68,7 @@ func DefaultLimits() Limits {
 	return Limits{
 		LateWindow: 5 * time.Second, LatePending: 10_000,
 		FilterBudget: 20 * time.Millisecond, FilterStrikes: 5, FilterStrikeWindow: 10 * time.Second,
-		QueryBudget: 2 * time.Second,
+		QueryBudget: 2 * time.Second, ReplayOrder: 1 << 22, // 16 MiB
 	}
 }
 
@@ -87,6 +91,9 @@ func (l *Limits) fill() {
 	}
 	if l.QueryBudget <= 0 {
 		l.QueryBudget = d.QueryBudget
+	}
+	if l.ReplayOrder <= 0 {
+		l.ReplayOrder = d.ReplayOrder
 	}
 }
 
@@ -124,6 +131,8 @@ type Hub struct {
 	late     lateList
 	lastLate atomic.Int64 // unix nanos of the last Reattribute pass
 
+	replayRoom atomic.Int64 // lines of Limits.ReplayOrder not taken by a stream's replay order
+
 	mu        sync.RWMutex
 	streams   map[string]*Stream
 	byJob     map[string]map[*Stream]struct{}
@@ -136,13 +145,15 @@ type Hub struct {
 // New returns a hub over rb.
 func New(rb *ring.Buffer, limits Limits, m Metrics) *Hub {
 	limits.fill()
-	return &Hub{
+	h := &Hub{
 		ring: rb, limits: limits, metrics: m,
 		streams:   map[string]*Stream{},
 		byJob:     map[string]map[*Stream]struct{}{},
 		unindexed: map[*Stream]struct{}{},
 		perUser:   map[string]int{},
 	}
+	h.replayRoom.Store(int64(limits.ReplayOrder))
+	return h
 }
 
 // SetResolver installs the job lookup used to attribute lines (nil: none).

@@ -55,40 +55,55 @@ func (h *Hub) Replay(ctx context.Context, s *Stream, tail int, now time.Time) (o
 	return out, partial
 }
 
+// GoneUncounted is Resume's gone when replay lines may have been missed but the stream did not
+// keep its replay's order (Limits.ReplayOrder was taken), so they cannot be counted.
+const GoneUncounted = -1
+
 func (s *Stream) recordReplay(out []*ring.Entry) {
-	var offs []uint32
-	var base uint64
-	if len(out) > 0 {
-		lo, hi := out[0].Seq, out[0].Seq
-		for _, e := range out {
-			lo, hi = min(lo, e.Seq), max(hi, e.Seq)
-		}
-		// The lines were in the ring at once, so they span less than its capacity.
-		if hi-lo <= math.MaxUint32 {
-			base, offs = lo, make([]uint32, len(out))
-			for i, e := range out {
-				offs[i] = uint32(e.Seq - lo)
-			}
-		}
-	}
 	s.mu.Lock()
-	s.replayed, s.replayBase = offs, base
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	s.forgetReplayLocked()
+	if len(out) == 0 || s.ended {
+		return
+	}
+	lo, hi := out[0].Seq, out[0].Seq
+	for _, e := range out {
+		lo, hi = min(lo, e.Seq), max(hi, e.Seq)
+	}
+	room := &s.hub.replayRoom
+	// The lines were in the ring at once, so they span less than its capacity.
+	if hi-lo > math.MaxUint32 || room.Add(-int64(len(out))) < 0 {
+		room.Add(int64(len(out)))
+		s.untracked = true
+		return
+	}
+	s.replayBase, s.replayed = lo, make([]uint32, len(out))
+	for i, e := range out {
+		s.replayed[i] = uint32(e.Seq - lo)
+	}
+}
+
+func (s *Stream) forgetReplayLocked() {
+	s.hub.replayRoom.Add(int64(len(s.replayed)))
+	s.replayed, s.untracked = nil, false
 }
 
 // restOfReplay is what followed the line with seq last in the replay s sent: the part the ring
-// still holds, as it was at s's creation, and how many lines of it have left the ring since.
-// ok is false when last was no line of that replay.
-func (s *Stream) restOfReplay(last uint64, snap []*ring.Entry) (rest []*ring.Entry, gone int, ok bool) {
+// still holds, as it was at s's creation, and how many lines of it have left the ring since
+// (GoneUncounted when s did not keep the order). Nothing when last was no line of that replay.
+func (s *Stream) restOfReplay(last uint64, snap []*ring.Entry) (rest []*ring.Entry, gone int) {
 	s.mu.Lock()
-	offs, base := s.replayed, s.replayBase
+	offs, base, untracked := s.replayed, s.replayBase, s.untracked
 	s.mu.Unlock()
-	if last < base || last-base > math.MaxUint32 {
-		return nil, 0, false
+	if untracked {
+		return nil, GoneUncounted
 	}
-	k := slices.Index(offs, uint32(last-base))
+	k := -1
+	if last >= base && last-base <= math.MaxUint32 {
+		k = slices.Index(offs, uint32(last-base))
+	}
 	if k < 0 {
-		return nil, 0, false
+		return nil, 0
 	}
 	for _, o := range offs[k+1:] {
 		q := base + uint64(o)
@@ -99,7 +114,7 @@ func (s *Stream) restOfReplay(last uint64, snap []*ring.Entry) (rest []*ring.Ent
 			gone++
 		}
 	}
-	return rest, gone, true
+	return rest, gone
 }
 
 func (h *Hub) replayOf(ctx context.Context, s *Stream, snap []*ring.Entry, tail int) ([]*ring.Entry, bool) {
@@ -134,7 +149,8 @@ func (h *Hub) replayOf(ctx context.Context, s *Stream, snap []*ring.Entry, tail 
 // got, a replay line if its seq is at most StartSeq and the stream replays, else the line of
 // that seq. Once a replay line has left the ring, the replay's own order places it; gone
 // counts the lines after it in the replay that have left the ring too, which the client
-// will not get. Otherwise the lines after its seq are sent.
+// will not get (GoneUncounted: some may have, see Limits.ReplayOrder). Otherwise the lines
+// after its seq are sent.
 func (h *Hub) Resume(ctx context.Context, s *Stream, last uint64, tail int, now time.Time) (out []*ring.Entry, from Position, partial bool, gone int) {
 	h.ingestMu.Lock()
 	from = Position{h.ring.Head(), h.lateGen}
@@ -169,7 +185,7 @@ func (h *Hub) Resume(ctx context.Context, s *Stream, last uint64, tail int, now 
 	case last <= s.StartSeq && tail >= 0:
 		if le == nil {
 			// Its timestamp, which placed it in the replay, is gone with it.
-			out, gone, _ = s.restOfReplay(last, snap)
+			out, gone = s.restOfReplay(last, snap)
 		} else {
 			replay, p := h.replayOf(ctx, s, snap, tail)
 			partial = p
@@ -188,7 +204,7 @@ func (h *Hub) Resume(ctx context.Context, s *Stream, last uint64, tail int, now 
 	if s.Start().Less(at) {
 		// The client had the whole replay: no resume will be placed in it again.
 		s.mu.Lock()
-		s.replayed = nil
+		s.forgetReplayLocked()
 		s.mu.Unlock()
 	}
 

@@ -176,3 +176,47 @@ func TestResumeMidReplayAfterItsLineLeftTheRing(t *testing.T) {
 	assert.Equal(t, int64(2), m.dropped[ReasonRetention], "counted in telemetry")
 	m.mu.Unlock()
 }
+
+// The replay orders of all streams share Limits.ReplayOrder. A replay that does not fit is not
+// kept: a resume after its line left the ring is told it may have missed lines it cannot
+// count. What a stream kept comes back when it ends or a client resumes past its replay.
+func TestReplayOrdersShareABound(t *testing.T) {
+	l := limits
+	l.ReplayOrder = 8
+	h := newHub(t, ring.New(10, time.Hour), l, nil)
+	now := time.Now()
+	var hist []*ring.Entry
+	for i := range 6 {
+		hist = append(hist, &ring.Entry{Message: "h" + strconv.Itoa(i+1), Timestamp: now.Add(-time.Duration(i) * time.Second), Ingested: now})
+	}
+	h.Ingest(hist, now)
+	create := func() *Stream {
+		s, err := h.Create("u", compile(t, logfilter.Spec{}), nil, opts(), false, now)
+		require.NoError(t, err)
+		rep, _ := h.Replay(context.Background(), s, 6, now) // the newest 6 by time
+		require.Len(t, rep, 6)
+		return s
+	}
+	kept, untracked := create(), create()
+	assert.Len(t, kept.replayed, 6)
+	assert.True(t, untracked.untracked, "6 more lines do not fit in the 2 left")
+	assert.EqualValues(t, 2, h.replayRoom.Load())
+
+	h.Ingest(entriesFor("j", 10), now) // every history line leaves the ring
+	_, _, _, gone := h.Resume(context.Background(), untracked, hist[0].Seq, 0, now)
+	assert.Equal(t, GoneUncounted, gone)
+	_, _, _, gone = h.Resume(context.Background(), kept, hist[0].Seq, 0, now)
+	assert.Equal(t, 0, gone, "h1 is the newest by time: nothing came after it in the replay")
+	_, _, _, gone = h.Resume(context.Background(), kept, hist[5].Seq, 0, now)
+	assert.Equal(t, 5, gone)
+
+	require.True(t, h.Remove(kept.ID, EndDeleted))
+	assert.EqualValues(t, 8, h.replayRoom.Load(), "an ended stream gives its order back")
+	again := create()
+	assert.Len(t, again.replayed, 6)
+	h.Ingest(entriesFor("j", 1), now) // a live line
+	out, _, _, _ := h.Resume(context.Background(), again, h.ring.Head(), 0, now)
+	assert.Empty(t, out)
+	assert.Nil(t, again.replayed, "a resume past the replay lets its order go")
+	assert.EqualValues(t, 8, h.replayRoom.Load())
+}

@@ -121,11 +121,13 @@ type Stream struct {
 	gap gapState // lines of other gateways missed by the store tail (external.go)
 
 	// replayed holds the seqs of the replay in the order it was sent, as offsets from
-	// replayBase (4 bytes a line; jobtail's 10,000-line replay of a job takes 40 KB): a client
-	// resuming mid-replay after its last line left the ring is placed by it. Dropped once a
-	// client resumes past the replay. Guarded by mu.
+	// replayBase (4 bytes a line; jobtail's 10,000-line replay of a job takes 40 KB, taken
+	// from Limits.ReplayOrder): a client resuming mid-replay after its last line left the
+	// ring is placed by it. Let go once a client resumes past the replay, or the stream ends.
+	// untracked: the replay did not fit. Guarded by mu.
 	replayed   []uint32
 	replayBase uint64
+	untracked  bool
 
 	streamed   atomic.Uint64
 	rateMu     sync.Mutex
@@ -663,6 +665,7 @@ func (s *Stream) end(reason string) {
 	}
 	s.ended = true
 	s.endReason = reason
+	s.forgetReplayLocked()
 	if s.attached != nil {
 		s.attached.reason = reason
 		close(s.attached.done)
