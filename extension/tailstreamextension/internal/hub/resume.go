@@ -70,9 +70,13 @@ func (s *Stream) recordReplay(out []*ring.Entry) {
 	for _, e := range out {
 		lo, hi = min(lo, e.Seq), max(hi, e.Seq)
 	}
-	room := &s.hub.replayRoom
 	// The lines were in the ring at once, so they span less than its capacity.
-	if hi-lo > math.MaxUint32 || room.Add(-int64(len(out))) < 0 {
+	if hi-lo > math.MaxUint32 {
+		s.untracked = true
+		return
+	}
+	room := &s.hub.replayRoom
+	if room.Add(-int64(len(out))) < 0 {
 		room.Add(int64(len(out)))
 		s.untracked = true
 		return
